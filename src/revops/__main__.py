@@ -1,0 +1,6 @@
+"""``python -m revops``."""
+
+from revops.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Outputs: reports, delivery, notifications and the dashboard."""

@@ -1,0 +1,1 @@
+"""Sources: turn each source's native records into envelopes or typed batches."""

@@ -1,0 +1,71 @@
+"""Recognise a native record (Stripe event, Salesforce CDC event or neutral envelope)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from revops.envelope import Envelope
+from revops.errors import EventError
+from revops.sources.salesforce import is_cdc_event, normalize_cdc_event
+from revops.sources.stripe import is_stripe_event, normalize_stripe_event
+
+SourceHint = Literal["stripe", "salesforce", "envelope"]
+SOURCE_HINTS: tuple[str, ...] = ("stripe", "salesforce", "envelope")
+
+
+def is_envelope(obj: Any) -> bool:
+    """True when ``obj`` has the envelope's keys."""
+    return isinstance(obj, dict) and {"source", "type", "payload"} <= obj.keys()
+
+
+def normalize_envelope(obj: dict[str, Any]) -> Envelope:
+    """Validate a neutral envelope; without ``event_id`` one is derived from its content."""
+    data = dict(obj)
+    if not data.get("event_id"):
+        from revops.envelope import content_event_id
+
+        source = data.get("source")
+        if not isinstance(source, str):
+            raise EventError("envelope has no source", reason="invalid_envelope")
+        data["event_id"] = content_event_id(source, {k: v for k, v in data.items()
+                                                     if k not in ("event_id", "correlation_id")})
+    try:
+        return Envelope.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "envelope"
+        raise EventError(f"invalid envelope: {where}: {first['msg']}", reason="invalid_envelope",
+                         input=where) from exc
+
+
+def normalize_record(obj: Any, source: SourceHint | None = None) -> list[Envelope]:
+    """Envelopes for one decoded JSON record; ``source`` forces how it is read.
+
+    Raises :class:`EventError` (``reason`` ``unrecognised_event`` and others) for anything that
+    is not a recognisable event.
+    """
+    if not isinstance(obj, dict):
+        raise EventError(f"an event must be a JSON object, got {type(obj).__name__}",
+                         reason="not_an_object")
+    if source in (None, "envelope") and is_envelope(obj):
+        return [normalize_envelope(obj)]
+    if source in (None, "stripe") and is_stripe_event(obj):
+        return [normalize_stripe_event(obj)]
+    if source in (None, "salesforce") and is_cdc_event(obj):
+        return normalize_cdc_event(obj)
+    if source == "stripe" and is_envelope(obj):
+        return [normalize_envelope(obj)]
+    if source == "salesforce" and is_envelope(obj):
+        return [normalize_envelope(obj)]
+    expected = {
+        None: "a neutral envelope, a Stripe event or a Salesforce CDC event",
+        "stripe": "a Stripe event object ('object': 'event')",
+        "salesforce": "a Salesforce Change Data Capture event (with ChangeEventHeader)",
+        "envelope": "a neutral envelope {source, type, event_ts, event_id, payload}",
+    }[source]
+    keys = ", ".join(sorted(obj)[:8])
+    raise EventError(f"not a recognisable event: expected {expected}", reason="unrecognised_event",
+                     input=f"keys: {keys}",
+                     hint="pass --source to force how lines are read" if source is None else None)

@@ -1,0 +1,195 @@
+"""DuckDB adapter: the embedded default (``duckdb:///path/file.duckdb``).
+
+One process may hold the file read-write; a second process gets a
+:class:`WarehouseLockedError` naming the holder's PID and what to do.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from revops.errors import ConfigError, WarehouseError, WarehouseLockedError
+from revops.warehouse.base import Capabilities, Params, Warehouse
+
+
+CATALOG = "warehouse"
+
+
+def duckdb_path(url: str) -> str:
+    """The file path in a ``duckdb:///…`` URL (``duckdb:////abs`` for absolute paths)."""
+    if not url.startswith("duckdb:///"):
+        raise ConfigError("a DuckDB URL reads duckdb:///relative/path.duckdb or "
+                          "duckdb:////absolute/path.duckdb", input=url)
+    path = url[len("duckdb:///") :]
+    return path or "revops.duckdb"
+
+
+class DuckDBWarehouse(Warehouse):
+    """A DuckDB file; threads share one database through per-thread cursors."""
+
+    capabilities = Capabilities(dialect="duckdb", single_writer=True, supports_merge=True,
+                                advisory_locks=False)
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
+        try:
+            import duckdb
+        except ImportError as exc:  # pragma: no cover - duckdb is a core dependency
+            raise ConfigError("the duckdb package is not installed",
+                              hint="pip install 'revops'") from exc
+        super().__init__()
+        self._duckdb = duckdb
+        self.url = url
+        self.path = duckdb_path(url)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            self.path = ":memory:"
+        try:
+            # Attach under a fixed alias: a file named revops.duckdb would otherwise make the
+            # catalog "revops" clash with the schema "revops".
+            self._root = duckdb.connect(":memory:")
+            literal = "'" + self.path.replace("'", "''") + "'"
+            mode = " (READ_ONLY)" if read_only else ""
+            self._root.execute(f"ATTACH {literal} AS {CATALOG}{mode}")
+            self._root.execute(f"USE {CATALOG}")
+            self._root.execute("SET TimeZone = 'UTC'")
+        except duckdb.IOException as exc:
+            raise _locked_error(self.path, exc) from exc
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot open the DuckDB file: {exc}", input=self.path) from exc
+        self._cursors: list[Any] = []
+
+    def _cur(self) -> Any:
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._root.cursor()
+            cur.execute(f"USE {CATALOG}")
+            cur.execute("SET TimeZone = 'UTC'")
+            self._local.cur = cur
+            self._cursors.append(cur)
+        return cur
+
+    def execute(self, sql: str, params: Params = (), *, native: bool = False) -> int:
+        cur = self._cur()
+        statements = (sql,) if native else self.compile(sql)
+        count = -1
+        try:
+            for stmt in statements:
+                res = cur.execute(stmt, list(params) if params else None)
+                count = _rowcount(res)
+        except self._duckdb.Error as exc:
+            raise WarehouseError(f"DuckDB refused a statement: {exc}",
+                                 input=statements[0][:300] if statements else sql[:300]) from exc
+        return count
+
+    def query(self, sql: str, params: Params = (), *, native: bool = False) -> list[dict[str, Any]]:
+        cur = self._cur()
+        stmt = sql if native else self.compile(sql)[-1]
+        try:
+            res = cur.execute(stmt, list(params) if params else None)
+            if res.description is None:
+                return []
+            names = [d[0] for d in res.description]
+            return [dict(zip(names, row, strict=True)) for row in res.fetchall()]
+        except self._duckdb.Error as exc:
+            raise WarehouseError(f"DuckDB refused a query: {exc}", input=stmt[:300]) from exc
+
+    def query_arrow(self, sql: str, params: Params = ()) -> Any:
+        """The result as a pyarrow Table."""
+        cur = self._cur()
+        try:
+            return cur.execute(self.compile(sql)[-1], list(params) if params else None
+                               ).to_arrow_table()
+        except self._duckdb.Error as exc:
+            raise WarehouseError(f"DuckDB refused a query: {exc}", input=sql[:300]) from exc
+
+    def query_df(self, sql: str, params: Params = ()) -> Any:
+        cur = self._cur()
+        try:
+            return cur.execute(self.compile(sql)[-1], list(params) if params else None).df()
+        except self._duckdb.Error as exc:
+            raise WarehouseError(f"DuckDB refused a query: {exc}", input=sql[:300]) from exc
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        import pyarrow as pa
+
+        rows = list(rows)
+        if not rows:
+            return 0
+        cols = list(zip(*rows, strict=True))
+        try:
+            arrow = pa.table({c: pa.array(v) for c, v in zip(columns, cols, strict=True)})
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arrow = pa.table({c: pa.array([None if x is None else str(x) for x in v],
+                                          type=pa.string())
+                              for c, v in zip(columns, cols, strict=True)})
+        return self.insert_arrow(table, arrow)
+
+    def insert_arrow(self, table: str, arrow: Any) -> int:
+        """Insert a pyarrow Table whose column names match ``table``'s."""
+        cur = self._cur()
+        col_list = ", ".join(f'"{c}"' for c in arrow.column_names)
+        try:
+            cur.register("_revops_insert", arrow)
+            try:
+                cur.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} "
+                            "FROM _revops_insert")
+            finally:
+                cur.unregister("_revops_insert")
+        except self._duckdb.Error as exc:
+            raise WarehouseError(f"DuckDB refused an insert into {table}: {exc}",
+                                 input=table) from exc
+        return int(arrow.num_rows)
+
+    def _begin(self) -> None:
+        self._cur().execute("BEGIN TRANSACTION")
+
+    def _commit(self) -> None:
+        try:
+            self._cur().execute("COMMIT")
+        except self._duckdb.Error as exc:
+            raise WarehouseError(f"DuckDB could not commit: {exc}") from exc
+
+    def _rollback(self) -> None:
+        try:
+            self._cur().execute("ROLLBACK")
+        except self._duckdb.Error:
+            pass
+
+    def close(self) -> None:
+        for cur in self._cursors:
+            try:
+                cur.close()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
+        self._cursors.clear()
+        self._local = threading.local()
+        self._root.close()
+
+
+def _rowcount(res: Any) -> int:
+    try:
+        rows = res.fetchall() if res.description else []
+    except Exception:  # noqa: BLE001 - statements without results
+        return -1
+    if rows and len(rows[0]) == 1 and isinstance(rows[0][0], int):
+        return int(rows[0][0])
+    return -1
+
+
+def _locked_error(path: str, exc: Exception) -> WarehouseError:
+    text = str(exc)
+    if "lock" not in text.lower():
+        return WarehouseError(f"cannot open the DuckDB file: {text}", input=path)
+    pid = re.search(r"PID (\d+)", text)
+    holder = f"process {pid.group(1)}" if pid else "another process"
+    return WarehouseLockedError(
+        f"the warehouse file is held by {holder} (often a running `revops serve`)",
+        input=path,
+        hint="run the command through the server's process, stop the holder, or point "
+        "REVOPS_WAREHOUSE__URL at PostgreSQL for concurrent access",
+    )

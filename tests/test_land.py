@@ -1,0 +1,46 @@
+"""Landing in events_raw: append-only, dedupe forever, dead letters, NDJSON ingest."""
+
+from __future__ import annotations
+
+import orjson
+
+from revops.envelope import Envelope
+from revops.ingest import land_envelopes
+from revops.ingest.files import ingest_lines
+
+
+def env(i: int, ts: str = "2025-10-08T09:00:00Z") -> Envelope:
+    return Envelope(source="salesforce", type="salesforce.opportunity.updated", event_ts=ts,
+                    event_id=f"006A:{i}", payload={"opportunity_id": "006A", "n": i})
+
+
+def test_second_delivery_adds_no_row(wh):
+    first = land_envelopes(wh, [env(1), env(2)])
+    again = land_envelopes(wh, [env(2), env(3), env(3)])
+    assert first.new == ["salesforce:006A:1", "salesforce:006A:2"]
+    assert again.new == ["salesforce:006A:3"]
+    assert again.duplicates == ["salesforce:006A:2", "salesforce:006A:3"]
+    rows = wh.query("SELECT event_id, raw_seq FROM revops.events_raw ORDER BY raw_seq")
+    assert [r["event_id"] for r in rows] == [
+        "salesforce:006A:1", "salesforce:006A:2", "salesforce:006A:3"]
+    assert [r["raw_seq"] for r in rows] == [1, 2, 3]
+
+
+def test_ingest_lines_dead_letters_bad_lines_and_keeps_good_ones(wh):
+    good = orjson.dumps(env(1).to_json())
+    lines = [good, b"{not json", b"[1,2]", b'{"foo": 1}', good, b""]
+    report = ingest_lines(wh, lines, name="events.ndjson")
+    assert (report.read, report.new, report.duplicates, report.dead_lettered) == (5, 1, 1, 3)
+    assert report.reasons == {"malformed_json": 1, "not_an_object": 1, "unrecognised_event": 1}
+    letters = wh.query("SELECT reason, body, detail FROM revops.dead_letters ORDER BY id")
+    assert [r["reason"] for r in letters] == ["malformed_json", "not_an_object",
+                                              "unrecognised_event"]
+    assert bytes(letters[0]["body"]) == b"{not json"
+    assert orjson.loads(letters[0]["detail"])["line"] == 2
+
+
+def test_oversized_line_is_dead_lettered(wh):
+    big = orjson.dumps({**env(9).to_json(), "payload": {"x": "a" * 5000}})
+    report = ingest_lines(wh, [big], max_event_bytes=1000)
+    assert report.reasons == {"oversized": 1}
+    assert wh.query_value("SELECT count(*) FROM revops.events_raw") == 0
