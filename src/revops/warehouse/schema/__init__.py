@@ -29,16 +29,13 @@ def schema_sql() -> str:
     )
 
 
-_ENSURED: set[int] = set()
-
-
 def ensure_schema(wh: Warehouse) -> None:
     """Create the ``revops`` schema and every table that does not exist yet (idempotent)."""
-    if id(wh) in _ENSURED:
+    if getattr(wh, "_schema_ensured", False):
         return
     with wh.transaction(lock="revops.schema"):
         wh.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
         for name in schema_files():
             text = resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
             wh.execute(text)
-    _ENSURED.add(id(wh))
+    wh._schema_ensured = True  # type: ignore[attr-defined]
