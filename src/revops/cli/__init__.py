@@ -50,22 +50,7 @@ _register_commands()
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; a :class:`RevopsError` is printed plainly and sets the exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv)
     except RevopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        print("aborted", file=sys.stderr)
-        sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
-    sys.exit(0)

@@ -39,7 +39,7 @@ def run_demo(workdir: Path, *, days: int = 180, seed: int = 7, end: date | None 
     db = workdir / "revops.duckdb"
     for stale in (db, workdir / "revops.duckdb.wal"):
         stale.unlink(missing_ok=True)
-    url = f"duckdb:///{db.resolve()}" if db.is_absolute() is False else f"duckdb:///{db}"
+    url = f"duckdb:///{db.resolve()}"
     events = Company(seed=seed, days=days, end=end).run()
     sent = deliveries(events, seed=seed)
     ndjson = workdir / "events.ndjson"
