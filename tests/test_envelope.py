@@ -93,6 +93,12 @@ def test_cdc_change_types(change, action):
     ({"ChangeEventHeader": {"entityName": "Opportunity", "changeType": "NOPE",
                             "commitTimestamp": 1, "recordIds": ["a"]}}, "bad_field"),
     ({"what": 1}, "unrecognised_event"),
+    ({"source": "hubspot", "type": "hubspot.deal.updated", "event_ts": "2025-01-01",
+      "payload": {}}, "unknown_source"),
+    ({"source": "stripe", "type": "stripe.invoice.paid", "event_ts": True, "payload": {}},
+     "bad_timestamp"),
+    ({"source": "stripe", "type": "stripe.invoice.paid", "event_ts": "2025-01-01",
+      "payload": "paid"}, "invalid_envelope"),
 ])
 def test_bad_events_name_a_reason(obj, reason):
     with pytest.raises(EventError) as info:

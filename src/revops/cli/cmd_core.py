@@ -49,10 +49,12 @@ def ingest(
     settings = context.settings(ctx)
     max_bytes = int(settings.get("ingest", "max_event_bytes", 1024 * 1024))
     batch = int(settings.get("ingest", "batch_size", 5000))
+    known = known_sources(settings)
     with context.warehouse(ctx) as wh:
         if path == "-":
             report = ingest_lines(wh, sys.stdin.buffer, source=source, name="stdin",  # type: ignore[arg-type]
-                                  batch_size=batch, max_event_bytes=max_bytes)
+                                  batch_size=batch, max_event_bytes=max_bytes,
+                                  known_sources=known)
         else:
             file = Path(path)
             if not file.is_file():
@@ -61,7 +63,7 @@ def ingest(
             with _progress(file) as advance, file.open("rb") as fh:
                 report = ingest_lines(wh, fh, source=source, name=str(file),  # type: ignore[arg-type]
                                       batch_size=batch, max_event_bytes=max_bytes,
-                                      progress=advance)
+                                      progress=advance, known_sources=known)
     if fmt == "json":
         echo(render([report.as_dict()], "json"))
     else:
@@ -73,6 +75,16 @@ def ingest(
             echo("  see them with: revops dlq list\n")
     if not report.ok:
         raise typer.Exit(1)
+
+
+def known_sources(settings) -> frozenset[str]:  # type: ignore[no-untyped-def]
+    """Sources accepted in neutral envelopes: stripe, salesforce and ``[ingest] extra_sources``."""
+    from revops.sources.detect import KNOWN_SOURCES
+
+    extra = settings.get("ingest", "extra_sources", []) or []
+    if isinstance(extra, str):
+        extra = [s.strip() for s in extra.split(",") if s.strip()]
+    return KNOWN_SOURCES | frozenset(str(s) for s in extra)
 
 
 def sql(

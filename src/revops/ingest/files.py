@@ -16,7 +16,7 @@ import orjson
 from revops.errors import EventError
 from revops.ingest.dead_letters import dead_letter_many
 from revops.ingest.land import LandItem, LandResult, land_envelopes
-from revops.sources.detect import SourceHint, is_envelope, normalize_record
+from revops.sources.detect import KNOWN_SOURCES, SourceHint, is_envelope, normalize_record
 
 if TYPE_CHECKING:
     from revops.warehouse.base import Warehouse
@@ -48,7 +48,8 @@ class IngestReport:
 
 
 def parse_line(line: bytes, source: SourceHint | None,
-               max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> list[LandItem]:
+               max_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+               known_sources: frozenset[str] = KNOWN_SOURCES) -> list[LandItem]:
     """The land items of one NDJSON line; raises :class:`EventError` with a reason."""
     if len(line) > max_bytes:
         raise EventError(f"event is {len(line)} bytes, above the limit of {max_bytes}",
@@ -58,7 +59,7 @@ def parse_line(line: bytes, source: SourceHint | None,
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise EventError(f"malformed JSON: {exc}", reason="malformed_json") from exc
-    envelopes = normalize_record(obj, source)
+    envelopes = normalize_record(obj, source, known_sources)
     if is_envelope(obj):
         return [LandItem(e) for e in envelopes]
     # Native events: the payload is the line exactly as received.
@@ -76,6 +77,7 @@ def ingest_lines(
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     actor: str | None = None,
     progress: Callable[[int], None] | None = None,
+    known_sources: frozenset[str] = KNOWN_SOURCES,
 ) -> IngestReport:
     """Land every good line of ``lines``; dead-letter the bad ones with line number and reason.
 
@@ -101,7 +103,7 @@ def ingest_lines(
             continue
         report.read += 1
         try:
-            batch.extend(parse_line(line, source, max_event_bytes))
+            batch.extend(parse_line(line, source, max_event_bytes, known_sources))
         except EventError as exc:
             report.dead_lettered += 1
             report.reasons[exc.reason] = report.reasons.get(exc.reason, 0) + 1

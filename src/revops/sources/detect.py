@@ -13,6 +13,7 @@ from revops.sources.stripe import is_stripe_event, normalize_stripe_event
 
 SourceHint = Literal["stripe", "salesforce", "envelope"]
 SOURCE_HINTS: tuple[str, ...] = ("stripe", "salesforce", "envelope")
+KNOWN_SOURCES: frozenset[str] = frozenset({"stripe", "salesforce"})
 
 
 def is_envelope(obj: Any) -> bool:
@@ -20,9 +21,18 @@ def is_envelope(obj: Any) -> bool:
     return isinstance(obj, dict) and {"source", "type", "payload"} <= obj.keys()
 
 
-def normalize_envelope(obj: dict[str, Any]) -> Envelope:
-    """Validate a neutral envelope; without ``event_id`` one is derived from its content."""
+def normalize_envelope(obj: dict[str, Any],
+                       known_sources: frozenset[str] = KNOWN_SOURCES) -> Envelope:
+    """Validate a neutral envelope; without ``event_id`` one is derived from its content.
+
+    A source outside ``known_sources`` is refused (reason ``unknown_source``).
+    """
     data = dict(obj)
+    if isinstance(data.get("source"), str) and data["source"] not in known_sources:
+        raise EventError(f"unknown source {data['source']!r}", reason="unknown_source",
+                         input=str(data["source"])[:60],
+                         hint="known sources: " + ", ".join(sorted(known_sources))
+                         + " (add more with [ingest] extra_sources)")
     if not data.get("event_id"):
         from revops.envelope import content_event_id
 
@@ -40,7 +50,8 @@ def normalize_envelope(obj: dict[str, Any]) -> Envelope:
                          input=where) from exc
 
 
-def normalize_record(obj: Any, source: SourceHint | None = None) -> list[Envelope]:
+def normalize_record(obj: Any, source: SourceHint | None = None,
+                     known_sources: frozenset[str] = KNOWN_SOURCES) -> list[Envelope]:
     """Envelopes for one decoded JSON record; ``source`` forces how it is read.
 
     Raises :class:`EventError` (``reason`` ``unrecognised_event`` and others) for anything that
@@ -50,15 +61,13 @@ def normalize_record(obj: Any, source: SourceHint | None = None) -> list[Envelop
         raise EventError(f"an event must be a JSON object, got {type(obj).__name__}",
                          reason="not_an_object")
     if source in (None, "envelope") and is_envelope(obj):
-        return [normalize_envelope(obj)]
+        return [normalize_envelope(obj, known_sources)]
     if source in (None, "stripe") and is_stripe_event(obj):
         return [normalize_stripe_event(obj)]
     if source in (None, "salesforce") and is_cdc_event(obj):
         return normalize_cdc_event(obj)
-    if source == "stripe" and is_envelope(obj):
-        return [normalize_envelope(obj)]
-    if source == "salesforce" and is_envelope(obj):
-        return [normalize_envelope(obj)]
+    if source in ("stripe", "salesforce") and is_envelope(obj) and obj.get("source") == source:
+        return [normalize_envelope(obj, known_sources)]
     expected = {
         None: "a neutral envelope, a Stripe event or a Salesforce CDC event",
         "stripe": "a Stripe event object ('object': 'event')",
