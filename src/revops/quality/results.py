@@ -53,8 +53,8 @@ def result_row(run_id: str, outcome: SuiteOutcome, spec: ExpectationSpec,
     error = None
     if gx_result is None:
         error = "Great Expectations returned no result for this expectation"
-    elif gx_result.exception_info and gx_result.exception_info.get("raised_exception"):
-        error = str(gx_result.exception_info.get("exception_message") or "")[:_MAX_TEXT]
+    else:
+        error = _exception_message(gx_result.exception_info)
     count = result.get("unexpected_count")
     percent = result.get("unexpected_percent")
     return {
@@ -74,6 +74,18 @@ def result_row(run_id: str, outcome: SuiteOutcome, spec: ExpectationSpec,
         "rows_total": outcome.rows_total,
         "error": error,
     }
+
+
+def _exception_message(info: Any) -> str | None:
+    """GX's error text: ``exception_info`` is one record, or one per failed metric."""
+    if not isinstance(info, dict) or not info:
+        return None
+    records = [info] if "raised_exception" in info else [
+        v for v in info.values() if isinstance(v, dict)]
+    messages = [str(r.get("exception_message") or "") for r in records
+                if r.get("raised_exception")]
+    text = "; ".join(dict.fromkeys(m for m in messages if m))
+    return text[:_MAX_TEXT] if text else None
 
 
 def store_rows(wh: Warehouse, rows: Sequence[dict[str, Any]]) -> None:

@@ -107,6 +107,9 @@ class GxSession:
             self.context = gx().get_context(mode="ephemeral")
             self.context.variables.progress_bars = {"globally": False,
                                                     "metric_calculations": False}
+            # The ephemeral context comes with a default site in a temp folder: only ours.
+            for site in list(self.context.get_config().data_docs_sites or {}):
+                self.context.delete_data_docs_site(site)
             if docs_dir is not None:
                 self.context.add_data_docs_site(site_name=DOCS_SITE, site_config={
                     "class_name": "SiteBuilder",

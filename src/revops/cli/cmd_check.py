@@ -1,0 +1,54 @@
+"""``revops check``: run the data-quality suites."""
+
+from __future__ import annotations
+
+import typer
+
+from revops.cli import context
+from revops.cli.render import echo, render, to_json
+from revops.errors import DataQualityError, UsageError
+
+_FAILURE_COLUMNS = ("suite", "expectation", "column", "severity", "unexpected_count",
+                    "observed_value", "error")
+
+
+def check(
+    ctx: typer.Context,
+    suites: list[str] = typer.Argument(None, help="Suites to run (default: all)."),
+    day: str = typer.Option(None, "--date", help="Check that day's slice (YYYY-MM-DD)."),
+    fmt: str = typer.Option("table", "--format", help="table or json."),
+) -> None:
+    """Validate the warehouse with the expectation suites.
+
+    Prints one line per suite (``ads: ✅ PASS (9/9)``) and the failed expectations; results go
+    to dq_results and Data Docs to the reports folder. Exits 3 when a block-severity
+    expectation failed; warn-severity failures queue a Slack warning and exit 0.
+    """
+    if fmt not in ("table", "json"):
+        raise UsageError(f"unknown --format {fmt!r}", hint="use table or json")
+    from revops.quality import run_checks
+
+    settings = context.settings(ctx)
+    with context.warehouse(ctx) as wh:
+        report = run_checks(wh, settings, suites or None, day=day)
+    if fmt == "json":
+        echo(to_json(report.as_dict()) + "\n")
+    else:
+        echo("\n".join(report.summary()) + "\n")
+        if report.failures:
+            echo(render([{k: r[k] for k in _FAILURE_COLUMNS} for r in report.failures],
+                        "table", title="failed expectations"))
+        if report.data_docs:
+            echo(f"Data Docs: {report.data_docs}\n")
+    if report.blocked:
+        failed = sorted({r["suite"] for r in report.failures if r["severity"] == "block"})
+        raise DataQualityError(
+            "a blocking data-quality check failed: " + ", ".join(failed),
+            input=report.run_id, where="dq_results",
+            hint=f"see SELECT * FROM revops.dq_results WHERE run_id = '{report.run_id}' "
+            "AND NOT success, fix the data and run again")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``check`` to ``app``."""
+    app.command("check")(check)
