@@ -11,8 +11,13 @@ from revops.config import Settings
 
 def make_settings(tmp_path: Path, **quality: object) -> Settings:
     """Settings with reports in ``tmp_path`` and the given ``[quality]`` values."""
-    return Settings(data={"reports": {"local_dir": str(tmp_path / "reports")},
-                          "quality": {"data_docs": False, **quality}}, env={})
+    return Settings(
+        data={
+            "reports": {"local_dir": str(tmp_path / "reports")},
+            "quality": {"data_docs": False, **quality},
+        },
+        env={},
+    )
 
 
 @pytest.fixture

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from revops.cli import context
 from revops.cli.render import echo, render, to_json
 from revops.errors import DataQualityError, UsageError
 
-_FAILURE_COLUMNS = ("suite", "expectation", "column", "severity", "unexpected_count",
-                    "observed_value", "error")
+_FAILURE_COLUMNS = (
+    "suite",
+    "expectation",
+    "column",
+    "severity",
+    "unexpected_count",
+    "observed_value",
+    "error",
+)
 
 
 def check(
     ctx: typer.Context,
-    suites: list[str] = typer.Argument(None, help="Suites to run (default: all)."),
-    day: str = typer.Option(None, "--date", help="Check that day's slice (YYYY-MM-DD)."),
-    fmt: str = typer.Option("table", "--format", help="table or json."),
+    suites: Annotated[
+        list[str] | None, typer.Argument(help="Suites to run (default: all).")
+    ] = None,
+    day: Annotated[
+        str | None, typer.Option("--date", help="Check that day's slice (YYYY-MM-DD).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Validate the warehouse with the expectation suites.
 
@@ -36,17 +49,24 @@ def check(
     else:
         echo("\n".join(report.summary()) + "\n")
         if report.failures:
-            echo(render([{k: r[k] for k in _FAILURE_COLUMNS} for r in report.failures],
-                        "table", title="failed expectations"))
+            echo(
+                render(
+                    [{k: r[k] for k in _FAILURE_COLUMNS} for r in report.failures],
+                    "table",
+                    title="failed expectations",
+                )
+            )
         if report.data_docs:
             echo(f"Data Docs: {report.data_docs}\n")
     if report.blocked:
         failed = sorted({r["suite"] for r in report.failures if r["severity"] == "block"})
         raise DataQualityError(
             "a blocking data-quality check failed: " + ", ".join(failed),
-            input=report.run_id, where="dq_results",
+            input=report.run_id,
+            where="dq_results",
             hint=f"see SELECT * FROM revops.dq_results WHERE run_id = '{report.run_id}' "
-            "AND NOT success, fix the data and run again")
+            "AND NOT success, fix the data and run again",
+        )
 
 
 def register(app: typer.Typer) -> None:

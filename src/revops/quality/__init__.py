@@ -12,5 +12,14 @@ from revops.quality.results import CheckReport, SuiteSummary
 from revops.quality.settings import QualitySettings
 from revops.quality.suite_spec import ExpectationSpec, Suite, load_suites
 
-__all__ = ["CheckReport", "ExpectationSpec", "QualitySettings", "Suite", "SuiteSummary",
-           "load_suites", "new_run_id", "run_checks", "warning_message"]
+__all__ = [
+    "CheckReport",
+    "ExpectationSpec",
+    "QualitySettings",
+    "Suite",
+    "SuiteSummary",
+    "load_suites",
+    "new_run_id",
+    "run_checks",
+    "warning_message",
+]

@@ -20,10 +20,11 @@ if TYPE_CHECKING:
     from revops.quality.suite_spec import Suite
     from revops.warehouse.base import Warehouse
 
-_COLUMNS_SQL = ("SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position")
-_TABLES_SQL = ("SELECT DISTINCT table_name FROM information_schema.columns "
-               "WHERE table_schema = ?")
+_COLUMNS_SQL = (
+    "SELECT column_name FROM information_schema.columns "
+    "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position"
+)
+_TABLES_SQL = "SELECT DISTINCT table_name FROM information_schema.columns WHERE table_schema = ?"
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,8 @@ class BatchQuery:
 
 def source_sql(suite: Suite) -> str:
     """The suite's rows plus its derived columns, over the whole table (DuckDB dialect)."""
-    source = (f"{SCHEMA}.{quote_ident(suite.table)}" if suite.table
-              else f"({suite.query}) AS src")
-    derived = "".join(f", ({expr}) AS {quote_ident(name)}"
-                      for name, expr in suite.derived.items())
+    source = f"{SCHEMA}.{quote_ident(suite.table)}" if suite.table else f"({suite.query}) AS src"
+    derived = "".join(f", ({expr}) AS {quote_ident(name)}" for name, expr in suite.derived.items())
     return f"SELECT *{derived} FROM {source}"
 
 
@@ -48,8 +47,9 @@ def batch_query(suite: Suite, day: date | None) -> BatchQuery:
     base = source_sql(suite)
     if day is None or not suite.date_column:
         return BatchQuery(base)
-    return BatchQuery(f"SELECT * FROM ({base}) AS batch WHERE {quote_ident(suite.date_column)}"
-                      " = ?", (day,))
+    return BatchQuery(
+        f"SELECT * FROM ({base}) AS batch WHERE {quote_ident(suite.date_column)} = ?", (day,)
+    )
 
 
 def count_query(batch: BatchQuery) -> BatchQuery:
@@ -63,8 +63,11 @@ def sample_query(batch: BatchQuery, rows: int) -> BatchQuery:
     ``rows`` is a validated integer setting, so it is written into the statement (DuckDB does
     not take a parameter in ``USING SAMPLE``).
     """
-    return BatchQuery(f"SELECT * FROM ({batch.sql}) AS sampled "
-                      f"USING SAMPLE reservoir({int(rows)} ROWS) REPEATABLE (7)", batch.params)
+    return BatchQuery(
+        f"SELECT * FROM ({batch.sql}) AS sampled "
+        f"USING SAMPLE reservoir({int(rows)} ROWS) REPEATABLE (7)",
+        batch.params,
+    )
 
 
 def data_columns(wh: Warehouse, suite: Suite) -> list[str]:
@@ -79,15 +82,21 @@ def data_columns(wh: Warehouse, suite: Suite) -> list[str]:
         if not rows:
             tables = [r["table_name"] for r in wh.query(_TABLES_SQL, (SCHEMA,))]
             close = difflib.get_close_matches(suite.table, tables, n=3)
-            raise ConfigError(f"the warehouse has no table {SCHEMA}.{suite.table}",
-                              where=suite.where(),
-                              hint=("did you mean: " + ", ".join(close) + "?") if close
-                              else "run the step that creates it, or fix table:")
+            raise ConfigError(
+                f"the warehouse has no table {SCHEMA}.{suite.table}",
+                where=suite.where(),
+                hint=("did you mean: " + ", ".join(close) + "?")
+                if close
+                else "run the step that creates it, or fix table:",
+            )
         return [r["column_name"] for r in rows]
     probe = f"SELECT q.* FROM (SELECT 1 AS one) AS p LEFT JOIN ({suite.query}) AS q ON FALSE"
     try:
         rows = wh.query(probe)
-    except Exception as exc:  # noqa: BLE001 - the warehouse error says what SQL failed
-        raise ConfigError(f"the suite's query does not run: {exc}", where=suite.where(),
-                          hint="fix the SQL in the query file") from exc
+    except Exception as exc:
+        raise ConfigError(
+            f"the suite's query does not run: {exc}",
+            where=suite.where(),
+            hint="fix the SQL in the query file",
+        ) from exc
     return list(rows[0]) if rows else []

@@ -30,8 +30,14 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"dq-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def run_checks(wh: Warehouse, settings: Settings, suites: Iterable[str] | str | None = None, *,
-               day: date | str | None = None, run_id: str | None = None) -> CheckReport:
+def run_checks(
+    wh: Warehouse,
+    settings: Settings,
+    suites: Iterable[str] | str | None = None,
+    *,
+    day: date | str | None = None,
+    run_id: str | None = None,
+) -> CheckReport:
     """Validate the named suites (all when None) and record what was found.
 
     Every suite file and every column it names is checked before any data is read (a
@@ -52,38 +58,73 @@ def run_checks(wh: Warehouse, settings: Settings, suites: Iterable[str] | str | 
     try:
         outcomes, docs = _validate(wh, settings, loaded, day, run_id)
     except Exception as exc:
-        audit(wh, "quality", "check", "error", request_id=run_id,
-              detail={"suites": [s.name for s in loaded], "error": str(exc)[:500]})
+        audit(
+            wh,
+            "quality",
+            "check",
+            "error",
+            request_id=run_id,
+            detail={"suites": [s.name for s in loaded], "error": str(exc)[:500]},
+        )
         raise
     checked_at = datetime.now(UTC)
-    report = CheckReport(run_id, [result_row(run_id, o, spec, checked_at)
-                                  for o in outcomes for spec in o.suite.expectations], docs)
+    report = CheckReport(
+        run_id,
+        [
+            result_row(run_id, o, spec, checked_at)
+            for o in outcomes
+            for spec in o.suite.expectations
+        ],
+        docs,
+    )
     with wh.transaction():
         store_rows(wh, report.results)
         for summary in report.suites:
-            failed = [r["expectation"] + (f"({r['column']})" if r["column"] else "")
-                      for r in report.failures if r["suite"] == summary.suite]
-            audit(wh, f"quality:{summary.suite}", "check",
-                  "passed" if summary.success else "failed", request_id=run_id,
-                  detail={"passed": summary.passed, "total": summary.total, "failed": failed,
-                          "rows_checked": summary.rows_checked,
-                          "rows_total": summary.rows_total,
-                          "day": day.isoformat() if day else None})
+            failed = [
+                r["expectation"] + (f"({r['column']})" if r["column"] else "")
+                for r in report.failures
+                if r["suite"] == summary.suite
+            ]
+            audit(
+                wh,
+                f"quality:{summary.suite}",
+                "check",
+                "passed" if summary.success else "failed",
+                request_id=run_id,
+                detail={
+                    "passed": summary.passed,
+                    "total": summary.total,
+                    "failed": failed,
+                    "rows_checked": summary.rows_checked,
+                    "rows_total": summary.rows_total,
+                    "day": day.isoformat() if day else None,
+                },
+            )
         if report.warnings:
-            enqueue(wh, key=f"{run_id}:{NOTIFY_KIND}", channel="slack", kind=NOTIFY_KIND,
-                    payload=warning_message(report, day))
+            enqueue(
+                wh,
+                key=f"{run_id}:{NOTIFY_KIND}",
+                channel="slack",
+                kind=NOTIFY_KIND,
+                payload=warning_message(report, day),
+            )
     return report
 
 
-def _validate(wh: Warehouse, settings: Settings, loaded: list[Suite], day: date | None,
-              run_id: str) -> tuple[list[SuiteOutcome], Any]:
+def _validate(
+    wh: Warehouse, settings: Settings, loaded: list[Suite], day: date | None, run_id: str
+) -> tuple[list[SuiteOutcome], Any]:
     from revops.quality.validation import GxSession
 
     cfg = quality_settings(settings)
     docs_dir = reports_dir(settings) / "quality" / run_id if cfg.data_docs else None
-    session = GxSession(wh, password=settings.secret("warehouse", "password"),
-                        docs_dir=docs_dir, sample_rows=cfg.sample_rows,
-                        unexpected_sample=cfg.unexpected_sample)
+    session = GxSession(
+        wh,
+        password=settings.secret("warehouse", "password"),
+        docs_dir=docs_dir,
+        sample_rows=cfg.sample_rows,
+        unexpected_sample=cfg.unexpected_sample,
+    )
     try:
         for suite in loaded:
             session.check_supported(suite)
@@ -100,18 +141,23 @@ def warning_message(report: CheckReport, day: date | None = None) -> dict[str, A
     lines = [*report.summary()]
     for row in report.failures:
         where = f"({row['column']})" if row["column"] else ""
-        detail = row["error"] or (f"{row['unexpected_count']} unexpected"
-                                  if row["unexpected_count"] is not None
-                                  else f"observed {row['observed_value']}")
-        lines.append(f"• [{row['severity']}] {row['suite']}: {row['expectation']}{where}: "
-                     f"{detail}")
+        detail = row["error"] or (
+            f"{row['unexpected_count']} unexpected"
+            if row["unexpected_count"] is not None
+            else f"observed {row['observed_value']}"
+        )
+        lines.append(f"• [{row['severity']}] {row['suite']}: {row['expectation']}{where}: {detail}")
     body = "\n".join(lines)
     if len(body) > _SLACK_TEXT_LIMIT:
         body = body[: _SLACK_TEXT_LIMIT - 1] + "…"
     text = f"{title}\n{body}"
-    return {"text": text,
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*"}},
-                       {"type": "section", "text": {"type": "mrkdwn", "text": body}}]}
+    return {
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": body}},
+        ],
+    }
 
 
 def _as_date(day: date | str | None) -> date | None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +17,23 @@ if TYPE_CHECKING:
     from revops.quality.validation import SuiteOutcome
     from revops.warehouse.base import Warehouse
 
-DQ_COLUMNS = ("run_id", "suite", "expectation", "column", "severity", "success",
-              "observed_value", "unexpected_count", "unexpected_percent", "unexpected_sample",
-              "checked_at", "kwargs", "rows_checked", "rows_total", "error")
+DQ_COLUMNS = (
+    "run_id",
+    "suite",
+    "expectation",
+    "column",
+    "severity",
+    "success",
+    "observed_value",
+    "unexpected_count",
+    "unexpected_percent",
+    "unexpected_sample",
+    "checked_at",
+    "kwargs",
+    "rows_checked",
+    "rows_total",
+    "error",
+)
 PASS, FAIL = "✅ PASS", "❌ FAIL"
 _MAX_TEXT = 2000
 
@@ -27,8 +41,9 @@ _MAX_TEXT = 2000
 def _json(value: Any) -> str | None:
     if value is None:
         return None
-    text = orjson.dumps(_finite(value), option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
-                        default=str).decode()
+    text = orjson.dumps(
+        _finite(value), option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS, default=str
+    ).decode()
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
 
 
@@ -45,8 +60,9 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def result_row(run_id: str, outcome: SuiteOutcome, spec: ExpectationSpec,
-               checked_at: datetime) -> dict[str, Any]:
+def result_row(
+    run_id: str, outcome: SuiteOutcome, spec: ExpectationSpec, checked_at: datetime
+) -> dict[str, Any]:
     """One ``dq_results`` row for one expectation of one run."""
     gx_result = outcome.results.get(spec.index)
     result: dict[str, Any] = dict(gx_result.result or {}) if gx_result is not None else {}
@@ -80,10 +96,10 @@ def _exception_message(info: Any) -> str | None:
     """GX's error text: ``exception_info`` is one record, or one per failed metric."""
     if not isinstance(info, dict) or not info:
         return None
-    records = [info] if "raised_exception" in info else [
-        v for v in info.values() if isinstance(v, dict)]
-    messages = [str(r.get("exception_message") or "") for r in records
-                if r.get("raised_exception")]
+    records = (
+        [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    )
+    messages = [str(r.get("exception_message") or "") for r in records if r.get("raised_exception")]
     text = "; ".join(dict.fromkeys(m for m in messages if m))
     return text[:_MAX_TEXT] if text else None
 
@@ -91,8 +107,9 @@ def _exception_message(info: Any) -> str | None:
 def store_rows(wh: Warehouse, rows: Sequence[dict[str, Any]]) -> None:
     """Append the rows to ``dq_results`` (one bulk insert)."""
     if rows:
-        wh.insert_rows("revops.dq_results", DQ_COLUMNS,
-                       [tuple(r[c] for c in DQ_COLUMNS) for r in rows])
+        wh.insert_rows(
+            "revops.dq_results", DQ_COLUMNS, [tuple(r[c] for c in DQ_COLUMNS) for r in rows]
+        )
 
 
 @dataclass(frozen=True)
@@ -132,9 +149,16 @@ class CheckReport:
         order: dict[str, list[dict[str, Any]]] = {}
         for row in self.results:
             order.setdefault(row["suite"], []).append(row)
-        return [SuiteSummary(name, sum(r["success"] for r in rows), len(rows),
-                             rows[0]["rows_checked"], rows[0]["rows_total"])
-                for name, rows in order.items()]
+        return [
+            SuiteSummary(
+                name,
+                sum(r["success"] for r in rows),
+                len(rows),
+                rows[0]["rows_checked"],
+                rows[0]["rows_total"],
+            )
+            for name, rows in order.items()
+        ]
 
     @property
     def failures(self) -> list[dict[str, Any]]:
@@ -167,10 +191,20 @@ class CheckReport:
             "blocked": self.blocked,
             "success": self.success,
             "data_docs": str(self.data_docs) if self.data_docs else None,
-            "suites": [{"suite": s.suite, "success": s.success, "passed": s.passed,
-                        "total": s.total, "rows_checked": s.rows_checked,
-                        "rows_total": s.rows_total, "sampled": s.rows_checked < s.rows_total}
-                       for s in self.suites],
-            "results": [{k: (v.isoformat() if isinstance(v, datetime) else v)
-                         for k, v in r.items()} for r in self.results],
+            "suites": [
+                {
+                    "suite": s.suite,
+                    "success": s.success,
+                    "passed": s.passed,
+                    "total": s.total,
+                    "rows_checked": s.rows_checked,
+                    "rows_total": s.rows_total,
+                    "sampled": s.rows_checked < s.rows_total,
+                }
+                for s in self.suites
+            ],
+            "results": [
+                {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()}
+                for r in self.results
+            ],
         }

@@ -27,8 +27,16 @@ from revops.errors import ConfigError
 
 SEVERITIES = ("warn", "block")
 DEFAULT_SEVERITY = "warn"
-SUITE_KEYS = ("suite", "description", "table", "query_file", "date_column", "derived",
-              "severity", "expectations")
+SUITE_KEYS = (
+    "suite",
+    "description",
+    "table",
+    "query_file",
+    "date_column",
+    "derived",
+    "severity",
+    "expectations",
+)
 ENTRY_KEYS = ("type", "severity", "description")
 COLUMN_ARGS = ("column", "column_A", "column_B", "column_list")
 EXIST_TYPE = "expect_column_to_exist"
@@ -143,16 +151,20 @@ def suite_files(suites_dir: str | Path | None = None) -> dict[str, Path]:
     if suites_dir:
         folder = Path(suites_dir)
         if not folder.is_dir():
-            raise ConfigError("the suites folder does not exist", input=str(folder),
-                              where="[quality] suites_dir",
-                              hint="create it or remove the setting to use the shipped suites")
+            raise ConfigError(
+                "the suites folder does not exist",
+                input=str(folder),
+                where="[quality] suites_dir",
+                hint="create it or remove the setting to use the shipped suites",
+            )
         for p in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
             files[p.stem] = p
     return files
 
 
-def load_suites(names: Iterable[str] | None = None, *,
-                suites_dir: str | Path | None = None) -> list[Suite]:
+def load_suites(
+    names: Iterable[str] | None = None, *, suites_dir: str | Path | None = None
+) -> list[Suite]:
     """Load and check the named suites (all when ``names`` is empty), in name order.
 
     An unknown name raises :class:`ConfigError` listing the known suites.
@@ -161,21 +173,28 @@ def load_suites(names: Iterable[str] | None = None, *,
     wanted = list(names or files)
     for name in wanted:
         if name not in files:
-            raise ConfigError(f"unknown suite {name!r}", input=name,
-                              where=str(suites_dir or shipped_suites_dir()),
-                              hint=suggest(name, files))
+            raise ConfigError(
+                f"unknown suite {name!r}",
+                input=name,
+                where=str(suites_dir or shipped_suites_dir()),
+                hint=suggest(name, files),
+            )
     return [load_suite(files[n]) for n in sorted(set(wanted))]
 
 
 def load_suite(path: Path) -> Suite:
     """Parse one suite file and check its structure and expectation types (no data read)."""
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else 1
-        raise _bad(path, line, f"the suite file is not valid YAML: {exc.problem}",
-                   "fix the indentation or quoting on that line") from exc
+        raise _bad(
+            path,
+            line,
+            f"the suite file is not valid YAML: {exc.problem}",
+            "fix the indentation or quoting on that line",
+        ) from exc
     except OSError as exc:
         raise ConfigError("cannot read the suite file", input=str(path)) from exc
     if not isinstance(data, _Located):
@@ -186,28 +205,48 @@ def load_suite(path: Path) -> Suite:
     derived = _derived(path, data)
     entries = data.get("expectations")
     if not isinstance(entries, list) or not entries:
-        raise _bad(path, data.key_lines.get("expectations", data.line),
-                   "the suite has no expectations", "add a list under expectations:")
+        raise _bad(
+            path,
+            data.key_lines.get("expectations", data.line),
+            "the suite has no expectations",
+            "add a list under expectations:",
+        )
     specs = tuple(_entry(path, i, e, severity) for i, e in enumerate(entries))
     date_column = data.get("date_column")
-    return Suite(name=str(data.get("suite") or path.stem), path=path, expectations=specs,
-                 table=table, query=query, date_column=str(date_column) if date_column else None,
-                 derived=derived, severity=severity, description=data.get("description"),
-                 line=data.line)
+    return Suite(
+        name=str(data.get("suite") or path.stem),
+        path=path,
+        expectations=specs,
+        table=table,
+        query=query,
+        date_column=str(date_column) if date_column else None,
+        derived=derived,
+        severity=severity,
+        description=data.get("description"),
+        line=data.line,
+    )
 
 
 def _check_keys(path: Path, data: _Located, known: Iterable[str], what: str) -> None:
     for key in data:
         if key not in known:
-            raise _bad(path, data.key_lines.get(key, data.line), f"unknown {what} {key!r}",
-                       suggest(key, known))
+            raise _bad(
+                path,
+                data.key_lines.get(key, data.line),
+                f"unknown {what} {key!r}",
+                suggest(key, known),
+            )
 
 
 def _severity(path: Path, data: _Located, default: str) -> str:
     value = data.get("severity", default)
     if value not in SEVERITIES:
-        raise _bad(path, data.key_lines.get("severity", data.line),
-                   f"unknown severity {value!r}", "use warn or block")
+        raise _bad(
+            path,
+            data.key_lines.get("severity", data.line),
+            f"unknown severity {value!r}",
+            "use warn or block",
+        )
     return str(value)
 
 
@@ -217,26 +256,41 @@ def _source(path: Path, data: _Located) -> tuple[str | None, str | None]:
         raise _bad(path, data.line, "a suite names exactly one of table: or query_file:")
     if table:
         if not _NAME.match(str(table)):
-            raise _bad(path, data.key_lines["table"], f"not a table name: {table!r}",
-                       "name a table of the revops schema, e.g. raw_ads")
+            raise _bad(
+                path,
+                data.key_lines["table"],
+                f"not a table name: {table!r}",
+                "name a table of the revops schema, e.g. raw_ads",
+            )
         return str(table), None
     candidates = [path.parent / str(query_file), shipped_suites_dir() / str(query_file)]
     for candidate in candidates:
         if candidate.is_file():
             return None, candidate.read_text(encoding="utf-8").strip().rstrip(";")
-    raise _bad(path, data.key_lines["query_file"], f"query file {query_file!r} not found",
-               "put it next to the suite file")
+    raise _bad(
+        path,
+        data.key_lines["query_file"],
+        f"query file {query_file!r} not found",
+        "put it next to the suite file",
+    )
 
 
 def _derived(path: Path, data: _Located) -> dict[str, str]:
     derived = data.get("derived") or {}
     if not isinstance(derived, Mapping):
-        raise _bad(path, data.key_lines.get("derived", data.line),
-                   "derived: maps new column names to SQL expressions")
+        raise _bad(
+            path,
+            data.key_lines.get("derived", data.line),
+            "derived: maps new column names to SQL expressions",
+        )
     for name in derived:
         if not _NAME.match(str(name)):
-            raise _bad(path, derived.key_lines.get(name, data.line),  # type: ignore[attr-defined]
-                       f"not a column name: {name!r}", "use letters, digits and _")
+            raise _bad(
+                path,
+                derived.key_lines.get(name, data.line),  # type: ignore[attr-defined]
+                f"not a column name: {name!r}",
+                "use letters, digits and _",
+            )
     return {str(k): str(v) for k, v in derived.items()}
 
 
@@ -245,32 +299,60 @@ def _entry(path: Path, index: int, entry: Any, default_severity: str) -> Expecta
 
     if not isinstance(entry, _Located) or "type" not in entry:
         line = entry.line if isinstance(entry, _Located) else 1
-        raise _bad(path, line, f"expectation #{index + 1} has no type:",
-                   "write e.g. - type: expect_column_values_to_not_be_null")
+        raise _bad(
+            path,
+            line,
+            f"expectation #{index + 1} has no type:",
+            "write e.g. - type: expect_column_values_to_not_be_null",
+        )
     type_name = _snake(str(entry["type"]))
     known = known_expectation_types()
     if type_name not in known:
-        raise _bad(path, entry.key_lines.get("type", entry.line),
-                   f"unknown expectation type {entry['type']!r}", suggest(type_name, known))
+        raise _bad(
+            path,
+            entry.key_lines.get("type", entry.line),
+            f"unknown expectation type {entry['type']!r}",
+            suggest(type_name, known),
+        )
     severity = _severity(path, entry, default_severity)
     kwargs = {k: _plain(v) for k, v in entry.items() if k not in ENTRY_KEYS}
     cls = expectation_class(type_name)
-    allowed = set(cls.__fields__) - {"id", "meta", "notes", "rendered_content", "windows",
-                                     "batch_id"}
+    allowed = set(cls.__fields__) - {
+        "id",
+        "meta",
+        "notes",
+        "rendered_content",
+        "windows",
+        "batch_id",
+    }
     for key in kwargs:
         if key not in allowed:
-            raise _bad(path, entry.key_lines.get(key, entry.line),
-                       f"{type_name} has no argument {key!r}", suggest(key, allowed))
+            raise _bad(
+                path,
+                entry.key_lines.get(key, entry.line),
+                f"{type_name} has no argument {key!r}",
+                suggest(key, allowed),
+            )
     try:
         with quiet():
             cls(**kwargs)
-    except Exception as exc:  # noqa: BLE001 - GX raises pydantic errors of its own vendoring
-        raise _bad(path, entry.line, f"invalid arguments for {type_name}: {_first_line(exc)}",
-                   "see the expectation's reference in the Great Expectations docs") from exc
+    except Exception as exc:
+        raise _bad(
+            path,
+            entry.line,
+            f"invalid arguments for {type_name}: {_first_line(exc)}",
+            "see the expectation's reference in the Great Expectations docs",
+        ) from exc
     description = entry.get("description")
-    return ExpectationSpec(index=index, type=type_name, kwargs=kwargs, severity=severity,
-                           description=str(description) if description else None,
-                           line=entry.line, arg_lines=dict(entry.key_lines))
+    return ExpectationSpec(
+        index=index,
+        type=type_name,
+        kwargs=kwargs,
+        severity=severity,
+        description=str(description) if description else None,
+        line=entry.line,
+        arg_lines=dict(entry.key_lines),
+    )
 
 
 def _snake(name: str) -> str:
@@ -293,19 +375,29 @@ def check_columns(suite: Suite, columns: Iterable[str]) -> None:
     absence is a data problem that ``expect_column_to_exist`` reports.
     """
     available = set(columns) | set(suite.derived)
-    expected_to_exist = {c for e in suite.expectations if e.type == EXIST_TYPE
-                         for c in e.columns}
+    expected_to_exist = {c for e in suite.expectations if e.type == EXIST_TYPE for c in e.columns}
     for spec in suite.expectations:
         for col in spec.columns:
             if col in available or col in expected_to_exist:
                 continue
-            arg = next((a for a in COLUMN_ARGS if col == spec.kwargs.get(a)
-                        or col in (spec.kwargs.get(a) or [])), "column")
+            arg = next(
+                (
+                    a
+                    for a in COLUMN_ARGS
+                    if col == spec.kwargs.get(a) or col in (spec.kwargs.get(a) or [])
+                ),
+                "column",
+            )
             line = spec.arg_lines.get(arg, spec.line)
             source = suite.table or "the suite's query"
-            raise ConfigError(f"{source} has no column {col!r} ({spec.type})",
-                              where=suite.where(line), hint=suggest(col, available))
+            raise ConfigError(
+                f"{source} has no column {col!r} ({spec.type})",
+                where=suite.where(line),
+                hint=suggest(col, available),
+            )
     if suite.date_column and suite.date_column not in available:
-        raise ConfigError(f"{suite.table or 'the query'} has no column {suite.date_column!r} "
-                          "(date_column)", where=suite.where(), hint=suggest(
-                              suite.date_column, available))
+        raise ConfigError(
+            f"{suite.table or 'the query'} has no column {suite.date_column!r} (date_column)",
+            where=suite.where(),
+            hint=suggest(suite.date_column, available),
+        )

@@ -49,11 +49,11 @@ def gx() -> Any:
     try:
         with quiet():
             import great_expectations
-
-            import great_expectations.expectations  # noqa: F401 - registers every type
+            import great_expectations.expectations
     except ImportError as exc:
-        raise ConfigError("data-quality checks need Great Expectations",
-                          hint="pip install 'revops[quality]'") from exc
+        raise ConfigError(
+            "data-quality checks need Great Expectations", hint="pip install 'revops[quality]'"
+        ) from exc
     return great_expectations
 
 
@@ -94,29 +94,41 @@ class SuiteOutcome:
 class GxSession:
     """One check run's GX context, data sources and Data Docs site."""
 
-    def __init__(self, wh: Warehouse, *, password: str | None = None,
-                 docs_dir: Path | None = None, sample_rows: int = 1_000_000,
-                 unexpected_sample: int = 20) -> None:
+    def __init__(
+        self,
+        wh: Warehouse,
+        *,
+        password: str | None = None,
+        docs_dir: Path | None = None,
+        sample_rows: int = 1_000_000,
+        unexpected_sample: int = 20,
+    ) -> None:
         self.wh = wh
         self.in_database = wh.dialect == "postgres"
         self.docs_dir = docs_dir
         self.sample_rows = sample_rows
-        self.result_format = {"result_format": "SUMMARY",
-                              "partial_unexpected_count": unexpected_sample}
+        self.result_format = {
+            "result_format": "SUMMARY",
+            "partial_unexpected_count": unexpected_sample,
+        }
         with quiet():
             self.context = gx().get_context(mode="ephemeral")
-            self.context.variables.progress_bars = {"globally": False,
-                                                    "metric_calculations": False}
+            self.context.variables.progress_bars = {"globally": False, "metric_calculations": False}
             # The ephemeral context comes with a default site in a temp folder: only ours.
             for site in list(self.context.get_config().data_docs_sites or {}):
                 self.context.delete_data_docs_site(site)
             if docs_dir is not None:
-                self.context.add_data_docs_site(site_name=DOCS_SITE, site_config={
-                    "class_name": "SiteBuilder",
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                    "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                                      "base_directory": str(docs_dir.resolve())},
-                })
+                self.context.add_data_docs_site(
+                    site_name=DOCS_SITE,
+                    site_config={
+                        "class_name": "SiteBuilder",
+                        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                        "store_backend": {
+                            "class_name": "TupleFilesystemStoreBackend",
+                            "base_directory": str(docs_dir.resolve()),
+                        },
+                    },
+                )
             self.source = self._add_source(password)
 
     def _add_source(self, password: str | None) -> Any:
@@ -126,8 +138,11 @@ class GxSession:
         url = self.wh.url.split("://", 1)[1]
         connect_args = {"password": password} if password else {}
         # The password goes to the driver, not into the URL GX may print.
-        return sources.add_postgres("revops", connection_string=f"postgresql+psycopg://{url}",
-                                    kwargs={"connect_args": connect_args})
+        return sources.add_postgres(
+            "revops",
+            connection_string=f"postgresql+psycopg://{url}",
+            kwargs={"connect_args": connect_args},
+        )
 
     def check_supported(self, suite: Suite) -> None:
         """Refuse, before reading data, an expectation this engine cannot run."""
@@ -139,7 +154,8 @@ class GxSession:
                     f"{spec.type} runs only in a SQL database, not on DuckDB's dataframes",
                     where=suite.where(spec.line),
                     hint="use derived: columns with expect_column_pair_values_to_be_equal "
-                    "or expect_column_values_to_be_in_set instead")
+                    "or expect_column_values_to_be_in_set instead",
+                )
 
     def validate(self, suite: Suite, *, day: date | None, run_name: str) -> SuiteOutcome:
         """Validate one suite; returns GX's results and how many rows were validated."""
@@ -153,12 +169,17 @@ class GxSession:
             else:
                 definition, params, checked = self._dataframe_batch(suite, batch, total)
             validation = self.context.validation_definitions.add(
-                gx().ValidationDefinition(name=f"{suite.name}-{run_name}", data=definition,
-                                          suite=gx_suite))
+                gx().ValidationDefinition(
+                    name=f"{suite.name}-{run_name}", data=definition, suite=gx_suite
+                )
+            )
             from great_expectations.core.run_identifier import RunIdentifier
 
-            result = validation.run(batch_parameters=params, result_format=self.result_format,
-                                    run_id=RunIdentifier(run_name=run_name))
+            result = validation.run(
+                batch_parameters=params,
+                result_format=self.result_format,
+                run_id=RunIdentifier(run_name=run_name),
+            )
         by_index = {int(r.expectation_config.meta["revops_index"]): r for r in result.results}
         return SuiteOutcome(suite, by_index, checked, total)
 
@@ -166,9 +187,10 @@ class GxSession:
         gx_suite = self.context.suites.add(gx().ExpectationSuite(name=suite.name))
         for spec in suite.expectations:
             cls = expectation_class(spec.type)
-            extra: dict[str, Any] = {"meta": {"revops_index": spec.index,
-                                              "revops_severity": spec.severity},
-                                     "severity": _GX_SEVERITY[spec.severity]}
+            extra: dict[str, Any] = {
+                "meta": {"revops_index": spec.index, "revops_severity": spec.severity},
+                "severity": _GX_SEVERITY[spec.severity],
+            }
             if spec.description:
                 extra["description"] = spec.description
             gx_suite.add_expectation(cls(**spec.kwargs, **extra))
@@ -182,8 +204,9 @@ class GxSession:
             return definition, {"year": day.year, "month": day.month, "day": day.day}
         return asset.add_batch_definition_whole_table("all"), None
 
-    def _dataframe_batch(self, suite: Suite, batch: batches.BatchQuery,
-                         total: int) -> tuple[Any, dict[str, Any], int]:
+    def _dataframe_batch(
+        self, suite: Suite, batch: batches.BatchQuery, total: int
+    ) -> tuple[Any, dict[str, Any], int]:
         if total > self.sample_rows:
             batch = batches.sample_query(batch, self.sample_rows)
         frame = self.wh.query_df(batch.sql, batch.params)
