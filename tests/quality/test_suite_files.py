@@ -93,7 +93,8 @@ def test_column_typo_fails_before_any_data_is_read(wh: Warehouse, tmp_path: Path
     assert f"where: {folder / 'ads.yaml'}:7" in text
     assert "did you mean: impressions?" in text
     assert wh.query_value("SELECT count(*) FROM revops.dq_results") == 0
-    assert wh.query_value("SELECT count(*) FROM revops.audit_events") == 0
+    audits = wh.query("SELECT resource, action, status FROM revops.audit_events")
+    assert audits == [{"resource": "quality", "action": "check", "status": "error"}]
 
 
 def test_unknown_table_names_close_matches(wh: Warehouse, tmp_path: Path):
@@ -112,6 +113,9 @@ def test_override_folder_replaces_and_adds(tmp_path):
     assert "extra" in suites and len(suites["sales"].expectations) == 7
     with pytest.raises(ConfigError, match="suites folder does not exist"):
         load_suites(suites_dir=tmp_path / "nope")
+    _write(tmp_path, GOOD_HEAD, "ads_copy.yaml")
+    with pytest.raises(ConfigError, match=r"named 'ads' but its file 'ads_copy\.yaml'"):
+        load_suites(suites_dir=folder)
 
 
 def test_large_duckdb_batch_is_sampled_and_says_so(duck: Warehouse, tmp_path: Path):

@@ -52,10 +52,10 @@ def run_checks(
     run_id = run_id or new_run_id()
     day = _as_date(day)
     names = [suites] if isinstance(suites, str) else (list(suites) if suites else None)
-    loaded = load_suites(names, suites_dir=cfg.suites_dir)
-    for suite in loaded:
-        check_columns(suite, data_columns(wh, suite))
     try:
+        loaded = load_suites(names, suites_dir=cfg.suites_dir)
+        for suite in loaded:
+            check_columns(suite, data_columns(wh, suite))
         outcomes, docs = _validate(wh, settings, loaded, day, run_id)
     except Exception as exc:
         audit(
@@ -64,7 +64,7 @@ def run_checks(
             "check",
             "error",
             request_id=run_id,
-            detail={"suites": [s.name for s in loaded], "error": str(exc)[:500]},
+            detail={"suites": names, "error": str(exc)[:500]},
         )
         raise
     checked_at = datetime.now(UTC)

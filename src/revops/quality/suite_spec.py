@@ -211,10 +211,18 @@ def load_suite(path: Path) -> Suite:
             "the suite has no expectations",
             "add a list under expectations:",
         )
+    name = str(data.get("suite") or path.stem)
+    if name != path.stem:
+        raise _bad(
+            path,
+            data.key_lines.get("suite", data.line),
+            f"the suite is named {name!r} but its file {path.name!r}",
+            f"rename the file to {name}.yaml or write suite: {path.stem}",
+        )
     specs = tuple(_entry(path, i, e, severity) for i, e in enumerate(entries))
     date_column = data.get("date_column")
     return Suite(
-        name=str(data.get("suite") or path.stem),
+        name=name,
         path=path,
         expectations=specs,
         table=table,
