@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 DOCS_SITE = "revops"
 # GX names its severities differently: ours decides what the pipeline does, GX's is shown.
 _GX_SEVERITY = {"block": "critical", "warn": "warning"}
+# Warehouses whose SQL GX runs itself (dialect -> SQLAlchemy URL scheme); any other warehouse
+# (DuckDB) is validated on dataframes read from it.
+GX_SQL_SCHEMES = {"postgres": "postgresql+psycopg"}
 # Expectations GX runs only on SQL engines (not on a pandas dataframe).
 SQL_ONLY_TYPES = frozenset({"unexpected_rows_expectation"})
 
@@ -104,7 +107,7 @@ class GxSession:
         unexpected_sample: int = 20,
     ) -> None:
         self.wh = wh
-        self.in_database = wh.dialect == "postgres"
+        self.in_database = wh.dialect in GX_SQL_SCHEMES
         self.docs_dir = docs_dir
         self.sample_rows = sample_rows
         self.result_format = {
@@ -140,7 +143,7 @@ class GxSession:
         # The password goes to the driver, not into the URL GX may print.
         return sources.add_postgres(
             "revops",
-            connection_string=f"postgresql+psycopg://{url}",
+            connection_string=f"{GX_SQL_SCHEMES[self.wh.dialect]}://{url}",
             kwargs={"connect_args": connect_args},
         )
 
@@ -197,7 +200,7 @@ class GxSession:
         return gx_suite
 
     def _sql_batch(self, suite: Suite, day: date | None) -> tuple[Any, dict[str, int] | None]:
-        query = compile_sql(batches.source_sql(suite), "postgres")[-1]
+        query = compile_sql(batches.source_sql(suite), self.wh.dialect)[-1]
         asset = self.source.add_query_asset(suite.name, query=query)
         if day is not None and suite.date_column:
             definition = asset.add_batch_definition_daily("day", column=suite.date_column)
