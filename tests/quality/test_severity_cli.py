@@ -10,6 +10,7 @@ from tests.quality.conftest import make_settings
 from tests.quality.fixtures import OPPORTUNITY, load_clean
 
 from revops.cli import main
+from revops.errors import DataQualityError
 from revops.quality import run_checks
 from revops.warehouse import connect
 from revops.warehouse.base import Warehouse
@@ -46,6 +47,9 @@ def test_block_expectation_blocks_and_warn_one_notifies(wh: Warehouse, tmp_path:
     ]
     assert [r["column"] for r in report.warnings] == ["amount"]
     assert report.as_dict()["blocked"] is True
+    with pytest.raises(DataQualityError) as err:
+        report.raise_if_blocked()
+    assert err.value.exit_code == 3 and "opportunities_gate" in str(err.value)
     assert report.summary() == ["opportunities_gate: ❌ FAIL (0/2)"]
     # The warn failure queues one notification per run id, even when checked twice.
     run_checks(wh, settings, ["opportunities_gate"], run_id="r1")

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from revops.cli import context
 from revops.cli.render import echo, render, to_json
-from revops.errors import DataQualityError, UsageError
+from revops.errors import UsageError
 
-_FAILURE_COLUMNS = (
-    "suite",
-    "expectation",
-    "column",
-    "severity",
-    "unexpected_count",
-    "observed_value",
-    "error",
-)
+_FAILURE_COLUMNS = ("suite", "expectation", "column", "severity", "unexpected_count")
+
+
+def _failure(row: dict[str, Any]) -> dict[str, Any]:
+    """A failed result for the terminal: what GX found (error, observed value or sample)."""
+    found = row["error"] or row["observed_value"] or row["unexpected_sample"]
+    return {**{k: row[k] for k in _FAILURE_COLUMNS}, "found": found}
 
 
 def check(
@@ -51,22 +49,14 @@ def check(
         if report.failures:
             echo(
                 render(
-                    [{k: r[k] for k in _FAILURE_COLUMNS} for r in report.failures],
+                    [_failure(r) for r in report.failures],
                     "table",
                     title="failed expectations",
                 )
             )
         if report.data_docs:
             echo(f"Data Docs: {report.data_docs}\n")
-    if report.blocked:
-        failed = sorted({r["suite"] for r in report.failures if r["severity"] == "block"})
-        raise DataQualityError(
-            "a blocking data-quality check failed: " + ", ".join(failed),
-            input=report.run_id,
-            where="dq_results",
-            hint=f"see SELECT * FROM revops.dq_results WHERE run_id = '{report.run_id}' "
-            "AND NOT success, fix the data and run again",
-        )
+    report.raise_if_blocked()
 
 
 def register(app: typer.Typer) -> None:

@@ -180,6 +180,21 @@ class CheckReport:
         """True when every expectation passed."""
         return not self.failures
 
+    def raise_if_blocked(self) -> None:
+        """Raise :class:`~revops.errors.DataQualityError` (exit code 3) when :attr:`blocked`."""
+        if not self.blocked:
+            return
+        from revops.errors import DataQualityError
+
+        failed = sorted({r["suite"] for r in self.failures if r["severity"] == "block"})
+        raise DataQualityError(
+            "a blocking data-quality check failed: " + ", ".join(failed),
+            input=self.run_id,
+            where="dq_results",
+            hint=f"see SELECT * FROM revops.dq_results WHERE run_id = '{self.run_id}' "
+            "AND NOT success; fix the data and run again",
+        )
+
     def summary(self) -> list[str]:
         """The seed's summary, one line per suite (``ads: ✅ PASS (9/9)``)."""
         return [s.line() for s in self.suites]
