@@ -13,3 +13,10 @@ CREATE TABLE IF NOT EXISTS revops.dq_results (
     unexpected_sample VARCHAR,
     checked_at TIMESTAMPTZ NOT NULL
 );
+
+-- The expectation's arguments (JSON), how many rows were validated out of how many the batch
+-- had (fewer when a large table was sampled), and GX's error when the expectation could not run.
+ALTER TABLE revops.dq_results ADD COLUMN IF NOT EXISTS kwargs VARCHAR;
+ALTER TABLE revops.dq_results ADD COLUMN IF NOT EXISTS rows_checked BIGINT;
+ALTER TABLE revops.dq_results ADD COLUMN IF NOT EXISTS rows_total BIGINT;
+ALTER TABLE revops.dq_results ADD COLUMN IF NOT EXISTS error VARCHAR;
