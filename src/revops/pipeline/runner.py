@@ -292,7 +292,7 @@ class _Run:
             self.done.add(tid)
             if self.wh is not None:
                 history.finish_attempt(self.wh, self.run_id, tid, attempt.number, "success",
-                                       detail=_summary(value))
+                                       detail=summarize(value))
         else:
             self._failed_attempt(attempt, value, "failed",
                                  retriable=not isinstance(value, NOT_RETRIED))
@@ -406,7 +406,7 @@ def _seconds(value: float | None) -> str:
     return f"{value:g} s" if value < 120 else f"{value / 60:g} min"
 
 
-def _summary(value: Any) -> Any:
+def summarize(value: Any) -> Any:
     """A JSON-ready summary of what a task returned (its ``as_dict()`` when it has one)."""
     if value is None or isinstance(value, str | int | float | bool | dict | list):
         return value
