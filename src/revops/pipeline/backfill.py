@@ -50,12 +50,14 @@ class BackfillResult:
 def backfill(settings: Settings, *, start: date, end: date, pipelines: bool = False,
              wh: Warehouse | None = None, actor: str | None = None,
              transform: TransformBackfill | None = None,
+             tasks: Any = None, on_failure: Any = None,
              progress: Progress | None = None) -> BackfillResult:
     """Rebuild derived tables for events in [start, end] from raw (the transform's
     ``backfill``), then with ``pipelines`` rerun the daily pipeline for every date (forced).
 
     Idempotent: raw is never changed and every rebuilt slice replaces itself. Holds the
-    pipeline lock throughout; raises ``RunActiveError`` when a run is active.
+    pipeline lock throughout; raises ``RunActiveError`` when a run is active. ``transform``,
+    ``tasks`` and ``on_failure`` replace the real steps (tests).
     """
     if start > end:
         raise UsageError("--from is after --to", input=f"{start} .. {end}", hint="swap them")
@@ -75,7 +77,8 @@ def backfill(settings: Settings, *, start: date, end: date, pipelines: bool = Fa
             if pipelines:
                 dates = [start + timedelta(days=n) for n in range((end - start).days + 1)]
                 result.pipelines = run_dates_locked(settings, wh, dates, trigger=PIPELINE,
-                                                    actor=actor, progress=progress)
+                                                    actor=actor, tasks=tasks,
+                                                    on_failure=on_failure, progress=progress)
             return result
         finally:
             if own:

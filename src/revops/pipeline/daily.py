@@ -343,10 +343,12 @@ def _run_dates(settings: Settings, wh: Warehouse, dates: list[date], result: Dai
 
 def run_dates_locked(settings: Settings, wh: Warehouse, dates: list[date], *,
                      trigger: str, actor: str | None = None, force: bool = True,
+                     tasks: Sequence[Task] | Mapping[str, TaskFn] | None = None,
+                     on_failure: Callable[[RunFailure], None] | None = None,
                      progress: Progress | None = None) -> DailyResult:
     """Run the daily pipeline for ``dates`` when the caller already holds the pipeline lock
     (backfill)."""
     result = DailyResult(dates)
     _run_dates(settings, wh, dates, result, window_days=None, force=force, trigger=trigger,
-               actor=actor, tasks=None, on_failure=None, progress=progress)
+               actor=actor, tasks=tasks, on_failure=on_failure, progress=progress)
     return result
