@@ -129,3 +129,21 @@ def test_cli_status_json_and_exit_code(tmp_path: Path) -> None:
     assert [c["status"] for c in doc["criteria"]] == ["no data"] * 3
     table = _cli("status", cwd=tmp_path, url=url)
     assert table.returncode == 0 and "withdrawal criteria" in table.stdout
+
+
+def test_template_sections_validate_and_env_overrides_apply() -> None:
+    import tomllib
+    from importlib import resources
+
+    from revops.config import load_settings
+    from revops.pipeline.config import pipeline_config, schedule_config
+
+    text = resources.files("revops.templates").joinpath("revops.toml").read_text("utf-8")
+    data = tomllib.loads(text)
+    config = pipeline_config(Settings(data=data, env={}))
+    assert (config.retries, config.retry_backoff_s, config.max_parallel) == (3, 300.0, 3)
+    assert schedule_config(Settings(data=data, env={})).cron == "0 7 * * *"
+    env = {"REVOPS_PIPELINE__RETRIES": "5", "REVOPS_SCHEDULE__ENABLED": "false"}
+    settings = load_settings(env=env)
+    assert pipeline_config(settings).retries == 5
+    assert schedule_config(settings).enabled is False
