@@ -17,10 +17,21 @@ DAY = date(2024, 1, 15)
 
 def make_settings(url: str, **pipeline: Any) -> Settings:
     """Settings for ``url`` with fast retries (overridable)."""
-    section = {"retries": 3, "retry_backoff_s": 0.01, "retry_backoff_max_s": 0.05,
-               "cancel_grace_s": 5.0, **pipeline}
-    return Settings(data={"warehouse": {"url": url}, "pipeline": section,
-                          "general": {"timezone": "Asia/Tokyo"}}, env={})
+    section = {
+        "retries": 3,
+        "retry_backoff_s": 0.01,
+        "retry_backoff_max_s": 0.05,
+        "cancel_grace_s": 5.0,
+        **pipeline,
+    }
+    return Settings(
+        data={
+            "warehouse": {"url": url},
+            "pipeline": section,
+            "general": {"timezone": "Asia/Tokyo"},
+        },
+        env={},
+    )
 
 
 @pytest.fixture

@@ -10,10 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+from tests.pipeline.conftest import DAY, all_ok
+
 from revops.config import load_settings
 from revops.pipeline import daily
 from revops.pipeline.graph import TaskContext
-from tests.pipeline.conftest import DAY, all_ok
 
 
 def main(started: Path, release: Path) -> int:
@@ -27,8 +28,9 @@ def main(started: Path, release: Path) -> int:
 
     settings = load_settings()
     settings.data.setdefault("pipeline", {}).update(retries=0)
-    result = daily.run_daily(settings, day=DAY, tasks={**all_ok(), daily.EXTRACT_ADS: hold},
-                             on_failure=lambda f: None)
+    result = daily.run_daily(
+        settings, day=DAY, tasks={**all_ok(), daily.EXTRACT_ADS: hold}, on_failure=lambda f: None
+    )
     return result.exit_code
 
 

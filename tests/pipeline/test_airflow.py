@@ -14,22 +14,22 @@ from pathlib import Path
 
 import orjson
 import pytest
+from tests.conftest import service_unavailable
 
 from revops.warehouse import connect
-from tests.conftest import service_unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".venv-airflow"
 HOME = VENV / "airflow-home"
 
 # The one small file a team drops into its dags folder (here with test task overrides).
-DAG_FILE = '''\
+DAG_FILE = """\
 from revops.pipeline.airflow_dag import build_dag
 
 dag = build_dag(overrides="tests.pipeline.airflow_fake:TASKS")
-'''
+"""
 
-CHECK = '''\
+CHECK = """\
 import json, sys
 from datetime import timedelta
 
@@ -58,7 +58,7 @@ shape = {
 run = dag.test(logical_date=pendulum.datetime(2024, 1, 16, 7, tz="Asia/Tokyo"))
 shape["state"] = str(run.state)
 print("RESULT " + json.dumps(shape))
-'''
+"""
 
 
 @pytest.mark.slow
@@ -75,15 +75,25 @@ def test_airflow_dag_test_succeeds(tmp_path: Path) -> None:
     shutil.copy(HOME / "airflow.db", home / "airflow.db")  # migrated once by the setup script
     url = f"duckdb:///{tmp_path}/revops.duckdb"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REVOPS_", "AIRFLOW"))}
-    env.update(AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(dags),
-               AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db",
-               AIRFLOW__CORE__LOAD_EXAMPLES="False", REVOPS_WAREHOUSE__URL=url,
-               PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
-    proc = subprocess.run([str(python), "check.py", str(dags)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(dags),
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db",
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        REVOPS_WAREHOUSE__URL=url,
+        PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+    )
+    proc = subprocess.run(
+        [str(python), "check.py", str(dags)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
-    shape = orjson.loads(lines[-1][len("RESULT "):])
+    shape = orjson.loads(lines[-1][len("RESULT ") :])
     assert shape["state"].endswith("success")
     assert shape["dag_id"] == "marketing_data_integration_pipeline"
     assert shape["schedule"] == "0 7 * * *"
@@ -95,9 +105,14 @@ def test_airflow_dag_test_succeeds(tmp_path: Path) -> None:
     assert shape["has_failure_callback"] is True
     assert list(shape["timeouts_min"].values()) == [15, 10, 10, 15, 20, 10, 15, 15, 120]
     assert shape["upstream"]["validate_with_great_expectations"] == [
-        "extract_ads_from_api", "extract_customers_from_crm", "extract_sales_from_csv"]
+        "extract_ads_from_api",
+        "extract_customers_from_crm",
+        "extract_sales_from_csv",
+    ]
     assert shape["upstream"]["send_marketing_notification"] == [
-        "generate_and_upload_reports", "load_to_marketing_dwh"]
+        "generate_and_upload_reports",
+        "load_to_marketing_dwh",
+    ]
     wh = connect(url)
     try:
         runs = wh.query("SELECT run_id, run_date, status, trigger FROM revops.pipeline_runs")
@@ -106,5 +121,8 @@ def test_airflow_dag_test_succeeds(tmp_path: Path) -> None:
         wh.close()
     assert len(runs) == 1 and runs[0]["run_id"].startswith("airflow-manual__")
     assert (runs[0]["run_date"], runs[0]["status"], runs[0]["trigger"]) == (
-        date(2024, 1, 15), "success", "airflow")
+        date(2024, 1, 15),
+        "success",
+        "airflow",
+    )
     assert len(tasks) == 9 and {t["status"] for t in tasks} == {"success"}

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.pipeline.conftest import all_ok, make_settings
 
 from revops.config import Settings
 from revops.errors import UsageError
@@ -17,7 +18,6 @@ from revops.pipeline import daily
 from revops.pipeline.config import PipelineConfig
 from revops.pipeline.daily import daily_dates, daily_graph, default_day, run_daily
 from revops.pipeline.graph import TaskContext
-from tests.pipeline.conftest import all_ok, make_settings
 
 D1, D2, D3 = date(2024, 1, 14), date(2024, 1, 15), date(2024, 1, 16)
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,9 +32,11 @@ def _writing_kpis(fail_on: set[date]) -> Any:
             raise RuntimeError(f"no ads data for {ctx.day}")
         with ctx.wh.transaction():
             ctx.wh.execute("DELETE FROM revops.mart_daily_summary WHERE date = ?", (ctx.day,))
-            ctx.wh.execute("INSERT INTO revops.mart_daily_summary (date, period_start, "
-                           "period_end, total_customers) VALUES (?, ?, ?, 7)",
-                           (ctx.day, ctx.day, ctx.day))
+            ctx.wh.execute(
+                "INSERT INTO revops.mart_daily_summary (date, period_start, "
+                "period_end, total_customers) VALUES (?, ?, ?, 7)",
+                (ctx.day, ctx.day, ctx.day),
+            )
 
     return kpis
 
@@ -42,26 +44,43 @@ def _writing_kpis(fail_on: set[date]) -> Any:
 def test_range_runs_in_order_stops_at_failure_and_resumes(wh: Any) -> None:
     settings = make_settings(wh.url, retries=0)
     seen: list[tuple[date, str]] = []
-    first = run_daily(settings, start=D1, end=D3, wh=wh,
-                      tasks={**all_ok(), daily.KPIS: _writing_kpis({D2})},
-                      on_failure=lambda f: None,
-                      progress=lambda d, status, run: seen.append((d, status)))
+    first = run_daily(
+        settings,
+        start=D1,
+        end=D3,
+        wh=wh,
+        tasks={**all_ok(), daily.KPIS: _writing_kpis({D2})},
+        on_failure=lambda f: None,
+        progress=lambda d, status, run: seen.append((d, status)),
+    )
     assert seen == [(D1, "success"), (D2, "failed")]
     assert first.exit_code == 1 and first.not_run == [D3]
     again: list[tuple[date, str]] = []
-    second = run_daily(settings, start=D1, end=D3, wh=wh,
-                       tasks={**all_ok(), daily.KPIS: _writing_kpis(set())},
-                       progress=lambda d, status, run: again.append((d, status)))
+    second = run_daily(
+        settings,
+        start=D1,
+        end=D3,
+        wh=wh,
+        tasks={**all_ok(), daily.KPIS: _writing_kpis(set())},
+        progress=lambda d, status, run: again.append((d, status)),
+    )
     assert again == [(D1, "skipped"), (D2, "success"), (D3, "success")]
     assert second.skipped == [D1] and second.exit_code == 0
     forced: list[date] = []
-    run_daily(settings, start=D1, end=D3, wh=wh, force=True,
-              tasks={**all_ok(), daily.KPIS: _writing_kpis(set())},
-              progress=lambda d, status, run: forced.append(d))
+    run_daily(
+        settings,
+        start=D1,
+        end=D3,
+        wh=wh,
+        force=True,
+        tasks={**all_ok(), daily.KPIS: _writing_kpis(set())},
+        progress=lambda d, status, run: forced.append(d),
+    )
     assert forced == [D1, D2, D3]
     # every rerun replaced its day's slice: one row per day
-    rows = wh.query("SELECT date, count(*) AS n FROM revops.mart_daily_summary GROUP BY date "
-                    "ORDER BY date")
+    rows = wh.query(
+        "SELECT date, count(*) AS n FROM revops.mart_daily_summary GROUP BY date ORDER BY date"
+    )
     assert [(r["date"], r["n"]) for r in rows] == [(D1, 1), (D2, 1), (D3, 1)]
 
 
@@ -88,11 +107,21 @@ def test_dates_and_default_day() -> None:
 def test_graph_is_the_seeds_dag() -> None:
     graph = {t.task_id: t for t in daily_graph(PipelineConfig())}
     assert list(graph) == [
-        "extract_ads_from_api", "extract_customers_from_crm", "extract_sales_from_csv",
-        "validate_with_great_expectations", "merge_marketing_data", "calculate_marketing_kpis",
-        "load_to_marketing_dwh", "generate_and_upload_reports", "send_marketing_notification"]
-    assert graph[daily.VALIDATE].upstream == (daily.EXTRACT_ADS, daily.EXTRACT_CRM,
-                                              daily.EXTRACT_SALES)
+        "extract_ads_from_api",
+        "extract_customers_from_crm",
+        "extract_sales_from_csv",
+        "validate_with_great_expectations",
+        "merge_marketing_data",
+        "calculate_marketing_kpis",
+        "load_to_marketing_dwh",
+        "generate_and_upload_reports",
+        "send_marketing_notification",
+    ]
+    assert graph[daily.VALIDATE].upstream == (
+        daily.EXTRACT_ADS,
+        daily.EXTRACT_CRM,
+        daily.EXTRACT_SALES,
+    )
     assert graph[daily.NOTIFY].upstream == (daily.LOAD, daily.REPORT)
     minutes = [t.timeout_s / 60 for t in graph.values()]  # type: ignore[operator]
     assert minutes == [15, 10, 10, 15, 20, 10, 15, 15, 120]
@@ -106,16 +135,23 @@ def test_graph_is_the_seeds_dag() -> None:
 def _cli(*args: str, cwd: Path, url: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REVOPS_")}
     env.update(REVOPS_WAREHOUSE__URL=url, PYTHONPATH=str(ROOT / "src"))
-    return subprocess.run([sys.executable, "-m", "revops", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "revops", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli_rejects_bad_dates_with_exit_2(tmp_path: Path) -> None:
     url = f"duckdb:///{tmp_path}/w.duckdb"
     bad = _cli("run", "daily", "--date", "15/01/2024", cwd=tmp_path, url=url)
     assert bad.returncode == 2 and "--date is not a date" in bad.stderr
-    backwards = _cli("run", "daily", "--from", "2024-01-16", "--to", "2024-01-14",
-                     cwd=tmp_path, url=url)
+    backwards = _cli(
+        "run", "daily", "--from", "2024-01-16", "--to", "2024-01-14", cwd=tmp_path, url=url
+    )
     assert backwards.returncode == 2 and "--from is after --to" in backwards.stderr
 
 

@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-
 import pytest
 
 from revops.config import Settings
@@ -25,8 +24,7 @@ def _env(url: str) -> dict[str, str]:
     return env
 
 
-def _wait_for(path: Path, proc: subprocess.Popen[bytes], log: Path,
-              seconds: float = 60) -> str:
+def _wait_for(path: Path, proc: subprocess.Popen[bytes], log: Path, seconds: float = 60) -> str:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if path.exists() and path.read_text(encoding="utf-8"):
@@ -37,20 +35,28 @@ def _wait_for(path: Path, proc: subprocess.Popen[bytes], log: Path,
     pytest.fail("the holding run never started")
 
 
-def test_two_concurrent_runs_one_runs_one_is_refused(warehouse_url: str,
-                                                     tmp_path: Path) -> None:
+def test_two_concurrent_runs_one_runs_one_is_refused(warehouse_url: str, tmp_path: Path) -> None:
     started, release = tmp_path / "started", tmp_path / "release"
     env = _env(warehouse_url)
     log = tmp_path / "holder.log"
     with log.open("wb") as out:
-        holder = subprocess.Popen([sys.executable, "-m", "tests.pipeline.hold_run",
-                                   str(started), str(release)], cwd=tmp_path, env=env,
-                                  stdout=out, stderr=subprocess.STDOUT)
+        holder = subprocess.Popen(
+            [sys.executable, "-m", "tests.pipeline.hold_run", str(started), str(release)],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         run_id = _wait_for(started, holder, log)
-        second = subprocess.run([sys.executable, "-m", "revops", "run", "daily", "--date",
-                                 "2024-01-15"], cwd=tmp_path, env=env, capture_output=True,
-                                text=True, timeout=120)
+        second = subprocess.run(
+            [sys.executable, "-m", "revops", "run", "daily", "--date", "2024-01-15"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert second.returncode == 2, second.stderr
         assert f"run {run_id} (daily for 2024-01-15" in second.stderr
         assert "is active" in second.stderr
@@ -78,19 +84,23 @@ def test_lock_is_free_again_after_a_run(warehouse_url: str) -> None:
 
 def test_in_memory_duckdb_locks_within_the_process() -> None:
     settings = Settings(data={"warehouse": {"url": "duckdb:///:memory:"}}, env={})
-    with pipeline_lock(settings, "a", "daily"), pytest.raises(RunActiveError), \
-            pipeline_lock(settings, "b", "daily"):
+    with (
+        pipeline_lock(settings, "a", "daily"),
+        pytest.raises(RunActiveError),
+        pipeline_lock(settings, "b", "daily"),
+    ):
         pass
 
 
 def test_refusal_names_the_active_run_on_duckdb(tmp_path: Path) -> None:
     url = f"duckdb:///{tmp_path}/w.duckdb"
     settings = Settings(data={"warehouse": {"url": url}}, env={})
-    with pipeline_lock(settings, "daily-2024-01-15-abc", "daily", None):
-        with pytest.raises(RunActiveError) as err, pipeline_lock(settings, "x", "daily"):
-            pass
+    with (
+        pipeline_lock(settings, "daily-2024-01-15-abc", "daily", None),
+        pytest.raises(RunActiveError) as err,
+        pipeline_lock(settings, "x", "daily"),
+    ):
+        pass
     text = str(err.value)
     assert "run daily-2024-01-15-abc (daily, pid " in text
     assert str(tmp_path / "w.duckdb.run.lock") in text
-
-

@@ -8,20 +8,23 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tests.pipeline.conftest import DAY, all_ok, make_settings, ok_task
 
 from revops.errors import DataQualityError, TerminalSourceError
 from revops.pipeline import daily
 from revops.pipeline.daily import run_daily
 from revops.pipeline.graph import Task, TaskContext
 from revops.pipeline.runner import RetryPolicy, RunFailure, run_graph
-from tests.pipeline.conftest import DAY, all_ok, make_settings, ok_task
 
 FAST = RetryPolicy(backoff_s=0.01, backoff_max_s=0.05, max_parallel=3, cancel_grace_s=5.0)
 
 
 def attempts(wh: Any, run_id: str, task_id: str) -> list[tuple[int, str]]:
-    rows = wh.query("SELECT attempt, status FROM revops.task_runs WHERE run_id = ? AND "
-                    "task_id = ? ORDER BY attempt", (run_id, task_id))
+    rows = wh.query(
+        "SELECT attempt, status FROM revops.task_runs WHERE run_id = ? AND "
+        "task_id = ? ORDER BY attempt",
+        (run_id, task_id),
+    )
     return [(int(r["attempt"]), r["status"]) for r in rows]
 
 
@@ -40,28 +43,38 @@ def test_task_failing_twice_then_succeeding_is_retried(wh: Any) -> None:
 
     alerts: list[RunFailure] = []
     overrides = {**all_ok(), daily.EXTRACT_ADS: flaky}
-    result = run_daily(make_settings(wh.url), day=DAY, wh=wh, tasks=overrides,
-                       on_failure=alerts.append)
+    result = run_daily(
+        make_settings(wh.url), day=DAY, wh=wh, tasks=overrides, on_failure=alerts.append
+    )
     run = result.runs[0]
     assert result.exit_code == 0 and run.status == "success"
     assert calls["n"] == 3
     assert attempts(wh, run.run_id, daily.EXTRACT_ADS) == [
-        (1, "retrying"), (2, "retrying"), (3, "success")]
+        (1, "retrying"),
+        (2, "retrying"),
+        (3, "success"),
+    ]
     assert attempts(wh, run.run_id, daily.NOTIFY) == [(1, "success")]
     assert run_status(wh, run.run_id) == "success"
-    errors = wh.query("SELECT error FROM revops.task_runs WHERE run_id = ? AND task_id = ? "
-                      "AND attempt = 2", (run.run_id, daily.EXTRACT_ADS))
+    errors = wh.query(
+        "SELECT error FROM revops.task_runs WHERE run_id = ? AND task_id = ? AND attempt = 2",
+        (run.run_id, daily.EXTRACT_ADS),
+    )
     assert errors[0]["error"] == "ConnectionError: ads API reset the connection (try 2)"
     assert alerts == []
-    n_tasks = wh.query_value("SELECT count(DISTINCT task_id) FROM revops.task_runs "
-                             "WHERE run_id = ?", (run.run_id,))
+    n_tasks = wh.query_value(
+        "SELECT count(DISTINCT task_id) FROM revops.task_runs WHERE run_id = ?", (run.run_id,)
+    )
     assert n_tasks == 9
 
 
 def _seed_previous_mart(wh: Any) -> None:
-    wh.execute("INSERT INTO revops.mart_daily_summary (date, period_start, period_end, "
-               "total_ad_cost, total_revenue, total_customers, best_channel) "
-               "VALUES (?, ?, ?, 2450000, 8230000, 500, 'Google')", (DAY, DAY, DAY))
+    wh.execute(
+        "INSERT INTO revops.mart_daily_summary (date, period_start, period_end, "
+        "total_ad_cost, total_revenue, total_customers, best_channel) "
+        "VALUES (?, ?, ?, 2450000, 8230000, 500, 'Google')",
+        (DAY, DAY, DAY),
+    )
 
 
 def _failing_kpis(ctx: TaskContext) -> None:
@@ -69,8 +82,11 @@ def _failing_kpis(ctx: TaskContext) -> None:
     assert ctx.wh is not None
     with ctx.wh.transaction():
         ctx.wh.execute("DELETE FROM revops.mart_daily_summary WHERE date = ?", (ctx.day,))
-        ctx.wh.execute("INSERT INTO revops.mart_daily_summary (date, period_start, period_end, "
-                       "total_ad_cost) VALUES (?, ?, ?, 1)", (ctx.day, ctx.day, ctx.day))
+        ctx.wh.execute(
+            "INSERT INTO revops.mart_daily_summary (date, period_start, period_end, "
+            "total_ad_cost) VALUES (?, ?, ?, 1)",
+            (ctx.day, ctx.day, ctx.day),
+        )
         raise RuntimeError("division by zero in the KPI step")
 
 
@@ -78,36 +94,50 @@ def test_always_failing_task_stops_run_alerts_once_and_keeps_marts(wh: Any) -> N
     _seed_previous_mart(wh)
     alerts: list[RunFailure] = []
     overrides = {**all_ok(), daily.KPIS: _failing_kpis}
-    result = run_daily(make_settings(wh.url, retries=2), day=DAY, wh=wh, tasks=overrides,
-                       on_failure=alerts.append)
+    result = run_daily(
+        make_settings(wh.url, retries=2), day=DAY, wh=wh, tasks=overrides, on_failure=alerts.append
+    )
     run = result.runs[0]
     assert result.exit_code == 1 and run.status == "failed"
     assert run.failed_task == daily.KPIS
     assert len(alerts) == 1
     assert alerts[0].task_id == daily.KPIS and alerts[0].attempts == 3
     assert "division by zero" in str(alerts[0].error)
-    assert attempts(wh, run.run_id, daily.KPIS) == [(1, "retrying"), (2, "retrying"),
-                                                    (3, "failed")]
+    assert attempts(wh, run.run_id, daily.KPIS) == [(1, "retrying"), (2, "retrying"), (3, "failed")]
     for downstream in (daily.LOAD, daily.REPORT, daily.NOTIFY):
         assert attempts(wh, run.run_id, downstream) == [(0, "upstream_failed")]
-    rows = wh.query("SELECT total_ad_cost, total_revenue, best_channel "
-                    "FROM revops.mart_daily_summary")
-    assert rows == [{"total_ad_cost": Decimal("2450000"), "total_revenue": Decimal("8230000"),
-                     "best_channel": "Google"}]
-    stored = wh.query("SELECT status, error FROM revops.pipeline_runs WHERE run_id = ?",
-                      (run.run_id,))
+    rows = wh.query(
+        "SELECT total_ad_cost, total_revenue, best_channel FROM revops.mart_daily_summary"
+    )
+    assert rows == [
+        {
+            "total_ad_cost": Decimal("2450000"),
+            "total_revenue": Decimal("8230000"),
+            "best_channel": "Google",
+        }
+    ]
+    stored = wh.query(
+        "SELECT status, error FROM revops.pipeline_runs WHERE run_id = ?", (run.run_id,)
+    )
     assert stored[0]["status"] == "failed"
     assert stored[0]["error"].startswith("calculate_marketing_kpis: RuntimeError: division")
-    audit = wh.query("SELECT action, status FROM revops.audit_events WHERE request_id = ? "
-                     "AND action = 'run' ORDER BY \"at\"", (run.run_id,))
+    audit = wh.query(
+        "SELECT action, status FROM revops.audit_events WHERE request_id = ? "
+        "AND action = 'run' ORDER BY \"at\"",
+        (run.run_id,),
+    )
     assert [a["status"] for a in audit] == ["started", "failed"]
 
 
 def test_default_alert_is_the_failure_notification(wh: Any) -> None:
     """Without an injected alert the run calls the reports' notify_failure once."""
     pytest.importorskip("revops.outputs.reports", reason="the reports area is not merged yet")
-    result = run_daily(make_settings(wh.url, retries=0), day=DAY, wh=wh,
-                       tasks={**all_ok(), daily.KPIS: _failing_kpis})
+    result = run_daily(
+        make_settings(wh.url, retries=0),
+        day=DAY,
+        wh=wh,
+        tasks={**all_ok(), daily.KPIS: _failing_kpis},
+    )
     run = result.runs[0]
     rows = wh.query("SELECT key, kind FROM revops.notifications_outbox")
     assert rows == [{"key": f"{run.run_id}:failure", "kind": "failure"}]
@@ -126,8 +156,9 @@ def test_blocking_quality_check_stops_before_marts_exit_3(wh: Any) -> None:
 
     alerts: list[RunFailure] = []
     overrides = {**all_ok(), daily.VALIDATE: blocked, daily.KPIS: kpis}
-    result = run_daily(make_settings(wh.url), day=DAY, wh=wh, tasks=overrides,
-                       on_failure=alerts.append)
+    result = run_daily(
+        make_settings(wh.url), day=DAY, wh=wh, tasks=overrides, on_failure=alerts.append
+    )
     run = result.runs[0]
     assert run.status == "blocked" and result.exit_code == 3
     assert calls == [daily.VALIDATE]  # not retried, nothing downstream ran
@@ -156,8 +187,12 @@ def test_extracts_run_in_parallel(wh: Any) -> None:
         barrier.wait()
         return ctx.task_id
 
-    overrides = {**all_ok(), daily.EXTRACT_ADS: extract, daily.EXTRACT_CRM: extract,
-                 daily.EXTRACT_SALES: extract}
+    overrides = {
+        **all_ok(),
+        daily.EXTRACT_ADS: extract,
+        daily.EXTRACT_CRM: extract,
+        daily.EXTRACT_SALES: extract,
+    }
     result = run_daily(make_settings(wh.url, retries=0), day=DAY, wh=wh, tasks=overrides)
     assert result.runs[0].status == "success"
     assert result.runs[0].tasks[daily.EXTRACT_CRM].value == daily.EXTRACT_CRM
@@ -169,8 +204,13 @@ def test_upstream_results_reach_downstream_tasks(wh: Any) -> None:
     def notify(ctx: TaskContext) -> None:
         seen.update(ctx.upstream(daily.REPORT))
 
-    result = run_daily(make_settings(wh.url), day=DAY, wh=wh,
-                       tasks={**all_ok(), daily.NOTIFY: notify}, window_days=7)
+    result = run_daily(
+        make_settings(wh.url),
+        day=DAY,
+        wh=wh,
+        tasks={**all_ok(), daily.NOTIFY: notify},
+        window_days=7,
+    )
     assert result.runs[0].ok
     assert seen == {"task": daily.REPORT, "day": DAY}
 
@@ -187,9 +227,15 @@ def test_cooperative_task_over_its_timeout_is_stopped(wh: Any) -> None:
             stopped.set()
 
     alerts: list[RunFailure] = []
-    result = run_graph([Task("extract_sales_from_csv", slow, retries=0, timeout_s=0.2),
-                        Task("after", ok_task, ("extract_sales_from_csv",))],
-                       wh=wh, policy=FAST, on_failure=alerts.append)
+    result = run_graph(
+        [
+            Task("extract_sales_from_csv", slow, retries=0, timeout_s=0.2),
+            Task("after", ok_task, ("extract_sales_from_csv",)),
+        ],
+        wh=wh,
+        policy=FAST,
+        on_failure=alerts.append,
+    )
     assert result.status == "failed"
     assert stopped.is_set()  # the attempt really ended, it was not just abandoned
     assert attempts(wh, result.run_id, "extract_sales_from_csv") == [(1, "timed_out")]
@@ -212,8 +258,11 @@ def test_timed_out_attempt_is_retried_when_it_stopped(wh: Any) -> None:
 
 def test_running_sql_statement_is_interrupted_at_timeout(wh: Any) -> None:
     """A task stuck in one long SQL statement is stopped by interrupting the statement."""
-    long_sql = ("SELECT pg_sleep(60)" if wh.dialect == "postgres"
-                else "SELECT count(*) FROM range(10000000000000) t(i) WHERE i % 7 = 3")
+    long_sql = (
+        "SELECT pg_sleep(60)"
+        if wh.dialect == "postgres"
+        else "SELECT count(*) FROM range(10000000000000) t(i) WHERE i % 7 = 3"
+    )
     ended = threading.Event()
 
     def stuck(ctx: TaskContext) -> None:
@@ -223,8 +272,9 @@ def test_running_sql_statement_is_interrupted_at_timeout(wh: Any) -> None:
         finally:
             ended.set()
 
-    result = run_graph([Task("merge_marketing_data", stuck, retries=0, timeout_s=0.5)],
-                       wh=wh, policy=FAST)
+    result = run_graph(
+        [Task("merge_marketing_data", stuck, retries=0, timeout_s=0.5)], wh=wh, policy=FAST
+    )
     assert result.status == "failed"
     assert ended.is_set()
     assert attempts(wh, result.run_id, "merge_marketing_data") == [(1, "timed_out")]
@@ -255,8 +305,10 @@ def test_backoff_doubles_and_is_capped() -> None:
 
 
 def test_stale_running_rows_are_abandoned_when_the_lock_is_taken(wh: Any) -> None:
-    wh.execute("INSERT INTO revops.pipeline_runs (run_id, pipeline, run_date, status, "
-               "started_at) VALUES ('daily-old', 'daily', ?, 'running', ?)",
-               (DAY, datetime(2024, 1, 1, tzinfo=UTC)))
+    wh.execute(
+        "INSERT INTO revops.pipeline_runs (run_id, pipeline, run_date, status, "
+        "started_at) VALUES ('daily-old', 'daily', ?, 'running', ?)",
+        (DAY, datetime(2024, 1, 1, tzinfo=UTC)),
+    )
     run_daily(make_settings(wh.url), day=DAY, wh=wh, tasks=all_ok())
     assert run_status(wh, "daily-old") == "abandoned"

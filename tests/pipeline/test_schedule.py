@@ -61,7 +61,8 @@ def test_scheduler_registers_one_non_overlapping_job(duck: Any) -> None:
 
 
 def test_scheduled_job_runs_the_daily_pipeline_on_the_server_warehouse(
-        duck: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    duck: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.pipeline.conftest import all_ok, make_settings
 
     settings = make_settings(duck.url)

@@ -14,8 +14,9 @@ def backfill(
     ctx: typer.Context,
     start: str = typer.Option(..., "--from", help="First day YYYY-MM-DD."),
     end: str = typer.Option(..., "--to", help="Last day YYYY-MM-DD (inclusive)."),
-    pipelines: bool = typer.Option(False, "--pipelines",
-                                   help="Also rerun the daily pipeline for every date."),
+    pipelines: bool = typer.Option(
+        False, "--pipelines", help="Also rerun the daily pipeline for every date."
+    ),
     fmt: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:
     """Rebuild staging, facts and marts for events in the range from raw (raw is unchanged);
@@ -27,8 +28,9 @@ def backfill(
         raise UsageError("--from and --to are required")
     days = (e - s).days + 1
     with _RangeProgress(days if pipelines else 0, enabled=fmt != "json") as progress:
-        result = run_backfill(context.settings(ctx), start=s, end=e, pipelines=pipelines,
-                              progress=progress)
+        result = run_backfill(
+            context.settings(ctx), start=s, end=e, pipelines=pipelines, progress=progress
+        )
     if fmt == "json":
         echo(render([result.as_dict()], "json"))
     else:

@@ -16,17 +16,20 @@ def parse_moment(value: str, tz: object) -> datetime:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError("--as-of is not a timestamp", input=value,
-                         hint="write it as 2024-01-15T09:30:00+09:00 (no offset: the "
-                         "business time zone)") from None
+        raise UsageError(
+            "--as-of is not a timestamp",
+            input=value,
+            hint="write it as 2024-01-15T09:30:00+09:00 (no offset: the business time zone)",
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)  # type: ignore[arg-type]
 
 
 def rollback(
     ctx: typer.Context,
     as_of: str = typer.Option(..., "--as-of", help="The moment to return to (ISO timestamp)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; change "
-                                 "nothing."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show what would change; change nothing."
+    ),
     fmt: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:
     """Rebuild facts and marts from the raw rows inserted up to --as-of, showing what changes

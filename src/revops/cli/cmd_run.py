@@ -25,21 +25,25 @@ def parse_day(value: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise UsageError(f"{option} is not a date", input=value,
-                         hint="write it as YYYY-MM-DD") from None
+        raise UsageError(
+            f"{option} is not a date", input=value, hint="write it as YYYY-MM-DD"
+        ) from None
 
 
 @run_app.command("daily")
 def daily(
     ctx: typer.Context,
-    day: str = typer.Option(None, "--date", help="Data day YYYY-MM-DD (default: yesterday "
-                            "in the business time zone)."),
+    day: str = typer.Option(
+        None, "--date", help="Data day YYYY-MM-DD (default: yesterday in the business time zone)."
+    ),
     start: str = typer.Option(None, "--from", help="First day of a range."),
     end: str = typer.Option(None, "--to", help="Last day of a range (inclusive)."),
-    window_days: int = typer.Option(None, "--window-days", min=1,
-                                    help="KPI window in days (default: the KPI settings)."),
-    force: bool = typer.Option(False, "--force",
-                               help="Rerun dates of a range that already succeeded."),
+    window_days: int = typer.Option(
+        None, "--window-days", min=1, help="KPI window in days (default: the KPI settings)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Rerun dates of a range that already succeeded."
+    ),
     fmt: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:
     """Run the daily DAG: extract ads, CRM and sales → checks → transform and KPIs → marts
@@ -51,8 +55,9 @@ def daily(
     d, s, e = parse_day(day, "--date"), parse_day(start, "--from"), parse_day(end, "--to")
     dates = daily_dates(settings, day=d, start=s, end=e)
     with _RangeProgress(len(dates), enabled=fmt != "json") as progress:
-        result = run_daily(settings, day=d, start=s, end=e, window_days=window_days,
-                           force=force, progress=progress)
+        result = run_daily(
+            settings, day=d, start=s, end=e, window_days=window_days, force=force, progress=progress
+        )
     if fmt == "json":
         echo(render([result.as_dict()], "json"))
     else:
@@ -61,15 +66,24 @@ def daily(
             echo(render(task_rows(failed), "table", title=f"tasks of {failed.run_id}"))
             echo(f"error: {failed.error}\n")
         if result.not_run:
-            echo(f"not run: {', '.join(d.isoformat() for d in result.not_run)} "
-                 "(run the same command again to resume)\n")
+            echo(
+                f"not run: {', '.join(d.isoformat() for d in result.not_run)} "
+                "(run the same command again to resume)\n"
+            )
     raise typer.Exit(result.exit_code)
 
 
 def task_rows(run: RunResult) -> list[dict[str, Any]]:
     """One row per task of ``run``."""
-    return [{"task": t.task_id, "status": t.status, "attempts": t.attempts,
-             "error": (t.error or "")[:160]} for t in run.tasks.values()]
+    return [
+        {
+            "task": t.task_id,
+            "status": t.status,
+            "attempts": t.attempts,
+            "error": (t.error or "")[:160],
+        }
+        for t in run.tasks.values()
+    ]
 
 
 class _RangeProgress:

@@ -17,6 +17,16 @@ from revops.pipeline.lock import RunActiveError
 from revops.pipeline.runner import RetryPolicy, RunFailure, RunResult, run_graph
 
 __all__ = [
-    "DAG_ID", "DailyResult", "RetryPolicy", "RunActiveError", "RunFailure", "RunResult", "Task",
-    "TaskCancelled", "TaskContext", "daily_graph", "run_daily", "run_graph",
+    "DAG_ID",
+    "DailyResult",
+    "RetryPolicy",
+    "RunActiveError",
+    "RunFailure",
+    "RunResult",
+    "Task",
+    "TaskCancelled",
+    "TaskContext",
+    "daily_graph",
+    "run_daily",
+    "run_graph",
 ]

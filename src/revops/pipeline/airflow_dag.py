@@ -32,8 +32,12 @@ from revops.pipeline.graph import TaskContext, TaskFn
 from revops.pipeline.runner import summarize
 
 
-def build_dag(*, settings: Any = None, overrides: Mapping[str, TaskFn] | str | None = None,
-              dag_id: str = daily.DAG_ID) -> Any:
+def build_dag(
+    *,
+    settings: Any = None,
+    overrides: Mapping[str, TaskFn] | str | None = None,
+    dag_id: str = daily.DAG_ID,
+) -> Any:
     """The seed's DAG for Airflow 3 (imports Airflow; install ``revops[airflow]``).
 
     ``overrides`` replaces task callables by id, as a mapping or a ``module:attribute`` path
@@ -64,8 +68,12 @@ def build_dag(*, settings: Any = None, overrides: Mapping[str, TaskFn] | str | N
         default_args=default_args,
         description=daily.DESCRIPTION,
         schedule=_schedule(settings),
-        start_date=pendulum.datetime(daily.START_DATE.year, daily.START_DATE.month,
-                                     daily.START_DATE.day, tz=settings.timezone.key),
+        start_date=pendulum.datetime(
+            daily.START_DATE.year,
+            daily.START_DATE.month,
+            daily.START_DATE.day,
+            tz=settings.timezone.key,
+        ),
         catchup=False,
         max_active_runs=1,
         max_active_tasks=1 if single_writer else 16,
@@ -74,8 +82,9 @@ def build_dag(*, settings: Any = None, overrides: Mapping[str, TaskFn] | str | N
         operators = {
             spec.task_id: PythonOperator(
                 task_id=spec.task_id,
-                python_callable=partial(run_airflow_task, spec.task_id,
-                                        fns.get(spec.task_id, spec.fn)),
+                python_callable=partial(
+                    run_airflow_task, spec.task_id, fns.get(spec.task_id, spec.fn)
+                ),
                 execution_timeout=timedelta(minutes=_timeout(spec, config)),
             )
             for spec in DAILY_TASKS
@@ -135,19 +144,31 @@ def run_airflow_task(task_id: str, fn: TaskFn, **context: Any) -> Any:
     attempt = int(getattr(ti, "try_number", 1) or 1)
     wh = open_warehouse(settings)
     try:
-        history.start_run(wh, run_id, daily.PIPELINE, day, trigger="airflow",
-                          actor=str(context.get("dag_run").run_type
-                                    if context.get("dag_run") else "airflow"))
+        history.start_run(
+            wh,
+            run_id,
+            daily.PIPELINE,
+            day,
+            trigger="airflow",
+            actor="airflow",
+        )
         history.start_attempt(wh, run_id, task_id, attempt, None)
-        ctx = TaskContext(run_id=run_id, task_id=task_id, attempt=attempt, day=day, wh=wh,
-                          settings=settings,
-                          params={"window_days": pipeline_config(settings).window_days},
-                          results=results)
+        ctx = TaskContext(
+            run_id=run_id,
+            task_id=task_id,
+            attempt=attempt,
+            day=day,
+            wh=wh,
+            settings=settings,
+            params={"window_days": pipeline_config(settings).window_days},
+            results=results,
+        )
         try:
             value = fn(ctx)
         except Exception as exc:
-            history.finish_attempt(wh, run_id, task_id, attempt, "failed",
-                                   f"{type(exc).__name__}: {exc}")
+            history.finish_attempt(
+                wh, run_id, task_id, attempt, "failed", f"{type(exc).__name__}: {exc}"
+            )
             raise
         summary = summarize(value)
         history.finish_attempt(wh, run_id, task_id, attempt, "success", detail=summary)
@@ -172,7 +193,9 @@ def on_task_failure(context: Mapping[str, Any]) -> None:
     wh = open_warehouse(settings)
     try:
         history.finish_run(wh, run_id, "failed", f"{ti.task_id}: {error}")
-        notify_failure(wh, settings, run_id, ti.task_id, error, day=data_day(context, settings.timezone))
+        notify_failure(
+            wh, settings, run_id, ti.task_id, error, day=data_day(context, settings.timezone)
+        )
     finally:
         wh.close()
 
@@ -182,9 +205,12 @@ def _main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m revops.pipeline.airflow_dag")
-    parser.add_argument("--test", metavar="LOGICAL_DATE", required=True,
-                        help="run dag.test() for this logical date (the data day is the day "
-                        "before)")
+    parser.add_argument(
+        "--test",
+        metavar="LOGICAL_DATE",
+        required=True,
+        help="run dag.test() for this logical date (the data day is the day before)",
+    )
     parser.add_argument("--overrides", help="module:attribute of task overrides")
     args = parser.parse_args(argv)
     dag = build_dag(overrides=args.overrides)

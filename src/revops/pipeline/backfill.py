@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from revops.audit import audit, default_actor
@@ -41,17 +41,29 @@ class BackfillResult:
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary."""
-        return {"run_id": self.run_id, "from": self.start.isoformat(),
-                "to": self.end.isoformat(), "transform": summarize(self.transform),
-                "pipelines": self.pipelines.as_dict() if self.pipelines else None,
-                "exit_code": self.exit_code}
+        return {
+            "run_id": self.run_id,
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "transform": summarize(self.transform),
+            "pipelines": self.pipelines.as_dict() if self.pipelines else None,
+            "exit_code": self.exit_code,
+        }
 
 
-def backfill(settings: Settings, *, start: date, end: date, pipelines: bool = False,
-             wh: Warehouse | None = None, actor: str | None = None,
-             transform: TransformBackfill | None = None,
-             tasks: Any = None, on_failure: Any = None,
-             progress: Progress | None = None) -> BackfillResult:
+def backfill(
+    settings: Settings,
+    *,
+    start: date,
+    end: date,
+    pipelines: bool = False,
+    wh: Warehouse | None = None,
+    actor: str | None = None,
+    transform: TransformBackfill | None = None,
+    tasks: Any = None,
+    on_failure: Any = None,
+    progress: Progress | None = None,
+) -> BackfillResult:
     """Rebuild derived tables for events in [start, end] from raw (the transform's
     ``backfill``), then with ``pipelines`` rerun the daily pipeline for every date (forced).
 
@@ -76,33 +88,74 @@ def backfill(settings: Settings, *, start: date, end: date, pipelines: bool = Fa
             result = BackfillResult(run_id, start, end, report)
             if pipelines:
                 dates = [start + timedelta(days=n) for n in range((end - start).days + 1)]
-                result.pipelines = run_dates_locked(settings, wh, dates, trigger=PIPELINE,
-                                                    actor=actor, tasks=tasks,
-                                                    on_failure=on_failure, progress=progress)
+                result.pipelines = run_dates_locked(
+                    settings,
+                    wh,
+                    dates,
+                    trigger=PIPELINE,
+                    actor=actor,
+                    tasks=tasks,
+                    on_failure=on_failure,
+                    progress=progress,
+                )
             return result
         finally:
             if own:
                 wh.close()
 
 
-def _rebuild(settings: Settings, wh: Warehouse, run_id: str, start: date, end: date,
-             actor: str, transform: TransformBackfill | None) -> Any:
+def _rebuild(
+    settings: Settings,
+    wh: Warehouse,
+    run_id: str,
+    start: date,
+    end: date,
+    actor: str,
+    transform: TransformBackfill | None,
+) -> Any:
     if transform is None:
         from revops.transform import backfill as transform_backfill
 
         transform = transform_backfill
-    history.start_run(wh, run_id, PIPELINE, start, trigger="cli", actor=actor,
-                      detail={"from": start, "to": end})
+    history.start_run(
+        wh, run_id, PIPELINE, start, trigger="cli", actor=actor, detail={"from": start, "to": end}
+    )
     try:
-        report = transform(wh, settings, start=start, end=end)
+        # The transform re-derives events with event_ts in [start, end): whole business days.
+        report = transform(
+            wh,
+            settings,
+            start=_day_start(start, settings),
+            end=_day_start(end + timedelta(days=1), settings),
+        )
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         history.finish_run(wh, run_id, "failed", error)
-        audit(wh, "pipeline:backfill", "backfill", "failed", actor=actor, request_id=run_id,
-              detail={"from": start, "to": end, "error": error})
+        audit(
+            wh,
+            "pipeline:backfill",
+            "backfill",
+            "failed",
+            actor=actor,
+            request_id=run_id,
+            detail={"from": start, "to": end, "error": error},
+        )
         raise
-    history.finish_run(wh, run_id, "success", detail={"from": start, "to": end,
-                                                      "transform": summarize(report)})
-    audit(wh, "pipeline:backfill", "backfill", "ok", actor=actor, request_id=run_id,
-          detail={"from": start, "to": end, "transform": summarize(report)})
+    history.finish_run(
+        wh, run_id, "success", detail={"from": start, "to": end, "transform": summarize(report)}
+    )
+    audit(
+        wh,
+        "pipeline:backfill",
+        "backfill",
+        "ok",
+        actor=actor,
+        request_id=run_id,
+        detail={"from": start, "to": end, "transform": summarize(report)},
+    )
     return report
+
+
+def _day_start(day: date, settings: Settings) -> datetime:
+    """Midnight of ``day`` in the business time zone."""
+    return datetime.combine(day, time.min, tzinfo=settings.timezone)

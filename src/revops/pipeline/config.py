@@ -20,14 +20,14 @@ class PipelineConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    retries: int = Field(3, ge=0, le=20)
-    retry_backoff_s: float = Field(300.0, ge=0)  # first retry delay; doubles per retry
-    retry_backoff_max_s: float = Field(3600.0, ge=0)
-    default_timeout_min: float = Field(120.0, gt=0)
+    retries: int = Field(default=3, ge=0, le=20)
+    retry_backoff_s: float = Field(default=300.0, ge=0)  # first retry delay; doubles per retry
+    retry_backoff_max_s: float = Field(default=3600.0, ge=0)
+    default_timeout_min: float = Field(default=120.0, gt=0)
     timeouts: dict[str, float] = Field(default_factory=dict)  # task id -> minutes
-    max_parallel: int = Field(3, ge=1, le=32)
-    cancel_grace_s: float = Field(30.0, ge=0)
-    window_days: int | None = Field(None, ge=1)
+    max_parallel: int = Field(default=3, ge=1, le=32)
+    cancel_grace_s: float = Field(default=30.0, ge=0)
+    window_days: int | None = Field(default=None, ge=1)
 
 
 class ScheduleConfig(BaseModel):

@@ -2,10 +2,11 @@
 
 Graph (task ids as in the seed)::
 
-    extract_ads_from_api ─┐
-    extract_customers_from_crm ─┼─► validate_with_great_expectations ─► merge_marketing_data
-    extract_sales_from_csv ─┘        ─► calculate_marketing_kpis ─┬─► load_to_marketing_dwh ──┐
-                                                                   └─► generate_and_upload_reports ─┴─► send_marketing_notification
+    extract_ads_from_api        ─┐
+    extract_customers_from_crm  ─┼─► validate_with_great_expectations ─► merge_marketing_data
+    extract_sales_from_csv      ─┘   ─► calculate_marketing_kpis ─┬─► load_to_marketing_dwh
+                                                                   └─► generate_and_upload_reports
+    load_to_marketing_dwh + generate_and_upload_reports ─► send_marketing_notification
 
 Each task calls one library function of another component, imported when the task runs. A
 blocking data-quality result stops the run before KPIs, marts and outputs change (exit 3).
@@ -57,28 +58,28 @@ def extract_ads_task(ctx: TaskContext) -> Any:
     """Task 1: the day's campaign rows from the ads API into ``raw_ads``."""
     from revops.sources.ads import extract_ads
 
-    return extract_ads(ctx.wh, ctx.settings, ctx.day)
+    return extract_ads(ctx.warehouse, ctx.settings, ctx.day)
 
 
 def extract_crm_task(ctx: TaskContext) -> Any:
     """Task 2: customers and orders from the CRM database."""
     from revops.sources.crm import extract_crm
 
-    return extract_crm(ctx.wh, ctx.settings)
+    return extract_crm(ctx.warehouse, ctx.settings)
 
 
 def extract_sales_task(ctx: TaskContext) -> Any:
     """Task 3: the month's sales CSV (cleaned, rejects quarantined)."""
     from revops.sources.sales import extract_sales
 
-    return extract_sales(ctx.wh, ctx.settings, day=ctx.day)
+    return extract_sales(ctx.warehouse, ctx.settings, day=ctx.day)
 
 
 def validate_task(ctx: TaskContext) -> Any:
     """Task 4: the expectation suites; a blocking failure raises :class:`DataQualityError`."""
     from revops.quality import run_checks
 
-    report = run_checks(ctx.wh, ctx.settings, day=ctx.day, run_id=ctx.run_id)
+    report = run_checks(ctx.warehouse, ctx.settings, day=ctx.day, run_id=ctx.run_id)
     if report.blocked:
         raise DataQualityError(
             f"a blocking data-quality check failed for {ctx.day}: {report.summary()}",
@@ -93,22 +94,23 @@ def merge_task(ctx: TaskContext) -> Any:
     """Task 5: incremental staging → facts → revenue marts."""
     from revops.transform import run_transform
 
-    return run_transform(ctx.wh, ctx.settings)
+    return run_transform(ctx.warehouse, ctx.settings)
 
 
 def kpi_task(ctx: TaskContext) -> Any:
     """Task 6: per-channel KPIs and the daily summary for the day's period."""
     from revops.transform.marketing import compute_channel_kpis
 
-    return compute_channel_kpis(ctx.wh, ctx.settings, ctx.day,
-                                window_days=ctx.params.get("window_days"))
+    return compute_channel_kpis(
+        ctx.warehouse, ctx.settings, ctx.day, window_days=ctx.params.get("window_days")
+    )
 
 
 def load_task(ctx: TaskContext) -> Any:
     """Task 7: publish the marts (replace the day's slice where they are published)."""
     from revops.outputs.publish import publish_marts
 
-    return publish_marts(ctx.settings, ctx.wh, ctx.day)
+    return publish_marts(ctx.settings, ctx.warehouse, ctx.day)
 
 
 @dataclass(frozen=True)
@@ -129,14 +131,18 @@ def report_task(ctx: TaskContext) -> ReportOutcome:
     from revops.outputs.delivery import deliver_report
     from revops.outputs.reports import render_report
 
-    bundle = render_report(ctx.wh, ctx.settings, ctx.day, run_id=ctx.run_id)
-    delivery = deliver_report(ctx.settings, bundle, wh=ctx.wh)
+    bundle = render_report(ctx.warehouse, ctx.settings, ctx.day, run_id=ctx.run_id)
+    delivery = deliver_report(ctx.settings, bundle, wh=ctx.warehouse)
     if getattr(delivery, "ok", True) is False:
-        failed = ", ".join(f"{getattr(o, 'destination', o)}: {getattr(o, 'reason', '')}"
-                           for o in getattr(delivery, "failed", []))
-        raise DeliveryError(f"the report for {ctx.day} was not delivered everywhere",
-                            input=failed or None,
-                            hint="check the [reports] destinations; the run retries delivery")
+        failed = ", ".join(
+            f"{getattr(o, 'destination', o)}: {getattr(o, 'reason', '')}"
+            for o in getattr(delivery, "failed", [])
+        )
+        raise DeliveryError(
+            f"the report for {ctx.day} was not delivered everywhere",
+            input=failed or None,
+            hint="check the [reports] destinations; the run retries delivery",
+        )
     return ReportOutcome(bundle, delivery)
 
 
@@ -147,7 +153,7 @@ def notify_task(ctx: TaskContext) -> Any:
     outcome = ctx.upstream(REPORT)
     bundle = getattr(outcome, "bundle", None)
     delivery = getattr(outcome, "delivery", None)
-    return notify_completion(ctx.wh, ctx.settings, ctx.run_id, ctx.day, bundle, delivery, None)
+    return notify_completion(ctx.warehouse, ctx.settings, ctx.run_id, ctx.day, bundle, delivery, None)
 
 
 @dataclass(frozen=True)
@@ -180,22 +186,35 @@ def timeout_minutes(spec: TaskSpec, config: PipelineConfig) -> float:
     return spec.timeout_min if spec.timeout_min is not None else config.default_timeout_min
 
 
-def daily_graph(config: PipelineConfig | None = None,
-                overrides: Mapping[str, TaskFn] | None = None) -> list[Task]:
+def daily_graph(
+    config: PipelineConfig | None = None, overrides: Mapping[str, TaskFn] | None = None
+) -> list[Task]:
     """The daily DAG as runner tasks; ``overrides`` replaces callables by task id (tests)."""
     config = config or PipelineConfig()
     overrides = dict(overrides or {})
     unknown = set(overrides) - {s.task_id for s in DAILY_TASKS}
     if unknown:
         raise UsageError("unknown task ids in overrides", input=", ".join(sorted(unknown)))
-    return [Task(s.task_id, overrides.get(s.task_id, s.fn), s.upstream, config.retries,
-                 timeout_minutes(s, config) * 60.0) for s in DAILY_TASKS]
+    return [
+        Task(
+            s.task_id,
+            overrides.get(s.task_id, s.fn),
+            s.upstream,
+            config.retries,
+            timeout_minutes(s, config) * 60.0,
+        )
+        for s in DAILY_TASKS
+    ]
 
 
 def retry_policy(config: PipelineConfig) -> RetryPolicy:
     """The runner policy of ``[pipeline]``."""
-    return RetryPolicy(config.retry_backoff_s, config.retry_backoff_max_s, config.max_parallel,
-                       config.cancel_grace_s)
+    return RetryPolicy(
+        config.retry_backoff_s,
+        config.retry_backoff_max_s,
+        config.max_parallel,
+        config.cancel_grace_s,
+    )
 
 
 def failure_alert(wh: Warehouse, settings: Settings) -> Callable[[RunFailure], None]:
@@ -204,8 +223,9 @@ def failure_alert(wh: Warehouse, settings: Settings) -> Callable[[RunFailure], N
     def alert(failure: RunFailure) -> None:
         from revops.outputs.reports import notify_failure
 
-        notify_failure(wh, settings, failure.run_id, failure.task_id, failure.error,
-                       day=failure.day)
+        notify_failure(
+            wh, settings, failure.run_id, failure.task_id, failure.error, day=failure.day
+        )
 
     return alert
 
@@ -234,9 +254,12 @@ class DailyResult:
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary."""
-        return {"exit_code": self.exit_code, "runs": [r.as_dict() for r in self.runs],
-                "skipped": [d.isoformat() for d in self.skipped],
-                "not_run": [d.isoformat() for d in self.not_run]}
+        return {
+            "exit_code": self.exit_code,
+            "runs": [r.as_dict() for r in self.runs],
+            "skipped": [d.isoformat() for d in self.skipped],
+            "not_run": [d.isoformat() for d in self.not_run],
+        }
 
 
 Progress = Callable[[date, str, RunResult | None], None]
@@ -249,8 +272,13 @@ def default_day(settings: Settings, now: datetime | None = None) -> date:
     return current.date() - timedelta(days=1)
 
 
-def daily_dates(settings: Settings, *, day: date | None = None, start: date | None = None,
-                end: date | None = None) -> list[date]:
+def daily_dates(
+    settings: Settings,
+    *,
+    day: date | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> list[date]:
     """The dates a ``run daily`` call covers, in order."""
     if day is not None and (start is not None or end is not None):
         raise UsageError("give either --date or --from/--to, not both")
@@ -261,8 +289,7 @@ def daily_dates(settings: Settings, *, day: date | None = None, start: date | No
     if start is None or end is None:
         raise UsageError("a range needs both --from and --to", input=f"{start} .. {end}")
     if start > end:
-        raise UsageError("--from is after --to", input=f"{start} .. {end}",
-                         hint="swap the dates")
+        raise UsageError("--from is after --to", input=f"{start} .. {end}", hint="swap the dates")
     return [start + timedelta(days=n) for n in range((end - start).days + 1)]
 
 
@@ -292,8 +319,9 @@ def run_daily(
     """
     dates = daily_dates(settings, day=day, start=start, end=end)
     ranged = day is None and len(dates) > 1
-    lock_id = (new_run_id(PIPELINE, dates[0]) if not ranged
-               else f"{PIPELINE}-{dates[0]}..{dates[-1]}")
+    lock_id = (
+        new_run_id(PIPELINE, dates[0]) if not ranged else f"{PIPELINE}-{dates[0]}..{dates[-1]}"
+    )
     result = DailyResult(dates)
     with pipeline_lock(settings, lock_id, PIPELINE, dates[0] if not ranged else None):
         own = wh is None
@@ -304,21 +332,41 @@ def run_daily(
         assert wh is not None
         try:
             history.abandon_stale_runs(wh)
-            _run_dates(settings, wh, dates, result, window_days=window_days,
-                       force=force or not ranged, trigger=trigger, actor=actor, tasks=tasks,
-                       on_failure=on_failure, progress=progress,
-                       first_run_id=None if ranged else lock_id)
+            _run_dates(
+                settings,
+                wh,
+                dates,
+                result,
+                window_days=window_days,
+                force=force or not ranged,
+                trigger=trigger,
+                actor=actor,
+                tasks=tasks,
+                on_failure=on_failure,
+                progress=progress,
+                first_run_id=None if ranged else lock_id,
+            )
         finally:
             if own:
                 wh.close()
     return result
 
 
-def _run_dates(settings: Settings, wh: Warehouse, dates: list[date], result: DailyResult, *,
-               window_days: int | None, force: bool, trigger: str, actor: str | None,
-               tasks: Sequence[Task] | Mapping[str, TaskFn] | None,
-               on_failure: Callable[[RunFailure], None] | None, progress: Progress | None,
-               first_run_id: str | None = None) -> None:
+def _run_dates(
+    settings: Settings,
+    wh: Warehouse,
+    dates: list[date],
+    result: DailyResult,
+    *,
+    window_days: int | None,
+    force: bool,
+    trigger: str,
+    actor: str | None,
+    tasks: Sequence[Task] | Mapping[str, TaskFn] | None,
+    on_failure: Callable[[RunFailure], None] | None,
+    progress: Progress | None,
+    first_run_id: str | None = None,
+) -> None:
     config = pipeline_config(settings)
     graph = list(tasks) if isinstance(tasks, Sequence) else daily_graph(config, tasks)
     done = set() if force else history.completed_dates(wh, PIPELINE, dates[0], dates[-1])
@@ -330,10 +378,19 @@ def _run_dates(settings: Settings, wh: Warehouse, dates: list[date], result: Dai
             if progress:
                 progress(d, "skipped", None)
             continue
-        run = run_graph(graph, wh=wh, settings=settings, pipeline=PIPELINE, day=d,
-                        run_id=first_run_id if n == 0 and first_run_id else None,
-                        params=params, policy=retry_policy(config), on_failure=alert,
-                        trigger=trigger, actor=actor)
+        run = run_graph(
+            graph,
+            wh=wh,
+            settings=settings,
+            pipeline=PIPELINE,
+            day=d,
+            run_id=first_run_id if n == 0 and first_run_id else None,
+            params=params,
+            policy=retry_policy(config),
+            on_failure=alert,
+            trigger=trigger,
+            actor=actor,
+        )
         result.runs.append(run)
         if progress:
             progress(d, run.status, run)
@@ -341,14 +398,32 @@ def _run_dates(settings: Settings, wh: Warehouse, dates: list[date], result: Dai
             return
 
 
-def run_dates_locked(settings: Settings, wh: Warehouse, dates: list[date], *,
-                     trigger: str, actor: str | None = None, force: bool = True,
-                     tasks: Sequence[Task] | Mapping[str, TaskFn] | None = None,
-                     on_failure: Callable[[RunFailure], None] | None = None,
-                     progress: Progress | None = None) -> DailyResult:
+def run_dates_locked(
+    settings: Settings,
+    wh: Warehouse,
+    dates: list[date],
+    *,
+    trigger: str,
+    actor: str | None = None,
+    force: bool = True,
+    tasks: Sequence[Task] | Mapping[str, TaskFn] | None = None,
+    on_failure: Callable[[RunFailure], None] | None = None,
+    progress: Progress | None = None,
+) -> DailyResult:
     """Run the daily pipeline for ``dates`` when the caller already holds the pipeline lock
     (backfill)."""
     result = DailyResult(dates)
-    _run_dates(settings, wh, dates, result, window_days=None, force=force, trigger=trigger,
-               actor=actor, tasks=tasks, on_failure=on_failure, progress=progress)
+    _run_dates(
+        settings,
+        wh,
+        dates,
+        result,
+        window_days=None,
+        force=force,
+        trigger=trigger,
+        actor=actor,
+        tasks=tasks,
+        on_failure=on_failure,
+        progress=progress,
+    )
     return result

@@ -57,6 +57,13 @@ class TaskContext:
         """Wait up to ``seconds``; returns True (early) when cancelled."""
         return self.cancel_event.wait(seconds)
 
+    @property
+    def warehouse(self) -> Warehouse:
+        """The run's warehouse (a task of a run without one gets a clear error)."""
+        if self.wh is None:
+            raise RevopsError(f"task {self.task_id} needs a warehouse", where=self.run_id)
+        return self.wh
+
     def upstream(self, task_id: str) -> Any:
         """The value an upstream task returned in this run (None when absent)."""
         return self.results.get(task_id)
@@ -93,8 +100,10 @@ def topological_order(tasks: Sequence[Task]) -> list[Task]:
     for t in tasks:
         for up in t.upstream:
             if up not in by_id:
-                raise ConfigError(f"task {t.task_id!r} names an unknown upstream {up!r}",
-                                  hint="known tasks: " + ", ".join(by_id))
+                raise ConfigError(
+                    f"task {t.task_id!r} names an unknown upstream {up!r}",
+                    hint="known tasks: " + ", ".join(by_id),
+                )
     done: list[Task] = []
     placed: set[str] = set()
     while len(done) < len(tasks):

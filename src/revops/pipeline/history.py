@@ -28,8 +28,16 @@ def _json(value: Any) -> str | None:
     return orjson.dumps(value, default=str).decode()
 
 
-def start_run(wh: Warehouse, run_id: str, pipeline: str, run_date: date | None, *,
-              trigger: str, actor: str, detail: Any = None) -> None:
+def start_run(
+    wh: Warehouse,
+    run_id: str,
+    pipeline: str,
+    run_date: date | None,
+    *,
+    trigger: str,
+    actor: str,
+    detail: Any = None,
+) -> None:
     """Insert a run as ``running`` (a second insert of the same id is ignored)."""
     wh.execute(
         "INSERT INTO revops.pipeline_runs (run_id, pipeline, run_date, status, started_at, "
@@ -39,8 +47,9 @@ def start_run(wh: Warehouse, run_id: str, pipeline: str, run_date: date | None, 
     )
 
 
-def finish_run(wh: Warehouse, run_id: str, status: str, error: str | None = None,
-               detail: Any = None) -> None:
+def finish_run(
+    wh: Warehouse, run_id: str, status: str, error: str | None = None, detail: Any = None
+) -> None:
     """Set a run's final status, end time and error."""
     wh.execute(
         "UPDATE revops.pipeline_runs SET status = ?, ended_at = ?, error = ?, "
@@ -49,8 +58,9 @@ def finish_run(wh: Warehouse, run_id: str, status: str, error: str | None = None
     )
 
 
-def start_attempt(wh: Warehouse, run_id: str, task_id: str, attempt: int,
-                  timeout_s: float | None) -> None:
+def start_attempt(
+    wh: Warehouse, run_id: str, task_id: str, attempt: int, timeout_s: float | None
+) -> None:
     """Record the start of one attempt."""
     wh.execute(
         "INSERT INTO revops.task_runs (run_id, task_id, attempt, status, started_at, timeout_s) "
@@ -59,14 +69,28 @@ def start_attempt(wh: Warehouse, run_id: str, task_id: str, attempt: int,
     )
 
 
-def finish_attempt(wh: Warehouse, run_id: str, task_id: str, attempt: int, status: str,
-                   error: str | None = None, detail: Any = None) -> None:
+def finish_attempt(
+    wh: Warehouse,
+    run_id: str,
+    task_id: str,
+    attempt: int,
+    status: str,
+    error: str | None = None,
+    detail: Any = None,
+) -> None:
     """Record how one attempt ended."""
     wh.execute(
         "UPDATE revops.task_runs SET status = ?, ended_at = ?, error = ?, detail = ? "
         "WHERE run_id = ? AND task_id = ? AND attempt = ?",
-        (status, _now(), (error or None) and error[:MAX_ERROR], _json(detail), run_id,
-         task_id, attempt),
+        (
+            status,
+            _now(),
+            (error or None) and error[:MAX_ERROR],
+            _json(detail),
+            run_id,
+            task_id,
+            attempt,
+        ),
     )
 
 

@@ -56,14 +56,20 @@ def _refuse(info: dict[str, Any] | None, where: str) -> RunActiveError:
 
 
 @contextmanager
-def pipeline_lock(settings: Settings, run_id: str, pipeline: str,
-                  day: date | None = None) -> Iterator[None]:
+def pipeline_lock(
+    settings: Settings, run_id: str, pipeline: str, day: date | None = None
+) -> Iterator[None]:
     """Hold the pipeline lock of the configured warehouse, or raise :class:`RunActiveError`.
 
     ``run_id`` names the holder to anyone refused meanwhile.
     """
-    info = {"run_id": run_id, "pipeline": pipeline, "run_date": day and day.isoformat(),
-            "pid": os.getpid(), "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    info = {
+        "run_id": run_id,
+        "pipeline": pipeline,
+        "run_date": day and day.isoformat(),
+        "pid": os.getpid(),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     url = settings.warehouse_url
     scheme = url.split(":", 1)[0].lower()
     if scheme == "duckdb":
@@ -127,8 +133,9 @@ def _read_holder(path: Path) -> dict[str, Any] | None:
 def _advisory_lock(settings: Settings, info: dict[str, Any]) -> Iterator[None]:
     from revops.warehouse import connect
 
-    holder: Warehouse = connect(settings.warehouse_url,
-                                password=settings.secret("warehouse", "password"))
+    holder: Warehouse = connect(
+        settings.warehouse_url, password=settings.secret("warehouse", "password")
+    )
     try:
         got = holder.query_value("SELECT pg_try_advisory_lock(hashtext(?)) AS ok", (LOCK_KEY,))
         if not got:

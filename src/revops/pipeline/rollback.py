@@ -29,8 +29,18 @@ if TYPE_CHECKING:
 PIPELINE = "rollback"
 #: What a rollback rebuilds and compares: revenue staging, facts and marts derived from raw.
 ROLLBACK_TABLES: tuple[str, ...] = (
-    "stg_opportunity", "stg_invoice", "fact_opportunity", "fact_billing", "mart_won_to_paid",
-    "mart_collections", "mart_nrr_monthly",
+    "stg_opportunity",
+    "stg_invoice",
+    "fact_opportunity",
+    "fact_billing",
+    "fact_customer",
+    "fact_price",
+    "id_mappings",
+    "cdc_refetch",
+    "won_invoice_link",
+    "mart_won_to_paid",
+    "mart_collections",
+    "mart_nrr_monthly",
 )
 SAMPLE = 5
 Transform = Callable[..., Any]
@@ -73,26 +83,46 @@ class RollbackResult:
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per table, for a table rendering."""
-        return [{"table": c.table, "rows_before": c.rows_before, "rows_after": c.rows_after,
-                 "added": c.added, "removed": c.removed} for c in self.changes]
+        return [
+            {
+                "table": c.table,
+                "rows_before": c.rows_before,
+                "rows_after": c.rows_after,
+                "added": c.added,
+                "removed": c.removed,
+            }
+            for c in self.changes
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary with a few sample rows per changed table."""
-        return {"run_id": self.run_id, "as_of": self.as_of.isoformat(),
-                "dry_run": self.dry_run, "applied": self.applied, "actor": self.actor,
-                "tables": [{**r, "sample_added": c.sample_added,
-                            "sample_removed": c.sample_removed}
-                           for r, c in zip(self.rows(), self.changes, strict=True)]}
+        return {
+            "run_id": self.run_id,
+            "as_of": self.as_of.isoformat(),
+            "dry_run": self.dry_run,
+            "applied": self.applied,
+            "actor": self.actor,
+            "tables": [
+                {**r, "sample_added": c.sample_added, "sample_removed": c.sample_removed}
+                for r, c in zip(self.rows(), self.changes, strict=True)
+            ],
+        }
 
 
 class _DryRun(Exception):
     """Raised inside the transaction to roll a dry run back."""
 
 
-def rollback(settings: Settings, *, as_of: datetime, dry_run: bool = False,
-             wh: Warehouse | None = None, actor: str | None = None,
-             transform: Transform | None = None,
-             tables: Sequence[str] = ROLLBACK_TABLES) -> RollbackResult:
+def rollback(
+    settings: Settings,
+    *,
+    as_of: datetime,
+    dry_run: bool = False,
+    wh: Warehouse | None = None,
+    actor: str | None = None,
+    transform: Transform | None = None,
+    tables: Sequence[str] = ROLLBACK_TABLES,
+) -> RollbackResult:
     """Rebuild ``tables`` as of ``as_of`` (timezone-aware) in one transaction and report the
     difference; a dry run rolls back. Holds the pipeline lock; audited with ``actor``.
 
@@ -110,8 +140,16 @@ def rollback(settings: Settings, *, as_of: datetime, dry_run: bool = False,
         assert wh is not None
         try:
             history.abandon_stale_runs(wh)
-            return _rollback(settings, wh, run_id, as_of, dry_run, actor,
-                             transform or _default_transform(), tables)
+            return _rollback(
+                settings,
+                wh,
+                run_id,
+                as_of,
+                dry_run,
+                actor,
+                transform or _default_transform(),
+                tables,
+            )
         finally:
             if own:
                 wh.close()
@@ -123,10 +161,25 @@ def _default_transform() -> Transform:
     return run_transform
 
 
-def _rollback(settings: Settings, wh: Warehouse, run_id: str, as_of: datetime, dry_run: bool,
-              actor: str, transform: Transform, tables: Sequence[str]) -> RollbackResult:
-    history.start_run(wh, run_id, PIPELINE, None, trigger="cli", actor=actor,
-                      detail={"as_of": as_of, "dry_run": dry_run})
+def _rollback(
+    settings: Settings,
+    wh: Warehouse,
+    run_id: str,
+    as_of: datetime,
+    dry_run: bool,
+    actor: str,
+    transform: Transform,
+    tables: Sequence[str],
+) -> RollbackResult:
+    history.start_run(
+        wh,
+        run_id,
+        PIPELINE,
+        None,
+        trigger="cli",
+        actor=actor,
+        detail={"as_of": as_of, "dry_run": dry_run},
+    )
     present = _existing_tables(wh, tables)
     changes: list[TableChange] = []
     report: Any = None
@@ -142,21 +195,40 @@ def _rollback(settings: Settings, wh: Warehouse, run_id: str, as_of: datetime, d
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         history.finish_run(wh, run_id, "failed", error)
-        audit(wh, "pipeline:rollback", "rollback", "failed", actor=actor, request_id=run_id,
-              detail={"as_of": as_of, "dry_run": dry_run, "error": error})
+        audit(
+            wh,
+            "pipeline:rollback",
+            "rollback",
+            "failed",
+            actor=actor,
+            request_id=run_id,
+            detail={"as_of": as_of, "dry_run": dry_run, "error": error},
+        )
         raise
     result = RollbackResult(run_id, as_of, dry_run, actor, changes, report)
-    summary = {"as_of": as_of, "dry_run": dry_run, "tables": result.rows(),
-               "transform": summarize(report)}
+    summary = {
+        "as_of": as_of,
+        "dry_run": dry_run,
+        "tables": result.rows(),
+        "transform": summarize(report),
+    }
     history.finish_run(wh, run_id, "success", detail=summary)
-    audit(wh, "pipeline:rollback", "rollback", "dry_run" if dry_run else "ok", actor=actor,
-          request_id=run_id, detail=summary)
+    audit(
+        wh,
+        "pipeline:rollback",
+        "rollback",
+        "dry_run" if dry_run else "ok",
+        actor=actor,
+        request_id=run_id,
+        detail=summary,
+    )
     return result
 
 
 def _existing_tables(wh: Warehouse, tables: Sequence[str]) -> list[str]:
-    rows = wh.query("SELECT table_name FROM information_schema.tables "
-                    "WHERE table_schema = 'revops'")
+    rows = wh.query(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'revops'"
+    )
     names = {r["table_name"] for r in rows}
     return [t for t in tables if t in names]
 
@@ -170,7 +242,10 @@ def _diff(table: str, before: Counter[Any], after: Counter[Any]) -> TableChange:
     added = after - before
     removed = before - after
     return TableChange(
-        table, sum(before.values()), sum(after.values()), sum(added.values()),
+        table,
+        sum(before.values()),
+        sum(after.values()),
+        sum(added.values()),
         sum(removed.values()),
         [_plain(dict(r)) for r in list(added)[:SAMPLE]],
         [_plain(dict(r)) for r in list(removed)[:SAMPLE]],
@@ -178,5 +253,7 @@ def _diff(table: str, before: Counter[Any], after: Counter[Any]) -> TableChange:
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v if isinstance(v, str | int | float | bool | type(None)) else str(v)
-            for k, v in row.items()}
+    return {
+        k: v if isinstance(v, str | int | float | bool | type(None)) else str(v)
+        for k, v in row.items()
+    }

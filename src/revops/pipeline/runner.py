@@ -35,7 +35,7 @@ from revops.errors import (
     UsageError,
 )
 from revops.pipeline import history
-from revops.pipeline.graph import Task, TaskContext, downstream_of, topological_order
+from revops.pipeline.graph import Task, TaskContext, topological_order
 
 if TYPE_CHECKING:
     from revops.config import Settings
@@ -45,7 +45,10 @@ log = logging.getLogger(__name__)
 
 #: Failures that retrying cannot fix: they end the task at once.
 NOT_RETRIED: tuple[type[BaseException], ...] = (
-    DataQualityError, ConfigError, UsageError, TerminalSourceError,
+    DataQualityError,
+    ConfigError,
+    UsageError,
+    TerminalSourceError,
 )
 
 
@@ -112,11 +115,16 @@ class RunResult:
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary."""
         return {
-            "run_id": self.run_id, "pipeline": self.pipeline,
-            "date": self.day.isoformat() if self.day else None, "status": self.status,
-            "failed_task": self.failed_task, "error": self.error,
-            "tasks": {t.task_id: {"status": t.status, "attempts": t.attempts, "error": t.error}
-                      for t in self.tasks.values()},
+            "run_id": self.run_id,
+            "pipeline": self.pipeline,
+            "date": self.day.isoformat() if self.day else None,
+            "status": self.status,
+            "failed_task": self.failed_task,
+            "error": self.error,
+            "tasks": {
+                t.task_id: {"status": t.status, "attempts": t.attempts, "error": t.error}
+                for t in self.tasks.values()
+            },
         }
 
 
@@ -151,10 +159,19 @@ def run_graph(
     ``upstream_failed`` and ``on_failure`` is called once. Every attempt is recorded when
     ``wh`` is given. Never raises for a task failure: the result says what happened.
     """
-    run = _Run(list(tasks), wh=wh, settings=settings, pipeline=pipeline, day=day,
-               run_id=run_id or new_run_id(pipeline, day), params=dict(params or {}),
-               policy=policy or RetryPolicy(), on_failure=on_failure, trigger=trigger,
-               actor=actor or default_actor())
+    run = _Run(
+        list(tasks),
+        wh=wh,
+        settings=settings,
+        pipeline=pipeline,
+        day=day,
+        run_id=run_id or new_run_id(pipeline, day),
+        params=dict(params or {}),
+        policy=policy or RetryPolicy(),
+        on_failure=on_failure,
+        trigger=trigger,
+        actor=actor or default_actor(),
+    )
     return run.execute()
 
 
@@ -171,10 +188,21 @@ class _Attempt:
 
 
 class _Run:
-    def __init__(self, tasks: list[Task], *, wh: Warehouse | None, settings: Settings | None,
-                 pipeline: str, day: date | None, run_id: str, params: dict[str, Any],
-                 policy: RetryPolicy, on_failure: FailureCallback | None, trigger: str,
-                 actor: str) -> None:
+    def __init__(
+        self,
+        tasks: list[Task],
+        *,
+        wh: Warehouse | None,
+        settings: Settings | None,
+        pipeline: str,
+        day: date | None,
+        run_id: str,
+        params: dict[str, Any],
+        policy: RetryPolicy,
+        on_failure: FailureCallback | None,
+        trigger: str,
+        actor: str,
+    ) -> None:
         self.order = topological_order(tasks)
         self.wh, self.settings, self.pipeline, self.day = wh, settings, pipeline, day
         self.run_id, self.params, self.policy = run_id, params, policy
@@ -219,9 +247,13 @@ class _Run:
         return True
 
     def _pending(self) -> list[Task]:
-        return [t for t in self.order
-                if t.task_id not in self.done and t.task_id not in self.running
-                and self.outcomes[t.task_id].status not in ("failed", "timed_out")]
+        return [
+            t
+            for t in self.order
+            if t.task_id not in self.done
+            and t.task_id not in self.running
+            and self.outcomes[t.task_id].status not in ("failed", "timed_out")
+        ]
 
     def _waiting(self) -> bool:
         """True while some pending task can still start (now or after a retry delay)."""
@@ -235,8 +267,11 @@ class _Run:
                 self._launch(task, now)
 
     def _wait_time(self, now: float) -> float | None:
-        wakeups = [self.next_try[t.task_id] for t in self._pending()
-                   if set(t.upstream) <= self.done and self.failed is None]
+        wakeups = [
+            self.next_try[t.task_id]
+            for t in self._pending()
+            if set(t.upstream) <= self.done and self.failed is None
+        ]
         for a in self.running.values():
             if a.cancelling_since is not None:
                 wakeups.append(a.cancelling_since + self.policy.cancel_grace_s)
@@ -250,16 +285,33 @@ class _Run:
         outcome = self.outcomes[task.task_id]
         outcome.attempts += 1
         outcome.status = "running"
-        ctx = TaskContext(run_id=self.run_id, task_id=task.task_id, attempt=outcome.attempts,
-                          day=self.day, wh=self.wh, settings=self.settings, params=self.params,
-                          results=dict(self.results))
-        attempt = _Attempt(task, outcome.attempts, ctx, now,
-                           now + task.timeout_s if task.timeout_s is not None else None)
+        ctx = TaskContext(
+            run_id=self.run_id,
+            task_id=task.task_id,
+            attempt=outcome.attempts,
+            day=self.day,
+            wh=self.wh,
+            settings=self.settings,
+            params=self.params,
+            results=dict(self.results),
+        )
+        attempt = _Attempt(
+            task,
+            outcome.attempts,
+            ctx,
+            now,
+            now + task.timeout_s if task.timeout_s is not None else None,
+        )
         if self.wh is not None:
-            history.start_attempt(self.wh, self.run_id, task.task_id, attempt.number,
-                                  task.timeout_s)
-        thread = threading.Thread(target=self._work, args=(attempt,), daemon=True,
-                                  name=f"revops-{task.task_id}-{attempt.number}")
+            history.start_attempt(
+                self.wh, self.run_id, task.task_id, attempt.number, task.timeout_s
+            )
+        thread = threading.Thread(
+            target=self._work,
+            args=(attempt,),
+            daemon=True,
+            name=f"revops-{task.task_id}-{attempt.number}",
+        )
         attempt.thread = thread
         self.running[task.task_id] = attempt
         thread.start()
@@ -269,7 +321,7 @@ class _Run:
             if self.wh is not None:
                 attempt.handle = _statement_handle(self.wh)
             value = attempt.task.fn(attempt.ctx)
-        except BaseException as exc:  # noqa: BLE001 - every failure is reported to the loop
+        except BaseException as exc:
             self.inbox.put((attempt, False, exc))
             return
         self.inbox.put((attempt, True, value))
@@ -284,36 +336,43 @@ class _Run:
         if attempt.cancelling_since is not None:
             exc: BaseException = TimeoutError(
                 f"task {tid} exceeded its timeout of {_seconds(attempt.task.timeout_s)} "
-                "and was stopped")
+                "and was stopped"
+            )
             self._failed_attempt(attempt, exc, "timed_out", retriable=True)
         elif ok:
             outcome.status, outcome.value, outcome.error = "success", value, None
             self.results[tid] = value
             self.done.add(tid)
             if self.wh is not None:
-                history.finish_attempt(self.wh, self.run_id, tid, attempt.number, "success",
-                                       detail=summarize(value))
+                history.finish_attempt(
+                    self.wh, self.run_id, tid, attempt.number, "success", detail=summarize(value)
+                )
         else:
-            self._failed_attempt(attempt, value, "failed",
-                                 retriable=not isinstance(value, NOT_RETRIED))
+            self._failed_attempt(
+                attempt, value, "failed", retriable=not isinstance(value, NOT_RETRIED)
+            )
 
-    def _failed_attempt(self, attempt: _Attempt, exc: BaseException, status: str, *,
-                        retriable: bool) -> None:
+    def _failed_attempt(
+        self, attempt: _Attempt, exc: BaseException, status: str, *, retriable: bool
+    ) -> None:
         tid = attempt.task.task_id
         outcome = self.outcomes[tid]
         outcome.error = _describe(exc)
         again = retriable and attempt.number <= attempt.task.retries and self.failed is None
         recorded = "retrying" if again and status == "failed" else status
         if self.wh is not None:
-            history.finish_attempt(self.wh, self.run_id, tid, attempt.number, recorded,
-                                   outcome.error)
-            self._audit(f"task:{tid}", recorded, {"attempt": attempt.number,
-                                                  "error": outcome.error})
+            history.finish_attempt(
+                self.wh, self.run_id, tid, attempt.number, recorded, outcome.error
+            )
+            self._audit(
+                f"task:{tid}", recorded, {"attempt": attempt.number, "error": outcome.error}
+            )
         if again:
             outcome.status = "up_for_retry"
             self.next_try[tid] = time.monotonic() + self.policy.delay(attempt.number)
-            log.warning("task %s attempt %d failed, retrying: %s", tid, attempt.number,
-                        outcome.error)
+            log.warning(
+                "task %s attempt %d failed, retrying: %s", tid, attempt.number, outcome.error
+            )
             return
         outcome.status = status
         self._fail(tid, exc)
@@ -330,7 +389,8 @@ class _Run:
                 exc = TimeoutError(
                     f"task {tid} exceeded its timeout of {_seconds(attempt.task.timeout_s)} "
                     f"and did not stop within {_seconds(self.policy.cancel_grace_s)}; it was "
-                    "left behind and not retried")
+                    "left behind and not retried"
+                )
                 self._failed_attempt(attempt, exc, "timed_out", retriable=False)
 
     def _fail(self, tid: str, exc: BaseException) -> None:
@@ -339,11 +399,12 @@ class _Run:
         self.failed = (tid, exc)
         if self.on_failure is None:
             return
-        failure = RunFailure(self.run_id, self.pipeline, self.day, tid, exc,
-                             self.outcomes[tid].attempts)
+        failure = RunFailure(
+            self.run_id, self.pipeline, self.day, tid, exc, self.outcomes[tid].attempts
+        )
         try:
             self.on_failure(failure)
-        except Exception as alert_exc:  # noqa: BLE001 - the alert must not hide the failure
+        except Exception as alert_exc:
             log.exception("the failure alert for %s failed", tid)
             if self.wh is not None:
                 self._audit("alert", "failed", {"task": tid, "error": _describe(alert_exc)})
@@ -352,12 +413,23 @@ class _Run:
 
     def _record_start(self) -> None:
         if self.wh is not None:
-            history.start_run(self.wh, self.run_id, self.pipeline, self.day,
-                              trigger=self.trigger, actor=self.actor,
-                              detail={"params": self.params} if self.params else None)
+            history.start_run(
+                self.wh,
+                self.run_id,
+                self.pipeline,
+                self.day,
+                trigger=self.trigger,
+                actor=self.actor,
+                detail={"params": self.params} if self.params else None,
+            )
             self._audit("run", "started", {"date": self.day, "trigger": self.trigger})
-        signals.emit(signals.PIPELINE_RUN, run_id=self.run_id, pipeline=self.pipeline,
-                     date=self.day, status="running")
+        signals.emit(
+            signals.PIPELINE_RUN,
+            run_id=self.run_id,
+            pipeline=self.pipeline,
+            date=self.day,
+            status="running",
+        )
 
     def _finish_normally(self) -> RunResult:
         if self.failed is None:
@@ -368,8 +440,9 @@ class _Run:
             if outcome.attempts == 0:
                 outcome.status = "upstream_failed"
                 if self.wh is not None:
-                    history.record_not_started(self.wh, self.run_id, task.task_id,
-                                               "upstream_failed")
+                    history.record_not_started(
+                        self.wh, self.run_id, task.task_id, "upstream_failed"
+                    )
             elif outcome.status == "up_for_retry":
                 outcome.status = "stopped"
         status = "blocked" if isinstance(exc, DataQualityError) else "failed"
@@ -377,19 +450,33 @@ class _Run:
 
     def _finish(self, status: str, tid: str | None, exc: BaseException | None) -> RunResult:
         error = None if exc is None else (f"{tid}: {_describe(exc)}" if tid else _describe(exc))
-        result = RunResult(self.run_id, self.pipeline, self.day, status, self.outcomes, tid,
-                           error, exc)
+        result = RunResult(
+            self.run_id, self.pipeline, self.day, status, self.outcomes, tid, error, exc
+        )
         if self.wh is not None:
             history.finish_run(self.wh, self.run_id, status, error)
             self._audit("run", status, {"date": self.day, "failed_task": tid, "error": error})
-        signals.emit(signals.PIPELINE_RUN, run_id=self.run_id, pipeline=self.pipeline,
-                     date=self.day, status=status, failed_task=tid)
+        signals.emit(
+            signals.PIPELINE_RUN,
+            run_id=self.run_id,
+            pipeline=self.pipeline,
+            date=self.day,
+            status=status,
+            failed_task=tid,
+        )
         return result
 
     def _audit(self, action: str, status: str, detail: Any) -> None:
         assert self.wh is not None
-        audit(self.wh, f"pipeline:{self.pipeline}", action, status, actor=self.actor,
-              request_id=self.run_id, detail=detail)
+        audit(
+            self.wh,
+            f"pipeline:{self.pipeline}",
+            action,
+            status,
+            actor=self.actor,
+            request_id=self.run_id,
+            detail=detail,
+        )
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -414,7 +501,7 @@ def summarize(value: Any) -> Any:
     if callable(as_dict):
         try:
             return as_dict()
-        except Exception:  # noqa: BLE001 - a summary is best effort
+        except Exception:
             return repr(value)[:500]
     return repr(value)[:500]
 
@@ -427,7 +514,7 @@ def _statement_handle(wh: Warehouse) -> Any:
         if callable(opener):
             try:
                 return opener()
-            except Exception:  # noqa: BLE001 - interruption is an extra, not a requirement
+            except Exception:
                 return None
     return None
 
@@ -441,6 +528,6 @@ def _interrupt(handle: Any) -> None:
         if callable(method):
             try:
                 method()
-            except Exception:  # noqa: BLE001 - the connection may already be gone
+            except Exception:
                 log.debug("could not interrupt a statement via %s", name, exc_info=True)
             return

@@ -40,23 +40,27 @@ def build_trigger(cron: str, tz: ZoneInfo) -> Any:
     try:
         from apscheduler.triggers.cron import CronTrigger
     except ImportError as exc:
-        raise ConfigError("the daily schedule needs APScheduler",
-                          hint="pip install 'revops[schedule]', or set [schedule] "
-                          "enabled = false") from exc
+        raise ConfigError(
+            "the daily schedule needs APScheduler",
+            hint="pip install 'revops[schedule]', or set [schedule] enabled = false",
+        ) from exc
     try:
         return CronTrigger.from_crontab(cron, timezone=tz)
     except ValueError as exc:
-        raise ConfigError(f"invalid cron expression: {exc}", input=cron,
-                          where="[schedule] cron",
-                          hint="five fields: minute hour day month weekday, e.g. 0 7 * * *"
-                          ) from exc
+        raise ConfigError(
+            f"invalid cron expression: {exc}",
+            input=cron,
+            where="[schedule] cron",
+            hint="five fields: minute hour day month weekday, e.g. 0 7 * * *",
+        ) from exc
 
 
 def next_run_time(cron: str, tz: ZoneInfo, after: datetime) -> datetime | None:
     """The first scheduled time strictly after ``after``."""
     trigger = build_trigger(cron, tz)
-    return trigger.get_next_fire_time(None, after.astimezone(tz).replace(microsecond=0)
-                                      + _one_second())
+    return trigger.get_next_fire_time(
+        None, after.astimezone(tz).replace(microsecond=0) + _one_second()
+    )
 
 
 def _one_second() -> Any:
@@ -77,15 +81,16 @@ def scheduled_run(runtime: Runtime) -> Callable[[], None]:
         from revops.pipeline.lock import RunActiveError
 
         try:
-            result = run_daily(runtime.settings, wh=runtime.warehouse, trigger="schedule",
-                               actor="scheduler")
+            result = run_daily(
+                runtime.settings, wh=runtime.warehouse, trigger="schedule", actor="scheduler"
+            )
         except RunActiveError as exc:
             log.warning("scheduled daily run skipped: %s", exc)
             return
         except RevopsError as exc:
             log.error("scheduled daily run could not start: %s", exc)
             return
-        except Exception:  # noqa: BLE001 - the scheduler thread must survive
+        except Exception:
             log.exception("scheduled daily run crashed")
             return
         for run in result.runs:
@@ -107,13 +112,24 @@ def start_scheduler(runtime: Runtime) -> Callable[[], None]:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     scheduler = BackgroundScheduler(timezone=tz)
-    scheduler.add_job(scheduled_run(runtime), trigger, id=JOB_ID, name="daily pipeline",
-                      max_instances=1, coalesce=True, misfire_grace_time=MISFIRE_GRACE_S,
-                      replace_existing=True)
+    scheduler.add_job(
+        scheduled_run(runtime),
+        trigger,
+        id=JOB_ID,
+        name="daily pipeline",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=MISFIRE_GRACE_S,
+        replace_existing=True,
+    )
     scheduler.start()
     job = scheduler.get_job(JOB_ID)
-    log.info("daily pipeline scheduled (%s, %s); next run %s", config.cron, tz.key,
-             job.next_run_time if job else None)
+    log.info(
+        "daily pipeline scheduled (%s, %s); next run %s",
+        config.cron,
+        tz.key,
+        job.next_run_time if job else None,
+    )
 
     def stop() -> None:
         if scheduler.running:

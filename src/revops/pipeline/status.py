@@ -44,8 +44,13 @@ class Criterion:
     def row(self) -> dict[str, Any]:
         """A row for rendering."""
         state = {True: "met", False: "NOT MET", None: "no data"}[self.met]
-        return {"criterion": self.name, "target": self.target, "figure": self.display,
-                "status": state, "basis": self.basis}
+        return {
+            "criterion": self.name,
+            "target": self.target,
+            "figure": self.display,
+            "status": state,
+            "basis": self.basis,
+        }
 
 
 @dataclass
@@ -76,23 +81,31 @@ class StatusReport:
             ("last runs", self.runs),
             ("tasks of the last run", self.last_run_tasks),
             ("dead letters (not replayed)", self.dead_letters),
-            ("notification backlog",
-             [{"status": k, "messages": v} for k, v in self.notifications.items()]),
+            (
+                "notification backlog",
+                [{"status": k, "messages": v} for k, v in self.notifications.items()],
+            ),
         ]
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready document."""
         return {
-            "generated_at": self.generated_at, "exit_code": self.exit_code,
+            "generated_at": self.generated_at,
+            "exit_code": self.exit_code,
             "criteria": [{**c.row(), "value": c.figure, "met": c.met} for c in self.criteria],
-            "freshness": self.freshness, "failures": self.failures, "runs": self.runs,
-            "last_run_tasks": self.last_run_tasks, "dead_letters": self.dead_letters,
-            "notifications": self.notifications, "redeliveries_absorbed": self.redeliveries,
+            "freshness": self.freshness,
+            "failures": self.failures,
+            "runs": self.runs,
+            "last_run_tasks": self.last_run_tasks,
+            "dead_letters": self.dead_letters,
+            "notifications": self.notifications,
+            "redeliveries_absorbed": self.redeliveries,
         }
 
 
-def collect_status(wh: Warehouse, settings: Settings | None = None, *,
-                   now: datetime | None = None, runs: int = 10) -> StatusReport:
+def collect_status(
+    wh: Warehouse, settings: Settings | None = None, *, now: datetime | None = None, runs: int = 10
+) -> StatusReport:
     """Read every status section from the warehouse (read-only)."""
     now = now or datetime.now(UTC)
     since = now - WINDOW
@@ -105,14 +118,16 @@ def collect_status(wh: Warehouse, settings: Settings | None = None, *,
     report.dead_letters = wh.query(sql.DEAD_LETTERS)
     report.notifications = backlog(wh)
     report.redeliveries = _redeliveries(wh, since)
-    report.criteria = [_won_to_paid(wh, since, now), _duplicates(wh, since),
-                       _missing(wh, since)]
+    report.criteria = [_won_to_paid(wh, since, now), _duplicates(wh, since), _missing(wh, since)]
     return report
 
 
 def _freshness_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "avg_delay_s": _round(row["avg_delay_s"]),
-            "max_delay_s": _round(row["max_delay_s"])}
+    return {
+        **row,
+        "avg_delay_s": _round(row["avg_delay_s"]),
+        "max_delay_s": _round(row["max_delay_s"]),
+    }
 
 
 def _round(value: Any) -> float | None:
@@ -124,12 +139,24 @@ def _won_to_paid(wh: Warehouse, since: datetime, now: datetime) -> Criterion:
     n = int(row["n"] or 0)
     name, target = "Won→Paid visible (average delay)", "≤ 15 min"
     if n == 0:
-        return Criterion(name, target, None, "no events", None,
-                         "opportunity and invoice-paid events landed in the last day")
+        return Criterion(
+            name,
+            target,
+            None,
+            "no events",
+            None,
+            "opportunity and invoice-paid events landed in the last day",
+        )
     avg = float(row["avg_s"])
-    return Criterion(name, target, avg, f"{avg / 60:.1f} min", avg <= WON_TO_PAID_TARGET_S,
-                     f"{n} opportunity / invoice-paid events of the last day, event time to "
-                     "the first revenue transform after landing")
+    return Criterion(
+        name,
+        target,
+        avg,
+        f"{avg / 60:.1f} min",
+        avg <= WON_TO_PAID_TARGET_S,
+        f"{n} opportunity / invoice-paid events of the last day, event time to "
+        "the first revenue transform after landing",
+    )
 
 
 def _rate(name: str, bad: int, total: int, basis: str) -> Criterion:
@@ -137,23 +164,32 @@ def _rate(name: str, bad: int, total: int, basis: str) -> Criterion:
     if total == 0:
         return Criterion(name, target, None, "no events", None, basis)
     rate = bad / total
-    return Criterion(name, target, rate, f"{rate * 100:.3f} % ({bad} of {total})",
-                     rate < RATE_TARGET, basis)
+    return Criterion(
+        name, target, rate, f"{rate * 100:.3f} % ({bad} of {total})", rate < RATE_TARGET, basis
+    )
 
 
 def _duplicates(wh: Warehouse, since: datetime) -> Criterion:
     row = wh.query(sql.DUPLICATES, (since,))[0]
     total = int(row["n"] or 0)
-    return _rate("duplicate rate", total - int(row["distinct_n"] or 0), total,
-                 "rows landed in the last day repeating another row's source, type and "
-                 "payload under a different event_id")
+    return _rate(
+        "duplicate rate",
+        total - int(row["distinct_n"] or 0),
+        total,
+        "rows landed in the last day repeating another row's source, type and "
+        "payload under a different event_id",
+    )
 
 
 def _missing(wh: Warehouse, since: datetime) -> Criterion:
     row = wh.query(sql.MISSING, (since, since))[0]
     landed, dead = int(row["landed"] or 0), int(row["dead"] or 0)
-    return _rate("missing rate", dead, landed + dead,
-                 "received in the last day but not in raw (dead letters not replayed)")
+    return _rate(
+        "missing rate",
+        dead,
+        landed + dead,
+        "received in the last day but not in raw (dead letters not replayed)",
+    )
 
 
 def _redeliveries(wh: Warehouse, since: datetime) -> int:
