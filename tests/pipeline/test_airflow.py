@@ -121,7 +121,7 @@ def test_airflow_dag_test_succeeds(tmp_path: Path) -> None:
         wh.close()
     assert len(runs) == 1 and runs[0]["run_id"].startswith("airflow-manual__")
     assert (runs[0]["run_date"], runs[0]["status"], runs[0]["trigger"]) == (
-        date(2024, 1, 15),
+        date(2024, 1, 16),
         "success",
         "airflow",
     )

@@ -93,8 +93,8 @@ def test_single_date_always_reruns(wh: Any) -> None:
 
 def test_dates_and_default_day() -> None:
     settings = Settings(data={"general": {"timezone": "Asia/Tokyo"}}, env={})
-    # 2024-01-15 20:00 UTC is the 16th in Tokyo: yesterday there is the 15th
-    assert default_day(settings, datetime(2024, 1, 15, 20, 0, tzinfo=UTC)) == D2
+    # 2024-01-15 20:00 UTC is already the 16th in Tokyo: today's run date there
+    assert default_day(settings, datetime(2024, 1, 15, 20, 0, tzinfo=UTC)) == D3
     assert daily_dates(settings, start=D1, end=D3) == [D1, D2, D3]
     with pytest.raises(UsageError):
         daily_dates(settings, start=D3, end=D1)

@@ -133,7 +133,7 @@ def test_backfill_rebuilds_then_reruns_each_date(wh: Any) -> None:
     # a date that already succeeded is rerun anyway: a backfill means "do it again"
     from revops.pipeline.daily import run_daily
 
-    run_daily(make_settings(wh.url), day=start, wh=wh, tasks=all_ok())
+    run_daily(make_settings(wh.url), day=date(2024, 1, 11), wh=wh, tasks=all_ok())
     result = backfill(
         make_settings(wh.url),
         start=start,
@@ -150,15 +150,16 @@ def test_backfill_rebuilds_then_reruns_each_date(wh: Any) -> None:
     ]
     assert result.exit_code == 0
     assert result.pipelines is not None
-    assert [r.day for r in result.pipelines.runs] == [start + timedelta(days=n) for n in range(3)]
+    # run dates 01-11 .. 01-13 make the marts of 01-10 .. 01-12
+    assert [r.day for r in result.pipelines.runs] == [start + timedelta(days=n) for n in (1, 2, 3)]
     rows = wh.query(
         "SELECT pipeline, run_date, status, trigger FROM revops.pipeline_runs "
         "WHERE trigger = 'backfill' ORDER BY run_date"
     )
     assert [(r["run_date"], r["status"]) for r in rows] == [
-        (start, "success"),
         (date(2024, 1, 11), "success"),
-        (end, "success"),
+        (date(2024, 1, 12), "success"),
+        (date(2024, 1, 13), "success"),
     ]
     audit = wh.query(
         "SELECT actor, status, detail FROM revops.audit_events WHERE action = 'backfill'"

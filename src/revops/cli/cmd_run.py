@@ -34,7 +34,10 @@ def parse_day(value: str | None, option: str) -> date | None:
 def daily(
     ctx: typer.Context,
     day: str = typer.Option(
-        None, "--date", help="Data day YYYY-MM-DD (default: yesterday in the business time zone)."
+        None,
+        "--date",
+        help="Run date YYYY-MM-DD; data through the day before (default: today in the "
+        "business time zone).",
     ),
     start: str = typer.Option(None, "--from", help="First day of a range."),
     end: str = typer.Option(None, "--to", help="Last day of a range (inclusive)."),

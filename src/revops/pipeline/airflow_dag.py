@@ -12,9 +12,10 @@ with settings from ``REVOPS_CONFIG`` / ``REVOPS_*`` in the worker's environment.
 retries (3, exponential from 5 minutes), per-task timeouts (the seed's), ``max_active_runs=1``,
 ``catchup=False`` and the failure callback (the same alert naming the task). Each attempt is
 also written to ``pipeline_runs`` / ``task_runs``, so ``revops status`` sees Airflow's runs.
-Task results pass between tasks as XCom (their JSON summaries). The data day is the logical
-date's previous day, like the seed. With a DuckDB warehouse (one writer process) the DAG
-runs one task at a time; use PostgreSQL to let the extracts run in parallel.
+Task results pass between tasks as XCom (their JSON summaries). The run date is the logical
+date in the business time zone (its data ends the day before, like the seed's ``ds``). With a
+DuckDB warehouse (one writer process) the DAG runs one task at a time; use PostgreSQL to let
+the extracts run in parallel.
 """
 
 from __future__ import annotations
@@ -115,14 +116,14 @@ def _resolve(overrides: Mapping[str, TaskFn] | str | None) -> dict[str, TaskFn]:
 
 
 def data_day(context: Mapping[str, Any], tz: Any) -> date:
-    """The day a run processes: the day before its logical date in the business time zone
-    ``tz`` (the seed's report_date; ``ds`` would be the UTC date)."""
+    """The run date of an Airflow run: its logical date in the business time zone ``tz``
+    (``ds`` would be the UTC date); the run's data ends the day before."""
     moment = context.get("logical_date")
     if moment is None and context.get("dag_run") is not None:
         moment = context["dag_run"].run_after
     if moment is None:
-        return date.fromisoformat(str(context["ds"])) - timedelta(days=1)
-    return moment.astimezone(tz).date() - timedelta(days=1)
+        return date.fromisoformat(str(context["ds"]))
+    return moment.astimezone(tz).date()
 
 
 def revops_run_id(context: Mapping[str, Any]) -> str:
@@ -209,7 +210,7 @@ def _main(argv: list[str] | None = None) -> int:
         "--test",
         metavar="LOGICAL_DATE",
         required=True,
-        help="run dag.test() for this logical date (the data day is the day before)",
+        help="run dag.test() for this logical date (the run date; data through the day before)",
     )
     parser.add_argument("--overrides", help="module:attribute of task overrides")
     args = parser.parse_args(argv)

@@ -64,8 +64,9 @@ def backfill(
     on_failure: Any = None,
     progress: Progress | None = None,
 ) -> BackfillResult:
-    """Rebuild derived tables for events in [start, end] from raw (the transform's
-    ``backfill``), then with ``pipelines`` rerun the daily pipeline for every date (forced).
+    """Rebuild derived tables for events of the business days [start, end] from raw (the
+    transform's ``backfill``), then with ``pipelines`` rerun the daily pipeline (forced) for
+    the run dates start + 1 .. end + 1, whose marts are the days start .. end.
 
     Idempotent: raw is never changed and every rebuilt slice replaces itself. Holds the
     pipeline lock throughout; raises ``RunActiveError`` when a run is active. ``transform``,
@@ -87,7 +88,8 @@ def backfill(
             report = _rebuild(settings, wh, run_id, start, end, actor, transform)
             result = BackfillResult(run_id, start, end, report)
             if pipelines:
-                dates = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+                # A run for date D makes the marts of D - 1: run D1 + 1 .. D2 + 1.
+                dates = [start + timedelta(days=n + 1) for n in range((end - start).days + 1)]
                 result.pipelines = run_dates_locked(
                     settings,
                     wh,

@@ -10,8 +10,9 @@ Graph (task ids as in the seed)::
 
 Each task calls one library function of another component, imported when the task runs. A
 blocking data-quality result stops the run before KPIs, marts and outputs change (exit 3).
-``day`` is the data day: by default yesterday in the business time zone, like the seed's
-"previous day's ads".
+``day`` is the *run date* D (like the seed's ``ds``): a run for D covers data through D − 1,
+because ads settle a day late (see KPI.md), so the ads extract fetches D − 1. The default D is
+today in the business time zone — the 07:00 run processes yesterday.
 """
 
 from __future__ import annotations
@@ -55,10 +56,12 @@ NOTIFY = "send_marketing_notification"
 
 
 def extract_ads_task(ctx: TaskContext) -> Any:
-    """Task 1: the day's campaign rows from the ads API into ``raw_ads``."""
+    """Task 1: the campaign rows of D − 1 (ads settle a day late) into ``raw_ads``."""
     from revops.sources.ads import extract_ads
 
-    return extract_ads(ctx.warehouse, ctx.settings, ctx.day)
+    if ctx.day is None:
+        raise UsageError("the ads extract needs a run date")
+    return extract_ads(ctx.warehouse, ctx.settings, ctx.day - timedelta(days=1))
 
 
 def extract_crm_task(ctx: TaskContext) -> Any:
@@ -153,7 +156,9 @@ def notify_task(ctx: TaskContext) -> Any:
     outcome = ctx.upstream(REPORT)
     bundle = getattr(outcome, "bundle", None)
     delivery = getattr(outcome, "delivery", None)
-    return notify_completion(ctx.warehouse, ctx.settings, ctx.run_id, ctx.day, bundle, delivery, None)
+    return notify_completion(
+        ctx.warehouse, ctx.settings, ctx.run_id, ctx.day, bundle, delivery, None
+    )
 
 
 @dataclass(frozen=True)
@@ -266,10 +271,10 @@ Progress = Callable[[date, str, RunResult | None], None]
 
 
 def default_day(settings: Settings, now: datetime | None = None) -> date:
-    """Yesterday in the business time zone: the last complete day."""
+    """Today in the business time zone: the run date whose data ends yesterday."""
     tz = settings.timezone
     current = now.astimezone(tz) if now else datetime.now(tz)
-    return current.date() - timedelta(days=1)
+    return current.date()
 
 
 def daily_dates(

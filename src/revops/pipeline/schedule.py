@@ -70,7 +70,7 @@ def _one_second() -> Any:
 
 
 def scheduled_run(runtime: Runtime) -> Callable[[], None]:
-    """The job: run the daily pipeline for yesterday on the server's warehouse.
+    """The job: run the daily pipeline for today (data through yesterday) on the server's warehouse.
 
     Never raises: a run that fails has already recorded and alerted; a run refused because
     another is active is logged.
