@@ -204,3 +204,50 @@ def test_rollback_before_a_batch_reproduces_the_marts_of_that_moment(wh: Any) ->
     assert any(c.changed for c in preview.changes)
     rollback(settings, as_of=moment, wh=wh, actor="dave")
     assert {t: _snapshot(wh, t) for t in tables} == saved
+
+
+def test_cli_rollback_dry_run_and_backfill_on_the_real_transform(tmp_path: Path) -> None:
+    pytest.importorskip("revops.transform", reason="needs the transform area")
+    import os
+    import subprocess
+    import sys
+
+    from revops.ingest.files import ingest_lines
+    from revops.warehouse import connect, ensure_schema
+
+    url = f"duckdb:///{tmp_path}/w.duckdb"
+    wh = connect(url)
+    ensure_schema(wh)
+    ingest_lines(wh, _golden("salesforce", "seed", "stripe"))
+    wh.close()
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REVOPS_")}
+    env.update(REVOPS_WAREHOUSE__URL=url, REVOPS_ACTOR="erin", PYTHONPATH=str(root / "src"))
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "revops", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    filled = cli("backfill", "--from", "2024-06-01", "--to", "2026-06-30")
+    assert filled.returncode == 0, filled.stderr
+    preview = cli("rollback", "--as-of", "2000-01-01T00:00:00", "--dry-run")
+    assert preview.returncode == 0, preview.stderr
+    assert "would change (dry run, nothing changed)" in preview.stdout
+    assert "mart_won_to_paid" in preview.stdout
+    wh = connect(url)
+    try:
+        kept = wh.query_value("SELECT count(*) FROM revops.mart_won_to_paid")
+        who = wh.query(
+            "SELECT actor, status FROM revops.audit_events WHERE action IN "
+            "('rollback', 'backfill') ORDER BY \"at\""
+        )
+    finally:
+        wh.close()
+    assert kept > 0  # the dry run changed nothing
+    assert who == [{"actor": "erin", "status": "ok"}, {"actor": "erin", "status": "dry_run"}]

@@ -312,3 +312,13 @@ def test_stale_running_rows_are_abandoned_when_the_lock_is_taken(wh: Any) -> Non
     )
     run_daily(make_settings(wh.url), day=DAY, wh=wh, tasks=all_ok())
     assert run_status(wh, "daily-old") == "abandoned"
+
+
+def test_missing_component_is_not_retried(wh: Any) -> None:
+    def missing(ctx: TaskContext) -> None:
+        import revops.no_such_component  # type: ignore[import-not-found]  # noqa: F401
+
+    result = run_graph([Task("extract", missing, retries=3)], wh=wh, policy=FAST)
+    assert result.status == "failed"
+    assert attempts(wh, result.run_id, "extract") == [(1, "failed")]
+    assert "ModuleNotFoundError" in (result.error or "")

@@ -43,7 +43,8 @@ def rollback(
         echo(render([result.as_dict()], "json"))
         return
     verb = "would change (dry run, nothing changed)" if dry_run else "changed"
-    echo(render(result.rows(), "table", title=f"rollback to {moment.isoformat()}: {verb}"))
+    echo(f"rollback to {moment.isoformat()}: {verb}\n")
+    echo(render(result.rows(), "table"))
     if dry_run:
         echo("run again without --dry-run to apply it\n")
 

@@ -105,18 +105,21 @@ def record_not_started(wh: Warehouse, run_id: str, task_id: str, status: str) ->
 
 
 def abandon_stale_runs(wh: Warehouse) -> int:
-    """Mark ``running`` runs and attempts as ``abandoned``.
+    """Mark ``running`` runs and attempts as ``abandoned`` (Airflow's runs excepted: Airflow
+    owns those).
 
     Call only while holding the pipeline lock: then no live process owns them.
     """
     now = _now()
     n = wh.execute(
         "UPDATE revops.pipeline_runs SET status = 'abandoned', ended_at = ?, "
-        "error = 'the process running it ended before it finished' WHERE status = 'running'",
+        "error = 'the process running it ended before it finished' WHERE status = 'running' "
+        "AND coalesce(trigger, '') <> 'airflow'",
         (now,),
     )
     wh.execute(
-        "UPDATE revops.task_runs SET status = 'abandoned', ended_at = ? WHERE status = 'running'",
+        "UPDATE revops.task_runs SET status = 'abandoned', ended_at = ? WHERE status = 'running' "
+        "AND run_id IN (SELECT run_id FROM revops.pipeline_runs WHERE status = 'abandoned')",
         (now,),
     )
     return max(0, n)

@@ -49,6 +49,7 @@ NOT_RETRIED: tuple[type[BaseException], ...] = (
     ConfigError,
     UsageError,
     TerminalSourceError,
+    ImportError,  # a component that is not installed will not appear on retry
 )
 
 
