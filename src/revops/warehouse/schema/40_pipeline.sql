@@ -20,3 +20,10 @@ CREATE TABLE IF NOT EXISTS revops.task_runs (
     ended_at TIMESTAMPTZ,
     error VARCHAR
 );
+
+-- Added by the orchestration runner (revops.pipeline): who started a run and how, one
+-- attempt's timeout and a short JSON summary of what a task returned.
+ALTER TABLE revops.pipeline_runs ADD COLUMN IF NOT EXISTS trigger VARCHAR;
+ALTER TABLE revops.pipeline_runs ADD COLUMN IF NOT EXISTS actor VARCHAR;
+ALTER TABLE revops.task_runs ADD COLUMN IF NOT EXISTS timeout_s DOUBLE;
+ALTER TABLE revops.task_runs ADD COLUMN IF NOT EXISTS detail VARCHAR;
