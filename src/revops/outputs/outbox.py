@@ -78,7 +78,7 @@ def deliver_pending(
         attempts = int(row["attempts"]) + 1
         try:
             sender(orjson.loads(row["payload"]))
-        except Exception as exc:  # noqa: BLE001 - a channel failure is recorded, not raised
+        except Exception as exc:
             status = "failed" if attempts >= max_attempts else "retrying"
             gave_up += status == "failed"
             failed += 1

@@ -1,0 +1,20 @@
+"""Fixtures for the report tests: settings pointing at a temp folder, marts filled in."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture
+def filled(wh):
+    """The warehouse of each engine with the hand-made marts of ``marts.py``."""
+    import marts
+
+    marts.insert_all(wh)
+    return wh
