@@ -234,10 +234,9 @@ def build_email(cfg: EmailSettings, bundle: ReportBundle) -> EmailMessage:
     for cid, png in images.items():
         html_part.add_related(png, "image", "png", cid=f"<{cid}>",
                               filename=cid.split("@")[0] + ".png", disposition="inline")
-    msg.add_attachment(text.encode("utf-8"), maintype="text", subtype="plain",
-                       filename=bundle.text_path.name)
-    msg.add_attachment(bundle.csv_path.read_bytes(), maintype="text", subtype="csv",
-                       filename=bundle.csv_path.name)
+    msg.add_attachment(text, subtype="plain", charset="utf-8", filename=bundle.text_path.name)
+    msg.add_attachment(bundle.csv_path.read_text(encoding="utf-8"), subtype="csv",
+                       charset="utf-8", filename=bundle.csv_path.name)
     return msg
 
 
