@@ -12,8 +12,9 @@ from revops.outputs.delivery import deliver_report
 from revops.outputs.reports import render_report
 
 BUCKET = "marketing-data-lake"
-FAST_FAIL = {"config_kwargs": {"retries": {"max_attempts": 1},
-                              "connect_timeout": 2, "read_timeout": 5}}
+FAST_FAIL = {
+    "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2, "read_timeout": 5}
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +36,11 @@ def s3_endpoint():
 def s3(s3_endpoint, monkeypatch):
     import boto3
 
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     client.create_bucket(Bucket=BUCKET)
@@ -47,9 +51,14 @@ def s3(s3_endpoint, monkeypatch):
 
 
 def _settings(tmp_path, endpoint, destination=f"s3://{BUCKET}/marketing"):
-    return marts.make_settings(tmp_path, reports={
-        "destinations": [destination], "s3_endpoint_url": endpoint,
-        "storage_options": FAST_FAIL})
+    return marts.make_settings(
+        tmp_path,
+        reports={
+            "destinations": [destination],
+            "s3_endpoint_url": endpoint,
+            "storage_options": FAST_FAIL,
+        },
+    )
 
 
 def _keys(client):
@@ -66,18 +75,23 @@ def test_report_lands_under_the_seeds_keys(filled, tmp_path, s3, s3_endpoint):
         "marketing/reports/daily/2026/11/marketing_report_2026-11-16.html",
         "marketing/reports/daily/2026/11/marketing_report_2026-11-16.txt",
     ]
-    text = s3.get_object(Bucket=BUCKET,
-                         Key="marketing/reports/daily/2026/11/marketing_report_2026-11-16.txt")
+    text = s3.get_object(
+        Bucket=BUCKET, Key="marketing/reports/daily/2026/11/marketing_report_2026-11-16.txt"
+    )
     assert text["Body"].read() == bundle.text_path.read_bytes()
-    html = s3.head_object(Bucket=BUCKET,
-                          Key="marketing/reports/daily/2026/11/marketing_report_2026-11-16.html")
+    html = s3.head_object(
+        Bucket=BUCKET, Key="marketing/reports/daily/2026/11/marketing_report_2026-11-16.html"
+    )
     assert html["ContentType"] == "text/html; charset=utf-8"
     assert result.delivered_files[0] == (
-        f"s3://{BUCKET}/marketing/reports/daily/2026/11/marketing_report_2026-11-16.txt")
-    audits = filled.query("SELECT action, status, request_id FROM revops.audit_events "
-                          "WHERE action LIKE 'deliver:%'")
-    assert audits == [{"action": f"deliver:s3://{BUCKET}/marketing", "status": "ok",
-                       "request_id": marts.RUN_ID}]
+        f"s3://{BUCKET}/marketing/reports/daily/2026/11/marketing_report_2026-11-16.txt"
+    )
+    audits = filled.query(
+        "SELECT action, status, request_id FROM revops.audit_events WHERE action LIKE 'deliver:%'"
+    )
+    assert audits == [
+        {"action": f"deliver:s3://{BUCKET}/marketing", "status": "ok", "request_id": marts.RUN_ID}
+    ]
 
     # Re-rendering and re-delivering the day overwrites the same three objects.
     deliver_report(settings, render_report(filled, settings, marts.DAY), filled)
@@ -101,8 +115,12 @@ def test_s3_down_is_retried_audited_and_reported(filled, tmp_path, monkeypatch):
     assert failed.attempts == 3  # retries = 2 in the test settings
     assert failed.files == ()
     assert "connect" in failed.reason.lower()
-    statuses = [r["status"] for r in filled.query(
-        "SELECT status FROM revops.audit_events WHERE action LIKE 'deliver:%' ORDER BY \"at\"")]
+    statuses = [
+        r["status"]
+        for r in filled.query(
+            "SELECT status FROM revops.audit_events WHERE action LIKE 'deliver:%' ORDER BY \"at\""
+        )
+    ]
     assert statuses == ["retrying", "retrying", "failed"]
     assert all(p.exists() for _, _, p in bundle.files())  # the report stays on local disk
 

@@ -23,7 +23,7 @@ class Recorder:
         self.answers = list(answers)
         self.messages: list[tuple[list[str], bytes]] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook
+    async def handle_DATA(self, server, session, envelope):
         if self.answers:
             return self.answers.pop(0)
         self.messages.append((list(envelope.rcpt_tos), envelope.original_content))
@@ -54,8 +54,13 @@ def smtp():
 
 
 def _email_settings(tmp_path, port, **extra):
-    values = {"host": "127.0.0.1", "port": port, "security": "none",
-              "from": "revops@example.test", "to": ["cmo@example.test", "ops@example.test"]}
+    values = {
+        "host": "127.0.0.1",
+        "port": port,
+        "security": "none",
+        "from": "revops@example.test",
+        "to": ["cmo@example.test", "ops@example.test"],
+    }
     values.update(extra)
     return marts.make_settings(tmp_path, email=values)
 
@@ -72,8 +77,9 @@ def test_email_has_html_body_inline_charts_and_attachments(filled, tmp_path, smt
     assert msg["Subject"] == "マーケティング効果分析レポート 2026-11-16"
     html = msg.get_body(("html",)).get_content()
     assert "data:image" not in html
-    cids = {p["Content-ID"].strip("<>"): p for p in msg.walk()
-            if p.get_content_type() == "image/png"}
+    cids = {
+        p["Content-ID"].strip("<>"): p for p in msg.walk() if p.get_content_type() == "image/png"
+    }
     assert len(cids) == 6
     for cid, part in cids.items():
         assert f'src="cid:{cid}"' in html
@@ -95,9 +101,13 @@ def test_temporary_refusal_is_retried(filled, tmp_path, smtp):
     assert result.ok
     assert result.outcomes[0].attempts == 2
     assert len(handler.messages) == 1
-    statuses = [r["status"] for r in filled.query(
-        "SELECT status FROM revops.audit_events WHERE action LIKE 'deliver:email:%' "
-        "ORDER BY \"at\"")]
+    statuses = [
+        r["status"]
+        for r in filled.query(
+            "SELECT status FROM revops.audit_events WHERE action LIKE 'deliver:email:%' "
+            'ORDER BY "at"'
+        )
+    ]
     assert statuses == ["retrying", "ok"]
 
 
@@ -113,28 +123,40 @@ def test_permanent_refusal_fails_at_once_and_keeps_the_files(filled, tmp_path, s
 
 
 def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = tmp_path / "smtp.crt", tmp_path / "smtp.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -150,11 +172,21 @@ def test_starttls_with_login_from_the_environment(filled, tmp_path, smtp):
         logins.append((auth_data.login, auth_data.password))
         return AuthResult(success=auth_data.password == b"s3cret", handled=False)
 
-    handler, port = smtp(tls_context=context, require_starttls=True,
-                         authenticator=authenticator, auth_require_tls=True,
-                         auth_exclude_mechanism=["LOGIN"])
-    settings = _email_settings(tmp_path, port, security="starttls", user="reports@example.test",
-                               ca_file=str(cert), timeout_seconds=5)
+    handler, port = smtp(
+        tls_context=context,
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_require_tls=True,
+        auth_exclude_mechanism=["LOGIN"],
+    )
+    settings = _email_settings(
+        tmp_path,
+        port,
+        security="starttls",
+        user="reports@example.test",
+        ca_file=str(cert),
+        timeout_seconds=5,
+    )
     settings.env = {"REVOPS_EMAIL__PASSWORD": "s3cret"}
     result = deliver_report(settings, render_report(filled, settings, marts.DAY))
     assert result.ok, result.as_dict()

@@ -71,8 +71,9 @@ Organic:
 
 def test_text_report_is_the_seeds_layout(filled, tmp_path):
     bundle = render_report(filled, marts.make_settings(tmp_path), marts.DAY, run_id=marts.RUN_ID)
-    assert bundle.text_path == (tmp_path / "reports/reports/daily/2026/11/"
-                                "marketing_report_2026-11-16.txt")
+    assert bundle.text_path == (
+        tmp_path / "reports/reports/daily/2026/11/marketing_report_2026-11-16.txt"
+    )
     assert bundle.text_path.read_text(encoding="utf-8") == EXPECTED_TEXT
 
 
@@ -108,8 +109,9 @@ def test_rerender_overwrites_with_identical_bytes(filled, tmp_path):
     before = [p.read_bytes() for _, _, p in first.files()]
     second = render_report(filled, settings, marts.DAY, run_id=marts.RUN_ID)
     assert [p.read_bytes() for _, _, p in second.files()] == before
-    files = sorted(p.relative_to(tmp_path) for p in (tmp_path / "reports").rglob("*")
-                   if p.is_file())
+    files = sorted(
+        p.relative_to(tmp_path) for p in (tmp_path / "reports").rglob("*") if p.is_file()
+    )
     assert len(files) == 3
 
 
@@ -126,6 +128,6 @@ def test_empty_revenue_marts_render_with_no_data_notes(wh, tmp_path):
     bundle = render_report(wh, marts.make_settings(tmp_path), marts.DAY)
     html = bundle.html_path.read_text(encoding="utf-8")
     for chart in ("latency", "collections", "nrr"):
-        assert f'data-chart="{chart}">データなし' in html or f"data-chart=\"{chart}\"" not in html
+        assert f'data-chart="{chart}">データなし' in html or f'data-chart="{chart}"' not in html
     assert "この実行の品質チェック結果はありません" in html
     assert 'data-figure="dq_status" data-value="unchecked"' in html

@@ -32,13 +32,23 @@ if TYPE_CHECKING:
     from revops.outputs.reports.bundle import ReportBundle
     from revops.warehouse.base import Warehouse
 
-CONTENT_TYPES = {"text": "text/plain; charset=utf-8", "csv": "text/csv; charset=utf-8",
-                 "html": "text/html; charset=utf-8"}
+CONTENT_TYPES = {
+    "text": "text/plain; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+}
 _URL_CREDENTIALS = re.compile(r"(://)[^/\s:@]+:[^/\s@]+@")
 _DATA_URI = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 TERMINAL_ERRORS: tuple[type[BaseException], ...] = (
-    PermissionError, FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError,
-    TypeError, ConfigError, smtplib.SMTPAuthenticationError, smtplib.SMTPNotSupportedError,
+    PermissionError,
+    FileNotFoundError,
+    NotADirectoryError,
+    IsADirectoryError,
+    ValueError,
+    TypeError,
+    ConfigError,
+    smtplib.SMTPAuthenticationError,
+    smtplib.SMTPNotSupportedError,
     ssl.SSLCertVerificationError,
 )
 
@@ -79,9 +89,21 @@ class DeliveryResult:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for JSON output, the run's status and audit details."""
-        return {"ok": self.ok, "local": list(self.local), "destinations": [
-            {"destination": o.destination, "kind": o.kind, "ok": o.ok, "attempts": o.attempts,
-             "files": list(o.files), "reason": o.reason} for o in self.outcomes]}
+        return {
+            "ok": self.ok,
+            "local": list(self.local),
+            "destinations": [
+                {
+                    "destination": o.destination,
+                    "kind": o.kind,
+                    "ok": o.ok,
+                    "attempts": o.attempts,
+                    "files": list(o.files),
+                    "reason": o.reason,
+                }
+                for o in self.outcomes
+            ],
+        }
 
 
 def redact(text: str) -> str:
@@ -108,8 +130,9 @@ def is_transient(exc: BaseException) -> bool:
 # ---- retries ---------------------------------------------------------------------------------
 
 
-def _attempt(action: Callable[[], Any], cfg: ReportsSettings,
-             on_retry: Callable[[int, BaseException], None]) -> tuple[int, BaseException | None]:
+def _attempt(
+    action: Callable[[], Any], cfg: ReportsSettings, on_retry: Callable[[int, BaseException], None]
+) -> tuple[int, BaseException | None]:
     """Run ``action`` with retries; returns (attempts made, the final error or None)."""
     from tenacity import (
         RetryCallState,
@@ -175,8 +198,12 @@ def _put_kwargs(protocol: str, kind: str) -> dict[str, Any]:
     return {}
 
 
-def _deliver_to_store(url: str, bundle: ReportBundle, cfg: ReportsSettings,
-                      on_retry: Callable[[int, BaseException], None]) -> DestinationOutcome:
+def _deliver_to_store(
+    url: str,
+    bundle: ReportBundle,
+    cfg: ReportsSettings,
+    on_retry: Callable[[int, BaseException], None],
+) -> DestinationOutcome:
     from fsspec.core import split_protocol
 
     protocol = split_protocol(url)[0] or "file"
@@ -194,8 +221,9 @@ def _deliver_to_store(url: str, bundle: ReportBundle, cfg: ReportsSettings,
     attempts, error = _attempt(upload, cfg, on_retry)
     shown = [f"{url.rstrip('/')}/{key}" for _, key, _ in bundle.files()][: len(delivered)]
     if error is not None:
-        return DestinationOutcome(redact(url), "store", False, attempts, tuple(shown),
-                                  describe(error))
+        return DestinationOutcome(
+            redact(url), "store", False, attempts, tuple(shown), describe(error)
+        )
     return DestinationOutcome(redact(url), "store", True, attempts, tuple(shown))
 
 
@@ -230,13 +258,23 @@ def build_email(cfg: EmailSettings, bundle: ReportBundle) -> EmailMessage:
     msg["Message-ID"] = make_msgid(domain="revops")
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
-    html_part = msg.get_payload()[1]  # type: ignore[index]
+    html_part: EmailMessage = msg.get_payload()[1]  # type: ignore[index, assignment]
     for cid, png in images.items():
-        html_part.add_related(png, "image", "png", cid=f"<{cid}>",
-                              filename=cid.split("@")[0] + ".png", disposition="inline")
+        html_part.add_related(
+            png,
+            "image",
+            "png",
+            cid=f"<{cid}>",
+            filename=cid.split("@")[0] + ".png",
+            disposition="inline",
+        )
     msg.add_attachment(text, subtype="plain", charset="utf-8", filename=bundle.text_path.name)
-    msg.add_attachment(bundle.csv_path.read_text(encoding="utf-8"), subtype="csv",
-                       charset="utf-8", filename=bundle.csv_path.name)
+    msg.add_attachment(
+        bundle.csv_path.read_text(encoding="utf-8"),
+        subtype="csv",
+        charset="utf-8",
+        filename=bundle.csv_path.name,
+    )
     return msg
 
 
@@ -248,9 +286,9 @@ def send_email(cfg: EmailSettings, msg: EmailMessage, password: str | None) -> N
     """Send ``msg`` over SMTP with the configured security; raises smtplib / OS errors."""
     assert cfg.host is not None
     if cfg.security == "ssl":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.effective_port,
-                                                timeout=cfg.timeout_seconds,
-                                                context=_tls_context(cfg))
+        client: smtplib.SMTP = smtplib.SMTP_SSL(
+            cfg.host, cfg.effective_port, timeout=cfg.timeout_seconds, context=_tls_context(cfg)
+        )
     else:
         client = smtplib.SMTP(cfg.host, cfg.effective_port, timeout=cfg.timeout_seconds)
     with client:
@@ -267,9 +305,13 @@ def _email_password(settings: Settings, cfg: EmailSettings) -> str | None:
     return settings.require_secret("email", "password", f"SMTP login as {cfg.user}")
 
 
-def _deliver_email(settings: Settings, cfg: EmailSettings, bundle: ReportBundle,
-                   rcfg: ReportsSettings, on_retry: Callable[[int, BaseException], None]
-                   ) -> DestinationOutcome:
+def _deliver_email(
+    settings: Settings,
+    cfg: EmailSettings,
+    bundle: ReportBundle,
+    rcfg: ReportsSettings,
+    on_retry: Callable[[int, BaseException], None],
+) -> DestinationOutcome:
     name = f"email:{','.join(cfg.to)}"
     try:
         password = _email_password(settings, cfg)
@@ -285,8 +327,9 @@ def _deliver_email(settings: Settings, cfg: EmailSettings, bundle: ReportBundle,
 # ---- all destinations ------------------------------------------------------------------------
 
 
-def deliver_report(settings: Settings, bundle: ReportBundle,
-                   wh: Warehouse | None = None) -> DeliveryResult:
+def deliver_report(
+    settings: Settings, bundle: ReportBundle, wh: Warehouse | None = None
+) -> DeliveryResult:
     """Copy the bundle to every ``[reports] destinations`` URL and email it when ``[email]``
     is configured. Never raises for a failing destination; with ``wh`` every failed attempt
     and every outcome is audited (resource ``report:<day>``, action ``deliver:<destination>``).
@@ -298,20 +341,32 @@ def deliver_report(settings: Settings, bundle: ReportBundle,
     def auditor(destination: str) -> Callable[[int, BaseException], None]:
         def on_retry(attempt: int, exc: BaseException) -> None:
             if wh is not None:
-                audit(wh, resource, f"deliver:{destination}", "retrying",
-                      request_id=bundle.run_id, detail={"attempt": attempt,
-                                                        "error": describe(exc)})
+                audit(
+                    wh,
+                    resource,
+                    f"deliver:{destination}",
+                    "retrying",
+                    request_id=bundle.run_id,
+                    detail={"attempt": attempt, "error": describe(exc)},
+                )
+
         return on_retry
 
-    outcomes = [_deliver_to_store(url, bundle, rcfg, auditor(redact(url)))
-                for url in rcfg.destinations]
+    outcomes = [
+        _deliver_to_store(url, bundle, rcfg, auditor(redact(url))) for url in rcfg.destinations
+    ]
     if ecfg.enabled:
-        outcomes.append(_deliver_email(settings, ecfg, bundle, rcfg,
-                                       auditor(f"email:{','.join(ecfg.to)}")))
+        outcomes.append(
+            _deliver_email(settings, ecfg, bundle, rcfg, auditor(f"email:{','.join(ecfg.to)}"))
+        )
     if wh is not None:
         for o in outcomes:
-            audit(wh, resource, f"deliver:{o.destination}", "ok" if o.ok else "failed",
-                  request_id=bundle.run_id, detail={"attempts": o.attempts,
-                                                    "files": list(o.files),
-                                                    "reason": o.reason})
+            audit(
+                wh,
+                resource,
+                f"deliver:{o.destination}",
+                "ok" if o.ok else "failed",
+                request_id=bundle.run_id,
+                detail={"attempts": o.attempts, "files": list(o.files), "reason": o.reason},
+            )
     return DeliveryResult(tuple(str(p) for _, _, p in bundle.files()), tuple(outcomes))

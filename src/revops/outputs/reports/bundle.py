@@ -43,18 +43,20 @@ class ReportBundle:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for JSON output and audit details."""
-        return {"day": self.day.isoformat(), "run_id": self.run_id,
-                "text": str(self.text_path), "csv": str(self.csv_path),
-                "html": str(self.html_path)}
+        return {
+            "day": self.day.isoformat(),
+            "run_id": self.run_id,
+            "text": str(self.text_path),
+            "csv": str(self.csv_path),
+            "html": str(self.html_path),
+        }
 
     @classmethod
-    def from_local(cls, settings: Settings, day: date, run_id: str | None = None
-                   ) -> ReportBundle:
+    def from_local(cls, settings: Settings, day: date, run_id: str | None = None) -> ReportBundle:
         """The bundle of a day already rendered to the local folder (for redelivery)."""
         local = _local_dir(settings)
         keys = ReportKeys.for_day(day)
-        return cls(day, run_id, local, local / keys.text, local / keys.csv, local / keys.html,
-                   keys)
+        return cls(day, run_id, local, local / keys.text, local / keys.csv, local / keys.html, keys)
 
 
 def _local_dir(settings: Settings) -> Path:
@@ -62,8 +64,9 @@ def _local_dir(settings: Settings) -> Path:
     return folder if folder.is_absolute() else settings.base_dir() / folder
 
 
-def render_report(wh: Warehouse, settings: Settings, day: date, *,
-                  run_id: str | None = None) -> ReportBundle:
+def render_report(
+    wh: Warehouse, settings: Settings, day: date, *, run_id: str | None = None
+) -> ReportBundle:
     """Render the report of run date ``day`` (period ending ``day - 1``) to local disk.
 
     Writes the text, CSV and HTML files under ``[reports] local_dir`` with the seed's keys,
@@ -72,18 +75,39 @@ def render_report(wh: Warehouse, settings: Settings, day: date, *,
     """
     cfg = settings.model("reports", ReportsSettings)
     try:
-        data = load_report_data(wh, day, tz=settings.timezone, run_id=run_id,
-                                trend_days=cfg.trend_days, nrr_months=cfg.nrr_months)
+        data = load_report_data(
+            wh,
+            day,
+            tz=settings.timezone,
+            run_id=run_id,
+            trend_days=cfg.trend_days,
+            nrr_months=cfg.nrr_months,
+        )
     except Exception as exc:
-        audit(wh, f"report:{day.isoformat()}", "render", "failed", request_id=run_id,
-              detail={"error": f"{type(exc).__name__}: {exc}"[:500]})
+        audit(
+            wh,
+            f"report:{day.isoformat()}",
+            "render",
+            "failed",
+            request_id=run_id,
+            detail={"error": f"{type(exc).__name__}: {exc}"[:500]},
+        )
         raise
     bundle = ReportBundle.from_local(settings, day, run_id)
-    bundle = ReportBundle(day, run_id, bundle.local_dir, bundle.text_path, bundle.csv_path,
-                          bundle.html_path, bundle.keys, data)
+    bundle = ReportBundle(
+        day,
+        run_id,
+        bundle.local_dir,
+        bundle.text_path,
+        bundle.csv_path,
+        bundle.html_path,
+        bundle.keys,
+        data,
+    )
     write_atomic(bundle.text_path, render_text(data))
     write_atomic(bundle.csv_path, render_csv(data))
     write_atomic(bundle.html_path, render_html(data, run_id=run_id))
-    audit(wh, f"report:{day.isoformat()}", "render", "ok", request_id=run_id,
-          detail=bundle.as_dict())
+    audit(
+        wh, f"report:{day.isoformat()}", "render", "ok", request_id=run_id, detail=bundle.as_dict()
+    )
     return bundle

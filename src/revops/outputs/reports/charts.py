@@ -9,8 +9,9 @@ drawn as boxes (the figures themselves stay in the HTML tables beside each chart
 from __future__ import annotations
 
 import io
+import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +21,15 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-CJK_FONTS = ("Noto Sans CJK JP", "IPAexGothic", "IPAPGothic", "IPAGothic", "TakaoGothic",
-             "VL Gothic", "Source Han Sans JP")
+CJK_FONTS = (
+    "Noto Sans CJK JP",
+    "IPAexGothic",
+    "IPAPGothic",
+    "IPAGothic",
+    "TakaoGothic",
+    "VL Gothic",
+    "Source Han Sans JP",
+)
 BLUE, ORANGE, GREEN, RED, GREY = "#2f6fb0", "#e08a2e", "#3a9a5b", "#c8473c", "#8a8f98"
 DPI = 100
 
@@ -55,8 +63,7 @@ def _styled(build: Any) -> bytes:
     """Build a figure inside the font context (text objects pick the font when created)."""
     from matplotlib import rc_context
 
-    with rc_context({"font.family": _font_family(), "font.size": 9}), \
-            warnings.catch_warnings():
+    with rc_context({"font.family": _font_family(), "font.size": 9}), warnings.catch_warnings():
         # A glyph missing from the fallback font is a cosmetic matter, never an error.
         warnings.filterwarnings("ignore", message=r".*[Gg]lyph .* missing from.*")
         warnings.filterwarnings("ignore", message=r".*findfont.*")
@@ -64,11 +71,20 @@ def _styled(build: Any) -> bytes:
         return _png(fig)
 
 
-def channel_bars(channels: Sequence[dict[str, Any]], column: str, title: str,
-                 unit: str, *, reference: float | None = None) -> bytes | None:
+def channel_bars(
+    channels: Sequence[dict[str, Any]],
+    column: str,
+    title: str,
+    unit: str,
+    *,
+    reference: float | None = None,
+) -> bytes | None:
     """Horizontal bars of ``column`` by channel (channels without a value are left out)."""
-    rows = [(str(c["channel"]), as_number(c[column])) for c in channels]
-    rows = [(name, v) for name, v in rows if v is not None]
+    rows: list[tuple[str, float]] = []
+    for c in channels:
+        number = as_number(c[column])
+        if number is not None:
+            rows.append((str(c["channel"]), number))
     if not rows:
         return None
 
@@ -79,8 +95,13 @@ def channel_bars(channels: Sequence[dict[str, Any]], column: str, title: str,
         colors = [GREEN if reference is None or v >= reference else RED for v in values]
         ax.barh(names, values, color=colors, height=0.6)
         for y, v in enumerate(values):
-            ax.annotate(f"{v:,.1f}{unit}" if unit == "%" else f"{unit}{v:,.0f}",
-                        (v, y), xytext=(4, 0), textcoords="offset points", va="center")
+            ax.annotate(
+                f"{v:,.1f}{unit}" if unit == "%" else f"{unit}{v:,.0f}",
+                (v, y),
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+            )
         if reference is not None:
             ax.axvline(reference, color=GREY, linestyle="--", linewidth=1)
         ax.grid(axis="y", visible=False)
@@ -100,10 +121,20 @@ def spend_vs_revenue(trend: Sequence[dict[str, Any]]) -> bytes | None:
     def build() -> Figure:
         fig, ax = _figure()
         days = [r["date"].strftime("%m-%d") for r in trend]
-        ax.plot(days, [as_number(r["total_ad_cost"]) for r in trend], marker="o", color=ORANGE,
-                label="広告費 (ad cost)")
-        ax.plot(days, [as_number(r["total_revenue"]) for r in trend], marker="o", color=BLUE,
-                label="売上 (revenue)")
+        ax.plot(
+            days,
+            _series(as_number(r["total_ad_cost"]) for r in trend),
+            marker="o",
+            color=ORANGE,
+            label="広告費 (ad cost)",
+        )
+        ax.plot(
+            days,
+            _series(as_number(r["total_revenue"]) for r in trend),
+            marker="o",
+            color=BLUE,
+            label="売上 (revenue)",
+        )
         ax.yaxis.set_major_formatter(lambda v, _pos: f"¥{v:,.0f}")
         ax.tick_params(axis="x", rotation=45)
         ax.legend(frameon=False, loc="upper left")
@@ -135,12 +166,12 @@ def latency_histogram(days: Sequence[float]) -> bytes | None:
 
 def latency_bins(days: Sequence[float]) -> list[float]:
     """Bin edges on whole days, a 'nice' width (1, 2, 5, 7, 14 or 30 days) for ≤ 15 bins."""
-    import math
-
     low = math.floor(min(0.0, min(days)))
     high = math.ceil(max(days)) + 1
-    width = next((w for w in (1, 2, 5, 7, 14, 30) if (high - low) / w <= 15),
-                 max(1, math.ceil((high - low) / 15)))
+    width = next(
+        (w for w in (1, 2, 5, 7, 14, 30) if (high - low) / w <= 15),
+        max(1, math.ceil((high - low) / 15)),
+    )
     edges = [float(low)]
     while edges[-1] < high:
         edges.append(edges[-1] + width)
@@ -157,15 +188,19 @@ def collections_buckets(rows: Sequence[dict[str, Any]]) -> bytes | None:
     def build() -> Figure:
         fig, axes_row = _subplots(len(currencies))
         for ax, cur in zip(axes_row, currencies, strict=True):
-            amounts = {r["bucket"]: as_number(r["amount_remaining"]) or 0.0
-                       for r in aging if str(r["currency"]) == cur}
+            amounts = {
+                r["bucket"]: as_number(r["amount_remaining"]) or 0.0
+                for r in aging
+                if str(r["currency"]) == cur
+            }
             values = [amounts.get(b, 0.0) for b in AGING_BUCKETS]
-            colors = [GREEN if b == "not_yet_due" else (ORANGE if b in ("1-30", "31-60")
-                                                        else RED) for b in AGING_BUCKETS]
+            colors = [
+                GREEN if b == "not_yet_due" else (ORANGE if b in ("1-30", "31-60") else RED)
+                for b in AGING_BUCKETS
+            ]
             ax.bar(AGING_BUCKETS, values, color=colors)
             ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:,.0f}")
-            ax.set_title(f"未回収 {cur} (receivables by days past due)", loc="left",
-                         fontsize=10)
+            ax.set_title(f"未回収 {cur} (receivables by days past due)", loc="left", fontsize=10)
             ax.tick_params(axis="x", labelsize=8)
         return fig
 
@@ -195,10 +230,21 @@ def nrr_trend(rows: Sequence[dict[str, Any]]) -> bytes | None:
         for cur in sorted({str(r["currency"]) for r in points}):
             mine = [r for r in points if str(r["currency"]) == cur]
             months = [r["month"].strftime("%Y-%m") for r in mine]
-            ax.plot(months, [_pct(r["nrr"]) for r in mine], marker="o", color=BLUE,
-                    label=f"NRR {cur}")
-            ax.plot(months, [_pct(r["grr"]) for r in mine], marker="s", color=GREEN,
-                    linestyle="--", label=f"GRR {cur}")
+            ax.plot(
+                months,
+                _series(_pct(r["nrr"]) for r in mine),
+                marker="o",
+                color=BLUE,
+                label=f"NRR {cur}",
+            )
+            ax.plot(
+                months,
+                _series(_pct(r["grr"]) for r in mine),
+                marker="s",
+                color=GREEN,
+                linestyle="--",
+                label=f"GRR {cur}",
+            )
         ax.axhline(100, color=GREY, linewidth=1)
         ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:.0f}%")
         ax.tick_params(axis="x", rotation=45)
@@ -207,6 +253,11 @@ def nrr_trend(rows: Sequence[dict[str, Any]]) -> bytes | None:
         return fig
 
     return _styled(build)
+
+
+def _series(values: Iterable[float | None]) -> list[float]:
+    """Values for a line; NULL becomes NaN, which matplotlib draws as a gap."""
+    return [math.nan if v is None else v for v in values]
 
 
 def _pct(value: Any) -> float | None:

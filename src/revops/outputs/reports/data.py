@@ -81,17 +81,20 @@ def _day_start_utc(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
 
 
-def load_dq_status(wh: Warehouse, *, run_id: str | None = None,
-                   before: datetime | None = None) -> DqStatus:
+def load_dq_status(
+    wh: Warehouse, *, run_id: str | None = None, before: datetime | None = None
+) -> DqStatus:
     """Quality status of ``run_id``, else of the latest run checked before ``before``."""
     if run_id is None or not wh.query_value(
-            "SELECT count(*) FROM revops.dq_results WHERE run_id = ?", (run_id,)):
+        "SELECT count(*) FROM revops.dq_results WHERE run_id = ?", (run_id,)
+    ):
         cutoff = before or datetime.now(UTC)
         run_id = wh.query_value(queries.DQ_LATEST_RUN, (cutoff,))
     if run_id is None:
         return DqStatus(None)
-    return DqStatus(run_id, wh.query(queries.DQ_BY_SUITE, (run_id,)),
-                    wh.query(queries.DQ_FAILURES, (run_id,)))
+    return DqStatus(
+        run_id, wh.query(queries.DQ_BY_SUITE, (run_id,)), wh.query(queries.DQ_FAILURES, (run_id,))
+    )
 
 
 def _collections(wh: Warehouse, day: date) -> tuple[date | None, list[dict[str, Any]]]:
@@ -109,8 +112,15 @@ def _first_of_month(day: date, months_back: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def load_report_data(wh: Warehouse, day: date, *, tz: ZoneInfo, run_id: str | None = None,
-                     trend_days: int = 14, nrr_months: int = 12) -> ReportData:
+def load_report_data(
+    wh: Warehouse,
+    day: date,
+    *,
+    tz: ZoneInfo,
+    run_id: str | None = None,
+    trend_days: int = 14,
+    nrr_months: int = 12,
+) -> ReportData:
     """Read every figure of the report of run date ``day``.
 
     Raises :class:`RevopsError` when the marketing marts hold no summary for the period,
@@ -126,8 +136,9 @@ def load_report_data(wh: Warehouse, day: date, *, tz: ZoneInfo, run_id: str | No
             hint=f"compute them first: revops kpi --date {day.isoformat()}",
         )
     cutoff = _day_start_utc(day, tz)
-    latency = [float(r["won_to_paid_days"])
-               for r in wh.query(queries.WON_TO_PAID_LATENCY, (cutoff,))]
+    latency = [
+        float(r["won_to_paid_days"]) for r in wh.query(queries.WON_TO_PAID_LATENCY, (cutoff,))
+    ]
     open_won = wh.query(queries.WON_NOT_PAID, (cutoff,))
     for row in open_won:
         row["days_open"] = (cutoff - row["won_at"]).total_seconds() / 86400

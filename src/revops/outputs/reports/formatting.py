@@ -86,8 +86,16 @@ def raw(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-FILTERS = {"yen": yen, "money": money, "pct": pct, "ratio_pct": ratio_pct, "count": count,
-           "ratio": ratio, "raw": raw, "fixed": fixed}
+FILTERS = {
+    "yen": yen,
+    "money": money,
+    "pct": pct,
+    "ratio_pct": ratio_pct,
+    "count": count,
+    "ratio": ratio,
+    "raw": raw,
+    "fixed": fixed,
+}
 
 
 class RoasTier(tuple[str, str, str]):

@@ -43,14 +43,16 @@ class Notification:
         return self.status == "sent"
 
 
-def _send(wh: Warehouse, settings: Settings, key: str, kind: str,
-          payload: dict[str, Any]) -> Notification:
+def _send(
+    wh: Warehouse, settings: Settings, key: str, kind: str, payload: dict[str, Any]
+) -> Notification:
     queued = enqueue(wh, key, CHANNEL, kind, payload)
     url = settings.secret("slack", "webhook_url")
     if url:
         deliver_pending(wh, {CHANNEL: slack_sender(url)})
-    rows = wh.query("SELECT status, last_error FROM revops.notifications_outbox WHERE key = ?",
-                    (key,))
+    rows = wh.query(
+        "SELECT status, last_error FROM revops.notifications_outbox WHERE key = ?", (key,)
+    )
     row = rows[0] if rows else {"status": "pending", "last_error": None}
     return Notification(key, queued, str(row["status"]), row["last_error"])
 
@@ -63,22 +65,43 @@ def coerce_dq(wh: Warehouse, run_id: str, dq_status: Any) -> DqStatus:
     if dq_status is None:
         return load_dq_status(wh, run_id=run_id, before=datetime.now(UTC))
     if isinstance(dq_status, bool):
-        return DqStatus(run_id, [{"suite": "all", "expectations": 1,
-                                  "failed": 0 if dq_status else 1, "failed_block": 0}])
+        return DqStatus(
+            run_id,
+            [
+                {
+                    "suite": "all",
+                    "expectations": 1,
+                    "failed": 0 if dq_status else 1,
+                    "failed_block": 0,
+                }
+            ],
+        )
     if isinstance(dq_status, Mapping):
         suites = []
         for name, result in dq_status.items():
             total = int(result.get("expectations", 1))
             failed = int(result.get("failed", 0 if result.get("passed", True) else 1))
-            suites.append({"suite": name, "expectations": total, "failed": failed,
-                           "failed_block": int(result.get("failed_block", 0))})
+            suites.append(
+                {
+                    "suite": name,
+                    "expectations": total,
+                    "failed": failed,
+                    "failed_block": int(result.get("failed_block", 0)),
+                }
+            )
         return DqStatus(run_id, suites)
     raise TypeError(f"unsupported dq_status {type(dq_status).__name__}")
 
 
-def notify_completion(wh: Warehouse, settings: Settings, run_id: str, day: date,
-                      bundle: ReportBundle | None, delivery: DeliveryResult | None,
-                      dq_status: Any = None) -> Notification:
+def notify_completion(
+    wh: Warehouse,
+    settings: Settings,
+    run_id: str,
+    day: date,
+    bundle: ReportBundle | None,
+    delivery: DeliveryResult | None,
+    dq_status: Any = None,
+) -> Notification:
     """Queue (once per run) the seed's completion message: KPIs, ROAS tier, quality status
     and the files delivered; send it when the Slack webhook is configured."""
     if bundle is not None and bundle.data is not None:
@@ -91,24 +114,44 @@ def notify_completion(wh: Warehouse, settings: Settings, run_id: str, day: date,
     files = delivery.delivered_files if delivery is not None else []
     if delivery is not None and not delivery.outcomes:
         files = list(delivery.local)
-    undelivered = ([f"{o.destination}: {o.reason}" for o in delivery.failed]
-                   if delivery is not None else [])
-    payload = completion_message(day, summary, dq_passed=dq.passed if dq.checked else None,
-                                 failed_suites=failed_suites, files=files,
-                                 undelivered=undelivered, run_id=run_id)
+    undelivered = (
+        [f"{o.destination}: {o.reason}" for o in delivery.failed] if delivery is not None else []
+    )
+    payload = completion_message(
+        day,
+        summary,
+        dq_passed=dq.passed if dq.checked else None,
+        failed_suites=failed_suites,
+        files=files,
+        undelivered=undelivered,
+        run_id=run_id,
+    )
     return _send(wh, settings, f"{run_id}:completion", "completion", payload)
 
 
-def notify_failure(wh: Warehouse, settings: Settings, run_id: str, task: str, error: Any,
-                   *, day: date | None = None) -> Notification:
+def notify_failure(
+    wh: Warehouse,
+    settings: Settings,
+    run_id: str,
+    task: str,
+    error: Any,
+    *,
+    day: date | None = None,
+) -> Notification:
     """Queue (once per run) an alert naming the failed task and its error; send it when the
     Slack webhook is configured."""
     payload = failure_message(run_id, task, error, day=day)
     return _send(wh, settings, f"{run_id}:failure", "failure", payload)
 
 
-def notify_dq_warning(wh: Warehouse, settings: Settings, run_id: str, dq_status: Any = None,
-                      *, day: date | None = None) -> Notification | None:
+def notify_dq_warning(
+    wh: Warehouse,
+    settings: Settings,
+    run_id: str,
+    dq_status: Any = None,
+    *,
+    day: date | None = None,
+) -> Notification | None:
     """Queue (once per run) a data-quality warning when a check failed; None when all passed."""
     dq = coerce_dq(wh, run_id, dq_status)
     if not dq.checked or dq.passed:

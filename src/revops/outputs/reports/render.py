@@ -22,14 +22,41 @@ from revops.outputs.reports import charts
 from revops.outputs.reports.data import ReportData
 from revops.outputs.reports.formatting import FILTERS, raw, roas_tier
 
-CSV_COLUMNS = ("date", "period_start", "period_end", "channel", "impressions", "clicks",
-               "ad_cost", "conversions", "new_customers", "total_ltv", "period_revenue",
-               "cac", "avg_ltv", "roas", "cvr", "ctr", "ltv_cac_ratio")
-STATUS_LABELS = {"not_invoiced": "未請求", "invoiced": "請求済・未入金",
-                 "partially_paid": "一部入金"}
-BUCKET_LABELS = {"not_yet_due": "期日前", "1-30": "1〜30日超過", "31-60": "31〜60日超過",
-                 "61-90": "61〜90日超過", "91-120": "91〜120日超過", "120+": "120日超",
-                 "collected": "回収済", "uncollectible": "回収不能", "void": "無効"}
+CSV_COLUMNS = (
+    "date",
+    "period_start",
+    "period_end",
+    "channel",
+    "impressions",
+    "clicks",
+    "ad_cost",
+    "conversions",
+    "new_customers",
+    "total_ltv",
+    "period_revenue",
+    "cac",
+    "avg_ltv",
+    "roas",
+    "cvr",
+    "ctr",
+    "ltv_cac_ratio",
+)
+STATUS_LABELS = {
+    "not_invoiced": "未請求",
+    "invoiced": "請求済・未入金",
+    "partially_paid": "一部入金",
+}
+BUCKET_LABELS = {
+    "not_yet_due": "期日前",
+    "1-30": "1〜30日超過",
+    "31-60": "31〜60日超過",
+    "61-90": "61〜90日超過",
+    "91-120": "91〜120日超過",
+    "120+": "120日超",
+    "collected": "回収済",
+    "uncollectible": "回収不能",
+    "void": "無効",
+}
 
 
 @dataclass(frozen=True)
@@ -45,8 +72,9 @@ class ReportKeys:
         """``reports/daily/YYYY/MM/marketing_report_D.txt`` and friends."""
         ym = f"{day:%Y}/{day:%m}"
         stem = f"reports/daily/{ym}/marketing_report_{day.isoformat()}"
-        return cls(f"{stem}.txt", f"data/kpi/{ym}/channel_kpi_{day.isoformat()}.csv",
-                   f"{stem}.html")
+        return cls(
+            f"{stem}.txt", f"data/kpi/{ym}/channel_kpi_{day.isoformat()}.csv", f"{stem}.html"
+        )
 
     def items(self) -> list[tuple[str, str]]:
         """``(kind, key)`` pairs in upload order."""
@@ -70,9 +98,13 @@ def _environment() -> Any:
 
 
 def _context(data: ReportData) -> dict[str, Any]:
-    return {"day": data.day.isoformat(), "period_start": data.period_start.isoformat(),
-            "period_end": data.period_end.isoformat(), "s": data.summary,
-            "channels": data.channels}
+    return {
+        "day": data.day.isoformat(),
+        "period_start": data.period_start.isoformat(),
+        "period_end": data.period_end.isoformat(),
+        "s": data.summary,
+        "channels": data.channels,
+    }
 
 
 def render_text(data: ReportData) -> str:
@@ -95,8 +127,11 @@ def latency_stats(days: list[float]) -> dict[str, Any]:
     if not days:
         return {"count": 0, "median": None, "within_15": None}
     within = sum(1 for d in days if d <= 15)
-    return {"count": len(days), "median": statistics.median(days),
-            "within_15": within / len(days) * 100}
+    return {
+        "count": len(days),
+        "median": statistics.median(days),
+        "within_15": within / len(days) * 100,
+    }
 
 
 def open_amounts(rows: list[dict[str, Any]]) -> list[tuple[str, Decimal]]:
@@ -111,8 +146,9 @@ def open_amounts(rows: list[dict[str, Any]]) -> list[tuple[str, Decimal]]:
 def render_charts(data: ReportData) -> dict[str, bytes | None]:
     """Every chart of the HTML report as PNG bytes (None where there is no data)."""
     return {
-        "roas": charts.channel_bars(data.channels, "roas", "ROAS by channel (%)", "%",
-                                    reference=100.0),
+        "roas": charts.channel_bars(
+            data.channels, "roas", "ROAS by channel (%)", "%", reference=100.0
+        ),
         "cac": charts.channel_bars(data.channels, "cac", "CAC by channel (¥)", "¥"),
         "spend": charts.spend_vs_revenue(data.trend),
         "latency": charts.latency_histogram(data.latency_days),
@@ -129,8 +165,10 @@ def _chart_macro(images: dict[str, bytes | None]) -> Callable[[str, str], Any]:
         if png is None:
             return Markup('<p class="empty" data-chart="{}">データなし</p>').format(name)
         uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-        return Markup(f'<img class="chart" id="chart-{escape(name)}" data-chart="{escape(name)}"'
-                      f' src="{uri}" alt="{escape(alt)}" width="640">')
+        return Markup(
+            f'<img class="chart" id="chart-{escape(name)}" data-chart="{escape(name)}"'
+            f' src="{uri}" alt="{escape(alt)}" width="640">'
+        )
 
     return chart
 
@@ -147,19 +185,37 @@ def dq_badge(data: ReportData) -> tuple[str, str, str]:
     return "ok", "✅ 全データ品質OK", "ok"
 
 
-def render_html(data: ReportData, *, run_id: str | None = None,
-                images: dict[str, bytes | None] | None = None) -> str:
+def render_html(
+    data: ReportData, *, run_id: str | None = None, images: dict[str, bytes | None] | None = None
+) -> str:
     """The HTML report: self-contained (charts as data: URIs, no scripts, no web fonts)."""
     images = render_charts(data) if images is None else images
     state, label, css = dq_badge(data)
     tier = roas_tier(data.summary["overall_roas"])
-    return _environment().get_template("report.html.j2").render(
-        **_context(data), run_id=run_id, trend=data.trend,
-        latency=latency_stats(data.latency_days), won_not_paid=data.won_not_paid,
-        open_amounts=open_amounts(data.won_not_paid), collections=data.collections,
-        collections_as_of=data.collections_as_of, nrr=data.nrr, dq=data.dq,
-        dq_state=state, dq_label=label, dq_class=css, tier=tier, tier_class=tier.css,
-        chart=_chart_macro(images), status_labels=STATUS_LABELS, bucket_labels=BUCKET_LABELS)
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            **_context(data),
+            run_id=run_id,
+            trend=data.trend,
+            latency=latency_stats(data.latency_days),
+            won_not_paid=data.won_not_paid,
+            open_amounts=open_amounts(data.won_not_paid),
+            collections=data.collections,
+            collections_as_of=data.collections_as_of,
+            nrr=data.nrr,
+            dq=data.dq,
+            dq_state=state,
+            dq_label=label,
+            dq_class=css,
+            tier=tier,
+            tier_class=tier.css,
+            chart=_chart_macro(images),
+            status_labels=STATUS_LABELS,
+            bucket_labels=BUCKET_LABELS,
+        )
+    )
 
 
 def write_atomic(path: Path, text: str) -> None:
