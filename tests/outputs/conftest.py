@@ -17,3 +17,12 @@ def filled(wh):
 
     marts.insert_all(wh)
     return wh
+
+
+@pytest.fixture
+def filled_duck(duck):
+    """DuckDB only, for tests whose subject is not the warehouse (SMTP, S3, the CLI)."""
+    import marts
+
+    marts.insert_all(duck)
+    return duck

@@ -49,6 +49,7 @@ def _close(value: str, expected) -> bool:
     return float(value) == pytest.approx(float(expected), rel=1e-9, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_report_page_shows_the_marts(filled, tmp_path, browser, request):
     bundle = render_report(filled, marts.make_settings(tmp_path), marts.DAY, run_id=marts.RUN_ID)
     page = browser.new_page(viewport={"width": 800, "height": 1000})

@@ -38,7 +38,8 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def filled_url(warehouse_url):
+def filled_url(tmp_path):
+    warehouse_url = f"duckdb:///{tmp_path}/cli.duckdb"
     wh = connect(warehouse_url)
     ensure_schema(wh)
     marts.insert_all(wh)

@@ -125,18 +125,18 @@ def test_s3_down_is_retried_audited_and_reported(filled, tmp_path, monkeypatch):
     assert all(p.exists() for _, _, p in bundle.files())  # the report stays on local disk
 
 
-def test_missing_bucket_is_not_retried(filled, tmp_path, s3, s3_endpoint):
+def test_missing_bucket_is_not_retried(filled_duck, tmp_path, s3, s3_endpoint):
     settings = _settings(tmp_path, s3_endpoint, "s3://no-such-bucket/x")
-    result = deliver_report(settings, render_report(filled, settings, marts.DAY), filled)
+    result = deliver_report(settings, render_report(filled_duck, settings, marts.DAY), filled_duck)
     (failed,) = result.failed
     assert failed.attempts == 1
     assert "FileNotFoundError" in failed.reason or "NoSuchBucket" in failed.reason
 
 
-def test_local_folder_destination(filled, tmp_path):
+def test_local_folder_destination(filled_duck, tmp_path):
     target = tmp_path / "share"
     settings = marts.make_settings(tmp_path, reports={"destinations": [str(target)]})
-    result = deliver_report(settings, render_report(filled, settings, marts.DAY))
+    result = deliver_report(settings, render_report(filled_duck, settings, marts.DAY))
     assert result.ok
     assert (target / "data/kpi/2026/11/channel_kpi_2026-11-16.csv").is_file()
     assert (target / "reports/daily/2026/11/marketing_report_2026-11-16.html").is_file()

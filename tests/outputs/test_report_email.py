@@ -65,11 +65,11 @@ def _email_settings(tmp_path, port, **extra):
     return marts.make_settings(tmp_path, email=values)
 
 
-def test_email_has_html_body_inline_charts_and_attachments(filled, tmp_path, smtp):
+def test_email_has_html_body_inline_charts_and_attachments(filled_duck, tmp_path, smtp):
     handler, port = smtp()
     settings = _email_settings(tmp_path, port)
-    bundle = render_report(filled, settings, marts.DAY, run_id=marts.RUN_ID)
-    result = deliver_report(settings, bundle, filled)
+    bundle = render_report(filled_duck, settings, marts.DAY, run_id=marts.RUN_ID)
+    result = deliver_report(settings, bundle, filled_duck)
     assert result.ok, result.as_dict()
     ((rcpts, raw),) = handler.messages
     assert rcpts == ["cmo@example.test", "ops@example.test"]
@@ -111,11 +111,11 @@ def test_temporary_refusal_is_retried(filled, tmp_path, smtp):
     assert statuses == ["retrying", "ok"]
 
 
-def test_permanent_refusal_fails_at_once_and_keeps_the_files(filled, tmp_path, smtp):
+def test_permanent_refusal_fails_at_once_and_keeps_the_files(filled_duck, tmp_path, smtp):
     handler, port = smtp(answers=["550 5.7.1 message rejected"] * 5)
     settings = _email_settings(tmp_path, port)
-    bundle = render_report(filled, settings, marts.DAY)
-    result = deliver_report(settings, bundle, filled)
+    bundle = render_report(filled_duck, settings, marts.DAY)
+    result = deliver_report(settings, bundle, filled_duck)
     (failed,) = result.failed
     assert failed.attempts == 1 and "550" in failed.reason
     assert handler.messages == []
@@ -160,7 +160,7 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def test_starttls_with_login_from_the_environment(filled, tmp_path, smtp):
+def test_starttls_with_login_from_the_environment(filled_duck, tmp_path, smtp):
     from aiosmtpd.smtp import AuthResult
 
     cert, key = _self_signed(tmp_path)
@@ -188,19 +188,19 @@ def test_starttls_with_login_from_the_environment(filled, tmp_path, smtp):
         timeout_seconds=5,
     )
     settings.env = {"REVOPS_EMAIL__PASSWORD": "s3cret"}
-    result = deliver_report(settings, render_report(filled, settings, marts.DAY))
+    result = deliver_report(settings, render_report(filled_duck, settings, marts.DAY))
     assert result.ok, result.as_dict()
     assert logins == [(b"reports@example.test", b"s3cret")]
     assert len(handler.messages) == 1
 
     settings.env = {"REVOPS_EMAIL__PASSWORD": "wrong"}
-    (failed,) = deliver_report(settings, render_report(filled, settings, marts.DAY)).failed
+    (failed,) = deliver_report(settings, render_report(filled_duck, settings, marts.DAY)).failed
     assert failed.attempts == 1 and "SMTPAuthenticationError" in failed.reason
     assert "wrong" not in failed.reason
 
 
-def test_login_without_a_password_names_the_variable(filled, tmp_path, smtp):
+def test_login_without_a_password_names_the_variable(filled_duck, tmp_path, smtp):
     _, port = smtp()
     settings = _email_settings(tmp_path, port, user="reports@example.test")
-    (failed,) = deliver_report(settings, render_report(filled, settings, marts.DAY)).failed
+    (failed,) = deliver_report(settings, render_report(filled_duck, settings, marts.DAY)).failed
     assert "REVOPS_EMAIL__PASSWORD" in failed.reason

@@ -45,7 +45,7 @@ def _font_family() -> list[str]:
 def _figure(width: float = 6.4, height: float = 3.2) -> tuple[Figure, Axes]:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="tight")
     ax = fig.add_subplot()
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#e4e6ea", linewidth=0.8)
@@ -210,7 +210,7 @@ def collections_buckets(rows: Sequence[dict[str, Any]]) -> bytes | None:
 def _subplots(n: int) -> tuple[Figure, list[Axes]]:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, 2.8 * n), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(6.4, 2.8 * n), dpi=DPI, layout="tight")
     axes = [fig.add_subplot(n, 1, i + 1) for i in range(n)]
     for ax in axes:
         ax.spines[["top", "right"]].set_visible(False)
