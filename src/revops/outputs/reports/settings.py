@@ -18,7 +18,8 @@ def _as_list(value: Any) -> Any:
 class ReportsSettings(BaseModel):
     """Where reports go and how much history their charts show."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Other components may keep their own keys in [reports] (e.g. Data Docs): ignore them.
+    model_config = ConfigDict(extra="ignore")
 
     local_dir: str = "reports"
     destinations: list[str] = Field(default_factory=list)
@@ -35,7 +36,7 @@ class ReportsSettings(BaseModel):
 class EmailSettings(BaseModel):
     """SMTP delivery; nothing is sent while ``host`` or ``to`` is empty."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     host: str | None = None
     port: int | None = None
