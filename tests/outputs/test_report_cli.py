@@ -58,13 +58,18 @@ def test_report_delivered_exits_0(filled_url, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("REVOPS_SLACK__WEBHOOK_URL", raising=False)
     config = _config(tmp_path, filled_url, [str(tmp_path / "share")])
     code, out, _ = _run(
-        ["--config", config, "report", "--date", "2026-11-16", "--format", "json"], capsys
+        ["--config", config, "report", "--date", "2026-11-16", "--notify", "--format", "json"],
+        capsys,
     )
     assert code == 0
     result = json.loads(out)
     assert result["delivery"]["ok"] is True
     assert result["report"]["text"].endswith("marketing_report_2026-11-16.txt")
     assert (tmp_path / "share/reports/daily/2026/11/marketing_report_2026-11-16.txt").exists()
+    wh = connect(filled_url)
+    queued = wh.query("SELECT key, status FROM revops.notifications_outbox")
+    wh.close()
+    assert queued == [{"key": "report-2026-11-16:completion", "status": "pending"}]
 
 
 def test_undelivered_report_exits_1_and_stays_local(filled_url, tmp_path, capsys, monkeypatch):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,17 +93,7 @@ def render_report(
             detail={"error": f"{type(exc).__name__}: {exc}"[:500]},
         )
         raise
-    bundle = ReportBundle.from_local(settings, day, run_id)
-    bundle = ReportBundle(
-        day,
-        run_id,
-        bundle.local_dir,
-        bundle.text_path,
-        bundle.csv_path,
-        bundle.html_path,
-        bundle.keys,
-        data,
-    )
+    bundle = replace(ReportBundle.from_local(settings, day, run_id), data=data)
     write_atomic(bundle.text_path, render_text(data))
     write_atomic(bundle.csv_path, render_csv(data))
     write_atomic(bundle.html_path, render_html(data, run_id=run_id))
