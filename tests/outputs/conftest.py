@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 @pytest.fixture
 def filled(wh):
     """The warehouse of each engine with the hand-made marts of ``marts.py``."""
-    import marts
+    import report_marts as marts
 
     marts.insert_all(wh)
     return wh
@@ -22,7 +22,7 @@ def filled(wh):
 @pytest.fixture
 def filled_duck(duck):
     """DuckDB only, for tests whose subject is not the warehouse (SMTP, S3, the CLI)."""
-    import marts
+    import report_marts as marts
 
     marts.insert_all(duck)
     return duck

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import marts
 import pytest
+import report_marts as marts
 
 from revops.outputs.reports import render_report
 from revops.outputs.reports.formatting import count, money, pct, ratio_pct, yen
@@ -26,7 +26,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def browser():
-    from tests.conftest import service_unavailable
+    from conftest import service_unavailable
 
     if not os.path.exists(CHROMIUM):
         service_unavailable("Chromium", f"{CHROMIUM} is missing (scripts/setup-dev installs it)")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import socket
 
-import marts
 import pytest
+import report_marts as marts
 
 from revops.cli import main
 from revops.warehouse import connect, ensure_schema

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import socket
 
-import marts
 import pytest
+import report_marts as marts
 
 from revops.outputs.delivery import deliver_report
 from revops.outputs.reports import render_report
@@ -22,7 +22,7 @@ def s3_endpoint():
     try:
         from moto.server import ThreadedMotoServer
     except ImportError as exc:
-        from tests.conftest import service_unavailable
+        from conftest import service_unavailable
 
         service_unavailable("moto's S3 server", str(exc))
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

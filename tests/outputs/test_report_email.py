@@ -9,8 +9,8 @@ import ssl
 from email import policy
 from pathlib import Path
 
-import marts
 import pytest
+import report_marts as marts
 
 from revops.outputs.delivery import deliver_report
 from revops.outputs.reports import render_report

@@ -7,8 +7,8 @@ import io
 import re
 from datetime import date
 
-import marts
 import pytest
+import report_marts as marts
 
 from revops.errors import RevopsError
 from revops.outputs.reports import render_report

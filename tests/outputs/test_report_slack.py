@@ -7,8 +7,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import marts
 import pytest
+import report_marts as marts
 
 from revops.outputs import outbox
 from revops.outputs.delivery import DeliveryResult, DestinationOutcome
