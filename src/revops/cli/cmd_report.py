@@ -42,7 +42,7 @@ def report(
     deliver: bool = typer.Option(
         True,
         "--deliver/--no-deliver",
-        help="Copy to [reports] destinations and email (default on).",
+        help="Copy to the configured destinations and email it (default on).",
     ),
     notify: bool = typer.Option(
         False,
