@@ -24,7 +24,7 @@ payloads = st.dictionaries(st.text(min_size=1, max_size=6), json_values, min_siz
 
 
 def envelope(payload: dict) -> dict:
-    return {"source": "crm", "type": "crm.customer.updated", "event_ts": "2025-01-01T00:00:00Z",
+    return {"source": "salesforce", "type": "salesforce.account.updated", "event_ts": "2025-01-01T00:00:00Z",
             "payload": payload}
 
 
@@ -43,7 +43,7 @@ def test_event_id_is_stable_under_key_order(payload):
     (a,) = normalize_record(envelope(payload))
     (b,) = normalize_record(reorder(envelope(payload)))
     assert a.event_id == b.event_id
-    assert a.event_id.startswith("crm:sha256:")
+    assert a.event_id.startswith("salesforce:sha256:")
 
 
 @settings(max_examples=60, deadline=None)

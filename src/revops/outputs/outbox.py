@@ -21,8 +21,16 @@ if TYPE_CHECKING:
     from revops.warehouse.base import Warehouse
 
 Sender = Callable[[dict[str, Any]], None]
-OUTBOX_COLUMNS = ("key", "channel", "kind", "payload", "status", "attempts", "created_at",
-                  "next_attempt_at")
+OUTBOX_COLUMNS = (
+    "key",
+    "channel",
+    "kind",
+    "payload",
+    "status",
+    "attempts",
+    "created_at",
+    "next_attempt_at",
+)
 MAX_ATTEMPTS = 8
 BASE_BACKOFF_S = 2.0
 MAX_BACKOFF_S = 600.0
@@ -78,7 +86,7 @@ def deliver_pending(
         attempts = int(row["attempts"]) + 1
         try:
             sender(orjson.loads(row["payload"]))
-        except Exception as exc:  # noqa: BLE001 - a channel failure is recorded, not raised
+        except Exception as exc:
             status = "failed" if attempts >= max_attempts else "retrying"
             gave_up += status == "failed"
             failed += 1
@@ -88,9 +96,18 @@ def deliver_pending(
                 "next_attempt_at = ?, last_error = ? WHERE key = ?",
                 (status, attempts, now + backoff(attempts), error, row["key"]),
             )
-            record(wh, AuditEvent("notifier", f"notify:{row['channel']}", row["kind"], status,
-                                  None, None, {"key": row["key"], "attempt": attempts,
-                                               "error": error}))
+            record(
+                wh,
+                AuditEvent(
+                    "notifier",
+                    f"notify:{row['channel']}",
+                    row["kind"],
+                    status,
+                    None,
+                    None,
+                    {"key": row["key"], "attempt": attempts, "error": error},
+                ),
+            )
             continue
         sent += 1
         wh.execute(
@@ -98,15 +115,27 @@ def deliver_pending(
             "last_error = NULL WHERE key = ?",
             (attempts, datetime.now(UTC), row["key"]),
         )
-        record(wh, AuditEvent("notifier", f"notify:{row['channel']}", row["kind"], "sent", None,
-                              None, {"key": row["key"], "attempt": attempts}))
+        record(
+            wh,
+            AuditEvent(
+                "notifier",
+                f"notify:{row['channel']}",
+                row["kind"],
+                "sent",
+                None,
+                None,
+                {"key": row["key"], "attempt": attempts},
+            ),
+        )
     return DeliveryReport(sent, failed, gave_up)
 
 
 def resend(wh: Warehouse, *, since: datetime, kind: str | None = None) -> int:
     """Queue again the messages created at or after ``since``; returns how many."""
-    sql = ("UPDATE revops.notifications_outbox SET status = 'pending', attempts = 0, "
-           "next_attempt_at = ?, last_error = NULL WHERE created_at >= ?")
+    sql = (
+        "UPDATE revops.notifications_outbox SET status = 'pending', attempts = 0, "
+        "next_attempt_at = ?, last_error = NULL WHERE created_at >= ?"
+    )
     params: list[Any] = [datetime.now(UTC), since]
     if kind:
         sql += " AND kind = ?"
@@ -116,8 +145,10 @@ def resend(wh: Warehouse, *, since: datetime, kind: str | None = None) -> int:
 
 def backlog(wh: Warehouse) -> dict[str, int]:
     """Count of messages by status."""
-    rows = wh.query("SELECT status, count(*) AS n FROM revops.notifications_outbox "
-                    "GROUP BY status ORDER BY status")
+    rows = wh.query(
+        "SELECT status, count(*) AS n FROM revops.notifications_outbox "
+        "GROUP BY status ORDER BY status"
+    )
     return {r["status"]: int(r["n"]) for r in rows}
 
 
