@@ -1,0 +1,1 @@
+"""Transforms: staging, facts and marts."""
