@@ -171,6 +171,22 @@ def compute_channel_kpis(
     return result
 
 
+def ensure_kpis(
+    wh: Warehouse, settings: Settings, day: date, *, window_days: int | None = None,
+    recompute: bool = False,
+) -> KpiResult:
+    """The marts for run date ``day``: read when stored with the same window, else computed.
+
+    ``recompute`` always computes (after raw data was re-extracted, for instance).
+    """
+    wanted = window_days_from(settings, window_days)
+    if not recompute:
+        stored = read_kpis(wh, day)
+        if stored.computed and stored.window_days == wanted:
+            return stored
+    return compute_channel_kpis(wh, settings, day, window_days=wanted)
+
+
 def load_marts(wh: Warehouse, period: Period) -> None:
     """Replace the rows of ``period.end`` in both marts (joins the caller's transaction)."""
     with wh.transaction(lock=WRITER_LOCK):
