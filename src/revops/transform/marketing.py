@@ -276,12 +276,18 @@ ltv AS (
     WHERE o.order_date <= ? AND o.revenue IS NOT NULL
     GROUP BY n.channel
 ),
+customer_sales AS (
+    -- summed per customer before the join: the join then sees one row per customer
+    SELECT customer_id, SUM(revenue) AS revenue
+    FROM revops.raw_sales_orders
+    WHERE order_date BETWEEN ? AND ?
+    GROUP BY customer_id
+),
 sales AS (
     SELECT COALESCE(c.acquisition_channel, 'Unknown') AS channel,
            SUM(s.revenue) AS period_revenue
-    FROM revops.raw_sales_orders AS s
+    FROM customer_sales AS s
     LEFT JOIN revops.raw_crm_customers AS c ON c.customer_id = s.customer_id
-    WHERE s.order_date BETWEEN ? AND ?
     GROUP BY COALESCE(c.acquisition_channel, 'Unknown')
 ),
 channels AS (
