@@ -74,11 +74,9 @@ N = None  # a NULL ratio
 #          cac, avg_ltv, roas, cvr, ctr, ltv_cac_ratio
 EXPECTED_30 = {
     # G1+G2; C1, C2 new; LTV O1+O3+O4; revenue S1+S2+S6 (January and February files)
-    "Google": (15000, 300, 80000, 15, 2, 35000, 120000,
-               40000.0, 17500.0, 150.0, 5.0, 2.0, 0.4375),
+    "Google": (15000, 300, 80000, 15, 2, 35000, 120000, 40000.0, 17500.0, 150.0, 5.0, 2.0, 0.4375),
     # conversions 70 above clicks 50: cvr 140, never capped; roas ties Google's 150
-    "Facebook": (10000, 50, 40000, 70, 1, 8000, 60000,
-                 40000.0, 8000.0, 150.0, 140.0, 0.5, 0.2),
+    "Facebook": (10000, 50, 40000, 70, 1, 8000, 60000, 40000.0, 8000.0, 150.0, 140.0, 0.5, 0.2),
     # ad cost, no customers: cac, avg_ltv and ltv_cac_ratio NULL; roas 0 (revenue 0)
     "Instagram": (3000, 30, 15000, 3, 0, 0, 0, N, N, 0.0, 10.0, 1.0, N),
     "Yahoo": (1000, 20, 10000, 2, 1, 6000, 10000, 10000.0, 6000.0, 100.0, 10.0, 2.0, 0.6),
@@ -94,26 +92,55 @@ SUMMARY_30 = (145000, 205000, 6, 145000 / 6, 205000 / 145000 * 100, 22.5, "Googl
 
 # Hand-computed, window 1 (P = 2026-02-10).
 EXPECTED_1 = {
-    "Google": (10000, 200, 50000, 10, 1, 10000, 50000,
-               50000.0, 10000.0, 100.0, 5.0, 2.0, 0.2),
+    "Google": (10000, 200, 50000, 10, 1, 10000, 50000, 50000.0, 10000.0, 100.0, 5.0, 2.0, 0.2),
     "Facebook": (8000, 40, 20000, 70, 0, 0, 0, N, N, 0.0, 175.0, 0.5, N),
     "Organic": (0, 0, 0, 0, 1, 3000, 2000, 0.0, 3000.0, N, N, N, N),
     "Unknown": (0, 0, 0, 0, 0, 0, 1000, N, N, N, N, N, N),
 }
 SUMMARY_1 = (70000, 53000, 2, 35000.0, 53000 / 70000 * 100, 80 / 240 * 100, "Google", 100.0)
 
-MEASURES = ("impressions", "clicks", "ad_cost", "conversions", "new_customers", "total_ltv",
-            "period_revenue", "cac", "avg_ltv", "roas", "cvr", "ctr", "ltv_cac_ratio")
-SUMMARY_MEASURES = ("total_ad_cost", "total_revenue", "total_customers", "overall_cac",
-                    "overall_roas", "avg_cvr", "best_channel", "best_channel_roas")
+MEASURES = (
+    "impressions",
+    "clicks",
+    "ad_cost",
+    "conversions",
+    "new_customers",
+    "total_ltv",
+    "period_revenue",
+    "cac",
+    "avg_ltv",
+    "roas",
+    "cvr",
+    "ctr",
+    "ltv_cac_ratio",
+)
+SUMMARY_MEASURES = (
+    "total_ad_cost",
+    "total_revenue",
+    "total_customers",
+    "overall_cac",
+    "overall_roas",
+    "avg_cvr",
+    "best_channel",
+    "best_channel_roas",
+)
 
 
 def load_ads(wh: Warehouse, rows: list[tuple]) -> None:
     """Insert raw_ads rows (date, campaign_id, name, channel, impr, clicks, cost, conv)."""
     wh.insert_rows(
         "revops.raw_ads",
-        ("date", "campaign_id", "campaign_name", "channel", "impressions", "clicks", "cost",
-         "conversions", "loaded_at"),
+        (
+            "date",
+            "campaign_id",
+            "campaign_name",
+            "channel",
+            "impressions",
+            "clicks",
+            "cost",
+            "conversions",
+            "loaded_at",
+        ),
         [(*r[:6], Decimal(r[6]), r[7], LOADED) for r in rows],
     )
 
@@ -122,10 +149,19 @@ def load_customers(wh: Warehouse, rows: list[tuple]) -> None:
     """Insert raw_crm_customers rows (customer_id, acquisition_date, channel)."""
     wh.insert_rows(
         "revops.raw_crm_customers",
-        ("customer_id", "customer_name", "email", "acquisition_date", "acquisition_source",
-         "acquisition_channel", "loaded_at"),
-        [(cid, f"Customer {cid}", f"{cid.lower()}@example.com", day, None, channel, LOADED)
-         for cid, day, channel in rows],
+        (
+            "customer_id",
+            "customer_name",
+            "email",
+            "acquisition_date",
+            "acquisition_source",
+            "acquisition_channel",
+            "loaded_at",
+        ),
+        [
+            (cid, f"Customer {cid}", f"{cid.lower()}@example.com", day, None, channel, LOADED)
+            for cid, day, channel in rows
+        ],
     )
 
 
@@ -142,10 +178,21 @@ def load_sales(wh: Warehouse, rows: list[tuple]) -> None:
     """Insert raw_sales_orders rows (order_id, customer_id, order_date, revenue, month)."""
     wh.insert_rows(
         "revops.raw_sales_orders",
-        ("order_id", "customer_id", "order_date", "revenue", "product_category", "month",
-         "source_file", "line_no", "loaded_at"),
-        [(oid, cid, day, Decimal(rev), "software", month, f"sales_{month}.csv", i + 2, LOADED)
-         for i, (oid, cid, day, rev, month) in enumerate(rows)],
+        (
+            "order_id",
+            "customer_id",
+            "order_date",
+            "revenue",
+            "product_category",
+            "month",
+            "source_file",
+            "line_no",
+            "loaded_at",
+        ),
+        [
+            (oid, cid, day, Decimal(rev), "software", month, f"sales_{month}.csv", i + 2, LOADED)
+            for i, (oid, cid, day, rev, month) in enumerate(rows)
+        ],
     )
 
 

@@ -44,8 +44,7 @@ def test_table_shows_yen_and_the_best_channel(cli_env, capsys):
 
 
 def test_json_and_csv_are_unrounded(cli_env, capsys):
-    code, out, _ = run(capsys, "--date", "2026-02-11", "--window-days", "1", "--format",
-                       "json")
+    code, out, _ = run(capsys, "--date", "2026-02-11", "--window-days", "1", "--format", "json")
     assert code == 0
     data = json.loads(out)
     assert (data["date"], data["window_days"]) == ("2026-02-10", 1)
@@ -56,8 +55,9 @@ def test_json_and_csv_are_unrounded(cli_env, capsys):
     code, out, _ = run(capsys, "--date", "2026-02-11", "--window-days", "1", "--format", "csv")
     assert code == 0
     assert out.splitlines()[0].startswith("date,period_start,period_end,channel,impressions")
-    assert "2026-02-10,2026-02-10,2026-02-10,Facebook,8000,40,20000,70,0,0,0,,,0.0,175.0,0.5," \
-        in out
+    assert (
+        "2026-02-10,2026-02-10,2026-02-10,Facebook,8000,40,20000,70,0,0,0,,,0.0,175.0,0.5," in out
+    )
 
 
 def test_stored_date_is_read_not_recomputed(cli_env, capsys):
@@ -67,8 +67,9 @@ def test_stored_date_is_read_not_recomputed(cli_env, capsys):
     from revops.warehouse import connect
 
     with connect(cli_env) as wh:
-        n = wh.query_value("SELECT COUNT(*) FROM revops.audit_events "
-                           "WHERE resource = 'marketing_marts'")
+        n = wh.query_value(
+            "SELECT COUNT(*) FROM revops.audit_events WHERE resource = 'marketing_marts'"
+        )
         assert n == 2  # computed once, read once, recomputed once
         assert read_kpis(wh, RUN_DATE).window_days == 30
 
@@ -82,10 +83,16 @@ def test_bad_arguments_exit_2(cli_env, capsys):
     assert code == 2 and "unknown --format" in err
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (None, "-"), (0, "¥0"), (1234567.5, "¥1,234,568"), (24166.666666, "¥24,167"),
-    (-1500, "-¥1,500"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, "-"),
+        (0, "¥0"),
+        (1234567.5, "¥1,234,568"),
+        (24166.666666, "¥24,167"),
+        (-1500, "-¥1,500"),
+    ],
+)
 def test_yen(value, text):
     from decimal import Decimal
 

@@ -33,7 +33,7 @@ def test_reader_during_the_load_sees_the_old_day(wh, settings):
                 compute_channel_kpis(wh, settings, RUN_DATE, window_days=1)
                 loaded.set()
                 assert release.wait(DEADLINE)
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:
             errors.append(exc)
             loaded.set()
 
@@ -63,7 +63,7 @@ def test_concurrent_reads_never_see_a_mix(wh, settings):
         try:
             for i in range(12):
                 compute_channel_kpis(wh, settings, RUN_DATE, window_days=30 if i % 2 else 1)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
         finally:
             done.set()
@@ -87,13 +87,15 @@ def test_failed_load_keeps_the_old_day(wh, settings, monkeypatch):
     old = compute_channel_kpis(wh, settings, RUN_DATE)
     from revops.transform import marketing
 
-    monkeypatch.setattr(marketing, "INSERT_SUMMARY_SQL", "INSERT INTO revops.no_such_table "
-                        "SELECT ?, ?, ?, ?, ?")
+    monkeypatch.setattr(
+        marketing, "INSERT_SUMMARY_SQL", "INSERT INTO revops.no_such_table SELECT ?, ?, ?, ?, ?"
+    )
     with pytest.raises(WarehouseError):
         compute_channel_kpis(wh, settings, RUN_DATE, window_days=1)
     assert read_kpis(wh, RUN_DATE) == old
-    status = wh.query("SELECT status FROM revops.audit_events WHERE resource = "
-                      "'marketing_marts' ORDER BY \"at\"")
+    status = wh.query(
+        "SELECT status FROM revops.audit_events WHERE resource = 'marketing_marts' ORDER BY \"at\""
+    )
     assert [r["status"] for r in status] == ["ok", "failed"]
 
 
@@ -108,8 +110,10 @@ def test_duckdb_and_postgresql_give_the_same_rows(tmp_path: Path, pg_database, s
         with connect(url) as wh:
             ensure_schema(wh)
             load_all(wh)
-            results[name] = (compute_channel_kpis(wh, settings, RUN_DATE),
-                             compute_channel_kpis(wh, settings, RUN_DATE, window_days=1))
+            results[name] = (
+                compute_channel_kpis(wh, settings, RUN_DATE),
+                compute_channel_kpis(wh, settings, RUN_DATE, window_days=1),
+            )
     duck, pg = results["duckdb"], results["postgres"]
     for a, b in zip(duck, pg, strict=True):
         assert a.channels == b.channels

@@ -91,8 +91,9 @@ def test_period_spans_two_monthly_sales_files(wh, settings):
     load_all(wh)
     months = wh.query("SELECT DISTINCT month FROM revops.raw_sales_orders ORDER BY month")
     assert [m["month"] for m in months] == ["2026-01", "2026-02"]
-    google = next(r for r in compute_channel_kpis(wh, settings, RUN_DATE).channels
-                  if r["channel"] == "Google")
+    google = next(
+        r for r in compute_channel_kpis(wh, settings, RUN_DATE).channels if r["channel"] == "Google"
+    )
     # S1 (Jan 26) + S2 (Jan 12, the first day) from January, S6 from February
     assert plain(google["period_revenue"]) == 40000 + 30000 + 50000
 
@@ -113,8 +114,7 @@ def test_window_days_from_settings(wh):
     from revops.config import Settings
 
     load_all(wh)
-    result = compute_channel_kpis(wh, Settings(data={"kpi": {"window_days": 1}}, env={}),
-                                  RUN_DATE)
+    result = compute_channel_kpis(wh, Settings(data={"kpi": {"window_days": 1}}, env={}), RUN_DATE)
     assert result.window_days == 1
     assert_channels(result.channels, EXPECTED_1)
 
@@ -162,14 +162,33 @@ def test_best_channel_ties_break_on_revenue_then_name(wh, settings):
     day = date(2026, 2, 10)
     # three channels at roas 200 with equal revenue: the name decides, by code point
     # ("Zeta" < "alpha" < "bing" whatever the database collation)
-    load_ads(wh, [(day, "a", None, "bing", 10, 1, 100, 0),
-                  (day, "b", None, "Zeta", 10, 1, 100, 0),
-                  (day, "c", None, "alpha", 10, 1, 100, 0),
-                  (day, "d", None, "Low", 10, 1, 100, 0)])
-    load_customers(wh, [("C1", date(2025, 1, 1), "bing"), ("C2", date(2025, 1, 1), "Zeta"),
-                        ("C3", date(2025, 1, 1), "alpha"), ("C4", date(2025, 1, 1), "Low")])
-    load_sales(wh, [("S1", "C1", day, 200, "2026-02"), ("S2", "C2", day, 200, "2026-02"),
-                    ("S3", "C3", day, 200, "2026-02"), ("S4", "C4", day, 100, "2026-02")])
+    load_ads(
+        wh,
+        [
+            (day, "a", None, "bing", 10, 1, 100, 0),
+            (day, "b", None, "Zeta", 10, 1, 100, 0),
+            (day, "c", None, "alpha", 10, 1, 100, 0),
+            (day, "d", None, "Low", 10, 1, 100, 0),
+        ],
+    )
+    load_customers(
+        wh,
+        [
+            ("C1", date(2025, 1, 1), "bing"),
+            ("C2", date(2025, 1, 1), "Zeta"),
+            ("C3", date(2025, 1, 1), "alpha"),
+            ("C4", date(2025, 1, 1), "Low"),
+        ],
+    )
+    load_sales(
+        wh,
+        [
+            ("S1", "C1", day, 200, "2026-02"),
+            ("S2", "C2", day, 200, "2026-02"),
+            ("S3", "C3", day, 200, "2026-02"),
+            ("S4", "C4", day, 100, "2026-02"),
+        ],
+    )
     s = compute_channel_kpis(wh, settings, RUN_DATE, window_days=1).summary
     assert (s["best_channel"], s["best_channel_roas"]) == ("Zeta", 200.0)
 
@@ -182,12 +201,14 @@ def test_audit_row_and_signal(wh, settings):
         compute_channel_kpis(wh, settings, RUN_DATE)
     finally:
         unsubscribe()
-    assert seen == [{"tables": ["mart_channel_kpi", "mart_daily_summary"],
-                     "date": "2026-02-10"}]
-    rows = wh.query("SELECT resource, action, status, detail FROM revops.audit_events "
-                    "WHERE resource = 'marketing_marts'")
+    assert seen == [{"tables": ["mart_channel_kpi", "mart_daily_summary"], "date": "2026-02-10"}]
+    rows = wh.query(
+        "SELECT resource, action, status, detail FROM revops.audit_events "
+        "WHERE resource = 'marketing_marts'"
+    )
     assert [(r["resource"], r["action"], r["status"]) for r in rows] == [
-        ("marketing_marts", "transform", "ok")]
+        ("marketing_marts", "transform", "ok")
+    ]
     assert '"window_days":30' in rows[0]["detail"] and '"channels":6' in rows[0]["detail"]
 
 
@@ -203,15 +224,17 @@ def test_bad_window_is_refused(wh, settings):
     from revops.config import Settings
 
     with pytest.raises(ConfigError, match=r"kpi\.window_days"):
-        compute_channel_kpis(wh, Settings(data={"kpi": {"window_days": "x"}}, env={}),
-                             RUN_DATE)
+        compute_channel_kpis(wh, Settings(data={"kpi": {"window_days": "x"}}, env={}), RUN_DATE)
 
 
 def test_customer_without_channel_counts_as_unknown(wh, settings):
-    wh.insert_rows("revops.raw_crm_customers",
-                   ("customer_id", "acquisition_date", "acquisition_channel", "loaded_at"),
-                   [("C1", date(2026, 2, 10), None, LOADED)])
+    wh.insert_rows(
+        "revops.raw_crm_customers",
+        ("customer_id", "acquisition_date", "acquisition_channel", "loaded_at"),
+        [("C1", date(2026, 2, 10), None, LOADED)],
+    )
     load_sales(wh, [("S1", "C1", date(2026, 2, 10), 300, "2026-02")])
     rows = compute_channel_kpis(wh, settings, RUN_DATE).channels
     assert [(r["channel"], r["new_customers"], plain(r["period_revenue"])) for r in rows] == [
-        ("Unknown", 1, 300)]
+        ("Unknown", 1, 300)
+    ]

@@ -39,8 +39,10 @@ def dwh_rows(url: str, sql: str) -> list[tuple]:
 
 
 def publish_settings(url: str, **extra: str) -> Settings:
-    return Settings(data={"publish": {"url": url, **extra}},
-                    env={"REVOPS_PUBLISH__PASSWORD": "not-needed-with-trust"})
+    return Settings(
+        data={"publish": {"url": url, **extra}},
+        env={"REVOPS_PUBLISH__PASSWORD": "not-needed-with-trust"},
+    )
 
 
 def test_unset_url_is_a_no_op(wh, settings):
@@ -57,24 +59,32 @@ def test_publish_creates_tables_and_replaces_the_date(wh, settings, dwh_url):
     assert publish_marts(conf, wh, RUN_DATE) == len(EXPECTED_30) + 1
     assert publish_marts(conf, wh, date(2026, 2, 10)) > 0
     assert publish_marts(conf, wh, RUN_DATE) == len(EXPECTED_30) + 1  # rerun: no duplicates
-    rows = dwh_rows(dwh_url, "SELECT channel, roas, period_revenue FROM public.mart_channel_kpi "
-                    "WHERE date = '2026-02-10' ORDER BY channel")
+    rows = dwh_rows(
+        dwh_url,
+        "SELECT channel, roas, period_revenue FROM public.mart_channel_kpi "
+        "WHERE date = '2026-02-10' ORDER BY channel",
+    )
     assert [r[0] for r in rows] == sorted(EXPECTED_30)
     google = next(r for r in rows if r[0] == "Google")
     assert google[1] == 150.0 and google[2] == 120000
-    summary = dwh_rows(dwh_url, "SELECT best_channel, total_customers, period_start "
-                       "FROM public.mart_daily_summary WHERE date = '2026-02-10'")
+    summary = dwh_rows(
+        dwh_url,
+        "SELECT best_channel, total_customers, period_start "
+        "FROM public.mart_daily_summary WHERE date = '2026-02-10'",
+    )
     assert summary == [("Google", 6, date(2026, 1, 12))]
-    assert dwh_rows(dwh_url, "SELECT COUNT(DISTINCT date) FROM public.mart_daily_summary") == [
-        (2,)]
+    assert dwh_rows(dwh_url, "SELECT COUNT(DISTINCT date) FROM public.mart_daily_summary") == [(2,)]
 
     # recomputed with another window: publishing replaces the date's rows on the target
     compute_channel_kpis(wh, settings, RUN_DATE, window_days=1)
     assert publish_marts(conf, wh, RUN_DATE) == len(EXPECTED_1) + 1
-    assert dwh_rows(dwh_url, "SELECT COUNT(*) FROM public.mart_channel_kpi "
-                    "WHERE date = '2026-02-10'") == [(len(EXPECTED_1),)]
-    audit = wh.query("SELECT status FROM revops.audit_events WHERE resource = "
-                     "'marketing_marts' AND action = 'publish'")
+    assert dwh_rows(
+        dwh_url, "SELECT COUNT(*) FROM public.mart_channel_kpi WHERE date = '2026-02-10'"
+    ) == [(len(EXPECTED_1),)]
+    audit = wh.query(
+        "SELECT status FROM revops.audit_events WHERE resource = "
+        "'marketing_marts' AND action = 'publish'"
+    )
     assert [a["status"] for a in audit] == ["ok"] * 4
 
 

@@ -40,8 +40,15 @@ def count(value: Any) -> str:
 
 def channel_table(channels: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Channel rows for people, best ROAS first (channels without ad cost last)."""
-    ordered = sorted(channels, key=lambda r: (r["roas"] is None, -(r["roas"] or 0.0),
-                                              -float(r["period_revenue"] or 0), r["channel"]))
+    ordered = sorted(
+        channels,
+        key=lambda r: (
+            r["roas"] is None,
+            -(r["roas"] or 0.0),
+            -float(r["period_revenue"] or 0),
+            r["channel"],
+        ),
+    )
     return [
         {
             "channel": r["channel"],
@@ -65,8 +72,11 @@ def channel_table(channels: list[dict[str, Any]]) -> list[dict[str, str]]:
 def summary_text(result: Any) -> str:
     """The daily summary as lines of text, the best channel last."""
     s = result.summary
-    best = (f"{s['best_channel']} ({percent(s['best_channel_roas'])})"
-            if s["best_channel"] else "none (no channel had ad cost)")
+    best = (
+        f"{s['best_channel']} ({percent(s['best_channel_roas'])})"
+        if s["best_channel"]
+        else "none (no channel had ad cost)"
+    )
     lines = [
         f"Summary {result.date.isoformat()} (period {result.period_start.isoformat()} .. "
         f"{result.period_end.isoformat()}, {result.window_days} days)",
@@ -92,12 +102,14 @@ def machine_value(value: Any) -> Any:
 
 def as_json(result: Any) -> str:
     """The result as one JSON object: period, window, channels and summary (unrounded)."""
-    data = {k: machine_value(v) for k, v in result.as_dict().items()
-            if k not in ("channels", "summary")}
+    data = {
+        k: machine_value(v) for k, v in result.as_dict().items() if k not in ("channels", "summary")
+    }
     data["window_days"] = result.window_days
     data["channels"] = [{k: machine_value(v) for k, v in r.items()} for r in result.channels]
-    data["summary"] = (None if result.summary is None
-                       else {k: machine_value(v) for k, v in result.summary.items()})
+    data["summary"] = (
+        None if result.summary is None else {k: machine_value(v) for k, v in result.summary.items()}
+    )
     return to_json(data)
 
 
@@ -108,19 +120,26 @@ def parse_day(text: str | None, settings: Any) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
-        raise UsageError(f"--date {text!r} is not a date", input=text,
-                         hint="write it as YYYY-MM-DD") from exc
+        raise UsageError(
+            f"--date {text!r} is not a date", input=text, hint="write it as YYYY-MM-DD"
+        ) from exc
 
 
 def kpi(
     ctx: typer.Context,
-    day: str = typer.Option(None, "--date", help="Run date D (YYYY-MM-DD); the period ends "
-                            "on D − 1. Default: today in the business time zone."),
-    window_days: int = typer.Option(None, "--window-days",
-                                    help="Days in the period (default [kpi] window_days, 30)."),
+    day: str = typer.Option(
+        None,
+        "--date",
+        help="Run date D (YYYY-MM-DD); the period ends "
+        "on D − 1. Default: today in the business time zone.",
+    ),
+    window_days: int = typer.Option(
+        None, "--window-days", help="Days in the period (default [kpi] window_days, 30)."
+    ),
     fmt: str = typer.Option("table", "--format", help="table, csv (channel rows) or json."),
-    recompute: bool = typer.Option(False, "--recompute",
-                                   help="Compute again even when the date is stored."),
+    recompute: bool = typer.Option(
+        False, "--recompute", help="Compute again even when the date is stored."
+    ),
 ) -> None:
     """Marketing KPIs per channel and the daily summary (CAC, LTV, ROAS, CVR, CTR, LTV/CAC).
 
@@ -133,16 +152,19 @@ def kpi(
     settings = context.settings(ctx)
     run_date = parse_day(day, settings)
     with context.warehouse(ctx) as wh:
-        result = ensure_kpis(wh, settings, run_date, window_days=window_days,
-                             recompute=recompute)
+        result = ensure_kpis(wh, settings, run_date, window_days=window_days, recompute=recompute)
     if fmt == "json":
         echo(as_json(result) + "\n")
     elif fmt == "csv":
-        echo(render([{k: machine_value(v) for k, v in r.items()} for r in result.channels],
-                    "csv"))
+        echo(render([{k: machine_value(v) for k, v in r.items()} for r in result.channels], "csv"))
     else:
-        echo(render(channel_table(result.channels), "table",
-                    title=f"Marketing KPIs by channel, {result.date.isoformat()}"))
+        echo(
+            render(
+                channel_table(result.channels),
+                "table",
+                title=f"Marketing KPIs by channel, {result.date.isoformat()}",
+            )
+        )
         echo(summary_text(result))
 
 

@@ -52,8 +52,11 @@ def publish_settings(settings: Settings) -> PublishSettings:
     try:
         return PublishSettings.model_validate(section)
     except ValueError as exc:
-        raise ConfigError(f"invalid settings in [publish]: {exc}", where="[publish]",
-                          hint="schema takes a plain identifier such as public") from exc
+        raise ConfigError(
+            f"invalid settings in [publish]: {exc}",
+            where="[publish]",
+            hint="schema takes a plain identifier such as public",
+        ) from exc
 
 
 def publish_marts(settings: Settings, wh: Warehouse, day: date) -> int:
@@ -78,17 +81,35 @@ def publish_marts(settings: Settings, wh: Warehouse, day: date) -> int:
     try:
         written = _write_target(settings, conf, result.date, result.channels, result.summary)
     except Exception as exc:
-        audit(wh, "marketing_marts", "publish", "failed",
-              detail={"date": result.date.isoformat(), "target": target_url,
-                      "error": type(exc).__name__})
+        audit(
+            wh,
+            "marketing_marts",
+            "publish",
+            "failed",
+            detail={
+                "date": result.date.isoformat(),
+                "target": target_url,
+                "error": type(exc).__name__,
+            },
+        )
         raise
-    audit(wh, "marketing_marts", "publish", "ok",
-          detail={"date": result.date.isoformat(), "target": target_url, "rows": written})
+    audit(
+        wh,
+        "marketing_marts",
+        "publish",
+        "ok",
+        detail={"date": result.date.isoformat(), "target": target_url, "rows": written},
+    )
     return written
 
 
-def _write_target(settings: Settings, conf: PublishSettings, mart_date: date,
-                  channels: list[dict[str, Any]], summary: dict[str, Any] | None) -> int:
+def _write_target(
+    settings: Settings,
+    conf: PublishSettings,
+    mart_date: date,
+    channels: list[dict[str, Any]],
+    summary: dict[str, Any] | None,
+) -> int:
     from revops.warehouse import connect
 
     schema = quote_ident(conf.schema_name)
@@ -97,13 +118,18 @@ def _write_target(settings: Settings, conf: PublishSettings, mart_date: date,
         with target.transaction(lock=PUBLISH_LOCK):
             target.execute(target_ddl(schema))
             target.execute(f"DELETE FROM {schema}.mart_channel_kpi WHERE date = ?", (mart_date,))
-            target.execute(f"DELETE FROM {schema}.mart_daily_summary WHERE date = ?",
-                           (mart_date,))
-            n = target.insert_rows(f"{schema}.mart_channel_kpi", CHANNEL_COLUMNS,
-                                   [tuple(r[c] for c in CHANNEL_COLUMNS) for r in channels])
+            target.execute(f"DELETE FROM {schema}.mart_daily_summary WHERE date = ?", (mart_date,))
+            n = target.insert_rows(
+                f"{schema}.mart_channel_kpi",
+                CHANNEL_COLUMNS,
+                [tuple(r[c] for c in CHANNEL_COLUMNS) for r in channels],
+            )
             if summary is not None:
-                n += target.insert_rows(f"{schema}.mart_daily_summary", SUMMARY_COLUMNS,
-                                        [tuple(summary[c] for c in SUMMARY_COLUMNS)])
+                n += target.insert_rows(
+                    f"{schema}.mart_daily_summary",
+                    SUMMARY_COLUMNS,
+                    [tuple(summary[c] for c in SUMMARY_COLUMNS)],
+                )
     finally:
         target.close()
     return n

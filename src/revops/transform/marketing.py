@@ -37,13 +37,36 @@ MAX_WINDOW_DAYS = 3660
 UNKNOWN_CHANNEL = "Unknown"
 
 CHANNEL_COLUMNS = (
-    "date", "period_start", "period_end", "channel", "impressions", "clicks", "ad_cost",
-    "conversions", "new_customers", "total_ltv", "period_revenue", "cac", "avg_ltv", "roas",
-    "cvr", "ctr", "ltv_cac_ratio",
+    "date",
+    "period_start",
+    "period_end",
+    "channel",
+    "impressions",
+    "clicks",
+    "ad_cost",
+    "conversions",
+    "new_customers",
+    "total_ltv",
+    "period_revenue",
+    "cac",
+    "avg_ltv",
+    "roas",
+    "cvr",
+    "ctr",
+    "ltv_cac_ratio",
 )
 SUMMARY_COLUMNS = (
-    "date", "period_start", "period_end", "total_ad_cost", "total_revenue", "total_customers",
-    "overall_cac", "overall_roas", "avg_cvr", "best_channel", "best_channel_roas",
+    "date",
+    "period_start",
+    "period_end",
+    "total_ad_cost",
+    "total_revenue",
+    "total_customers",
+    "overall_cac",
+    "overall_roas",
+    "avg_cvr",
+    "best_channel",
+    "best_channel_roas",
 )
 
 
@@ -148,8 +171,8 @@ def compute_channel_kpis(
     """Compute and load both marketing marts for run date ``day``; return their rows.
 
     Idempotent and atomic: one transaction (holding the marts' writer lock) replaces the rows
-    of ``date = day − 1`` in both marts. Writes an audit row (also on failure) and, after the
-    commit, emits ``marts_refreshed``.
+    of ``date = day − 1`` in both marts (called inside the caller's transaction, it joins it).
+    Writes an audit row (also on failure) and, on return, emits ``marts_refreshed``.
     """
     period = Period.for_run(day, window_days_from(settings, window_days))
     detail = {
@@ -162,8 +185,13 @@ def compute_channel_kpis(
         with wh.transaction(lock=WRITER_LOCK):
             load_marts(wh, period)
             result = read_kpis(wh, day)
-            audit(wh, "marketing_marts", "transform", "ok",
-                  detail={**detail, "channels": len(result.channels)})
+            audit(
+                wh,
+                "marketing_marts",
+                "transform",
+                "ok",
+                detail={**detail, "channels": len(result.channels)},
+            )
     except Exception as exc:
         _audit_failure(wh, detail, exc)
         raise
@@ -172,7 +200,11 @@ def compute_channel_kpis(
 
 
 def ensure_kpis(
-    wh: Warehouse, settings: Settings, day: date, *, window_days: int | None = None,
+    wh: Warehouse,
+    settings: Settings,
+    day: date,
+    *,
+    window_days: int | None = None,
     recompute: bool = False,
 ) -> KpiResult:
     """The marts for run date ``day``: read when stored with the same window, else computed.
@@ -230,9 +262,14 @@ def summary_params(period: Period) -> tuple[date, ...]:
 
 def _audit_failure(wh: Warehouse, detail: dict[str, Any], exc: Exception) -> None:
     try:
-        audit(wh, "marketing_marts", "transform", "failed",
-              detail={**detail, "error": type(exc).__name__, "message": str(exc)[:500]})
-    except Exception:  # noqa: BLE001 - the original error matters more than its audit row
+        audit(
+            wh,
+            "marketing_marts",
+            "transform",
+            "failed",
+            detail={**detail, "error": type(exc).__name__, "message": str(exc)[:500]},
+        )
+    except Exception:
         log.exception("could not write the failure audit row for the marketing marts")
 
 
