@@ -35,6 +35,7 @@ WRITER_LOCK = "revops.marts.marketing"
 DEFAULT_WINDOW_DAYS = 30
 MAX_WINDOW_DAYS = 3660
 UNKNOWN_CHANNEL = "Unknown"
+Day = date  # the field KpiResult.date shadows the type inside the class body
 
 CHANNEL_COLUMNS = (
     "date",
@@ -125,12 +126,12 @@ class KpiResult:
         return self.summary is not None
 
     @property
-    def period_start(self) -> date | None:
+    def period_start(self) -> Day | None:
         """First day of the period, when computed."""
         return self.summary["period_start"] if self.summary else None
 
     @property
-    def period_end(self) -> date | None:
+    def period_end(self) -> Day | None:
         """Last day of the period (= ``date``), when computed."""
         return self.summary["period_end"] if self.summary else None
 
