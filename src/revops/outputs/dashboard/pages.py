@@ -1,0 +1,71 @@
+"""The page at ``/`` and its static assets, all served by revops itself (no CDN)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from revops.outputs.dashboard.access import COOKIE
+from revops.outputs.dashboard.context import Dashboard
+
+PACKAGE = "revops.outputs.dashboard"
+ASSETS = {
+    "app.css": "text/css; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "charts.js": "text/javascript; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
+
+
+@cache
+def _asset(name: str) -> bytes:
+    return resources.files(PACKAGE).joinpath("static", name).read_bytes()
+
+
+@cache
+def _template() -> object:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader(PACKAGE, "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+    )
+    return env.get_template("index.html")
+
+
+def pages_router(dash: Dashboard) -> APIRouter:
+    """``GET /`` (the dashboard) and ``GET /dashboard/static/{name}``."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/")
+    def index(request: Request,
+              token: Annotated[str | None, Query(max_length=500)] = None) -> Response:
+        if token and dash.access.token:
+            # Trade the token in the address bar for a session cookie, then drop it from the URL.
+            if not dash.access.token_ok(token):
+                raise HTTPException(401, "authentication required",
+                                    headers=dash.access.challenge())
+            response = RedirectResponse("/", status_code=303)
+            response.set_cookie(COOKIE, dash.access.cookie_value(), httponly=True,
+                                samesite="strict", secure=request.url.scheme == "https")
+            return response
+        dash.access.check(request)
+        boot = orjson.dumps(dash.meta([])).decode().replace("</", "<\\/")
+        html = _template().render(title=dash.settings.title,  # type: ignore[attr-defined]
+                                  locale=dash.settings.locale, boot=boot)
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    @router.get("/dashboard/static/{name}")
+    def asset(name: str, request: Request) -> Response:
+        dash.access.check(request)
+        if name not in ASSETS:
+            raise HTTPException(404, "no such asset")
+        return Response(_asset(name), media_type=ASSETS[name],
+                        headers={"Cache-Control": "no-cache"})
+
+    return router
