@@ -124,8 +124,9 @@
     const amounts = table("wtp-status", [
       {key: "status", title: "Status", fmt: (r) => badge(r.status)},
       {key: "currency", title: "Currency"},
-      N("opportunities"), M("amount"), M("invoiced_amount"), M("paid_amount"),
-    ].map((c) => ({title: c.title || label(c.key), ...c})), d.by_status, "No won opportunities in this range.");
+      {...N("opportunities"), title: "Opportunities"}, {...M("amount"), title: "Amount"},
+      {...M("invoiced_amount"), title: "Invoiced"}, {...M("paid_amount"), title: "Paid"},
+    ], d.by_status, "No won opportunities in this range.");
     const hist = C.vbars(lat.bands.map((b) => ({label: b.band === "prepaid" ? "prepaid" : b.band + " d", value: b.opportunities,
       color: b.band === "prepaid" || b.band === "0-7" || b.band === "7-15" ? "#2f9e74" : "#e0a030"})),
       {format: (v) => num(v), title: "Won→Paid days", empty: "No paid opportunities yet."});
@@ -136,13 +137,13 @@
       {key: "won_at", title: "Won", fmt: (r) => esc(when(r.won_at))},
       {key: "age_days", title: "Age", cls: "num", fmt: (r) => `<span class="${r.age_days > 15 ? "warn" : ""}">${esc(days(r.age_days))}</span>`},
       {...M("amount"), title: "Amount"},
-      {key: "remaining", title: "Unpaid", cls: "num", value: (r) => (r.invoiced_amount || 0) - (r.paid_amount || 0),
-       fmt: (r) => esc(money((r.invoiced_amount || 0) - (r.paid_amount || 0), r.currency))},
+      {key: "remaining", title: "Unpaid", cls: "num", value: (r) => (r.amount || 0) - (r.paid_amount || 0),
+       fmt: (r) => esc(money((r.amount || 0) - (r.paid_amount || 0), r.currency))},
     ], d.open, "Every won opportunity is paid.");
     return `<div class="tiles">${tiles}</div>
-      <div class="grid2">${card("Latency from Closed Won to first payment", hist)}${card("Amounts by status", amounts)}</div>
+      <div class="grid2 split">${card("Latency from Closed Won to first payment", hist)}${card("Amounts by status", amounts)}</div>
       ${card(`Won, not yet paid (${num(d.open.length)})`, open)}
-      ${card("Live activity", activityList(), "activity")}`;
+      ${card("Live activity", activityList(), "activity-card")}`;
   };
 
   function activityList() {
@@ -194,8 +195,15 @@
         {key: "nrr", title: "NRR", cls: "num", fmt: (r) => esc(ratio(r.nrr))},
         {key: "grr", title: "GRR", cls: "num", fmt: (r) => esc(ratio(r.grr))},
       ], rows.slice().reverse());
+      const moves = C.groups(labels, [
+        {name: "New", values: rows.map((r) => r.new), color: "#2f9e74"},
+        {name: "Expansion", values: rows.map((r) => r.expansion), color: "#7fd1ae"},
+        {name: "Reactivation", values: rows.map((r) => r.reactivation), color: "#3a98b9"},
+        {name: "Contraction", values: rows.map((r) => -(r.contraction || 0)), color: "#e0a030"},
+        {name: "Churn", values: rows.map((r) => -(r.churn || 0)), color: "#c8553d"},
+      ], {format: (v) => money(v, cur), title: "MRR movements " + cur});
       out += `<div class="tiles">${tile("nrr-last-" + cur, "NRR " + labels[labels.length - 1] + " · " + cur, last.nrr, ratio(last.nrr))}${tile("grr-last-" + cur, "GRR " + labels[labels.length - 1], last.grr, ratio(last.grr))}${tile("mrr-last-" + cur, "End MRR", last.end_mrr, money(last.end_mrr, cur))}</div>
-        <div class="grid2">${card("NRR and GRR · " + cur, chart)}${card("Movements · " + cur, t)}</div>`;
+        <div class="grid2">${card("NRR and GRR · " + cur, chart)}${card("MRR movements · " + cur, moves)}</div>${card("By month · " + cur, t)}`;
     }
     return out;
   };

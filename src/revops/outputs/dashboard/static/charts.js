@@ -63,7 +63,7 @@
     const fmt = opts.format || String;
     const all = series.flatMap((s) => s.values).filter((v) => v !== null && v !== undefined);
     if (!labels.length || !all.length) return empty(opts.empty);
-    const width = 560, height = 240, left = 56, right = 16, top = 16, bottom = 40;
+    const width = 560, height = 240, left = 56, right = 34, top = 16, bottom = 40;
     let lo = Math.min(...all, opts.min ?? Infinity), hi = Math.max(...all, opts.max ?? -Infinity);
     if (hi === lo) { hi += 0.1; lo -= 0.1; }
     const pad = (hi - lo) * 0.1; lo -= pad; hi += pad;
@@ -90,5 +90,35 @@
     return out;
   }
 
-  window.RevopsCharts = {hbars, vbars, lines, PALETTE};
+  /* Grouped bars around a zero line (gains up, losses down): labels [x...],
+     series [{name, values, color}], opts {format}. */
+  function groups(labels, series, opts) {
+    opts = opts || {};
+    const fmt = opts.format || String;
+    const all = series.flatMap((s) => s.values).filter((v) => v !== null && v !== undefined);
+    if (!labels.length || !all.length || all.every((v) => !v)) return empty(opts.empty || "No movements.");
+    const width = 560, height = 240, left = 12, right = 12, top = 14, bottom = 40;
+    const hi = Math.max(0, ...all), lo = Math.min(0, ...all);
+    const span = hi - lo || 1;
+    const y = (v) => top + ((hi - v) / span) * (height - top - bottom);
+    const slot = (width - left - right) / labels.length;
+    const barW = Math.min(18, (slot * 0.8) / series.length);
+    let out = `<svg class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(opts.title || "grouped bars")}" xmlns="${NS}">`;
+    out += `<line x1="${left}" x2="${width - right}" y1="${y(0)}" y2="${y(0)}" class="grid"/>`;
+    labels.forEach((l, i) => {
+      const x0 = left + i * slot + (slot - barW * series.length) / 2;
+      series.forEach((s, si) => {
+        const v = s.values[i] || 0;
+        if (!v) return;
+        const color = s.color || PALETTE[si % PALETTE.length];
+        out += `<rect x="${x0 + si * barW}" y="${Math.min(y(v), y(0))}" width="${barW - 2}" height="${Math.max(1, Math.abs(y(v) - y(0)))}" rx="2" fill="${color}"><title>${esc(s.name)} ${esc(l)}: ${esc(fmt(Math.abs(v)))}</title></rect>`;
+      });
+      out += `<text x="${left + i * slot + slot / 2}" y="${height - bottom + 18}" text-anchor="middle" class="axis">${esc(l)}</text>`;
+    });
+    out += "</svg>";
+    out += `<div class="legend">${series.map((s, si) => `<span><i style="background:${s.color || PALETTE[si % PALETTE.length]}"></i>${esc(s.name)}</span>`).join("")}</div>`;
+    return out;
+  }
+
+  window.RevopsCharts = {hbars, vbars, lines, groups, PALETTE};
 })();

@@ -1,0 +1,202 @@
+"""The dashboard in Debian's Chromium (headless, via Playwright): every page renders without
+console errors, shows the marts' figures, updates live without a reload; screenshots go to
+``test-artifacts/``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import service_unavailable
+from dashboard.harness import Served, load_fixture, serve_dashboard, settings_for
+from revops import signals
+from revops.envelope import Envelope
+from revops.ingest import land_envelopes
+from revops.warehouse import Warehouse, connect, ensure_schema
+
+CHROMIUM = os.environ.get("REVOPS_TEST_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PAGES = ["won-to-paid", "collections", "nrr", "channels", "quality", "pipeline", "ingestion"]
+TOKEN = "browser-test-token"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        service_unavailable("Chromium at " + CHROMIUM, "not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    wh = connect(f"duckdb:///{tmp_path_factory.mktemp('dash')}/revops.duckdb")
+    ensure_schema(wh)
+    load_fixture(wh)
+    yield wh
+    wh.close()
+
+
+@pytest.fixture(scope="module")
+def server(warehouse: Warehouse) -> Iterator[Served]:
+    settings = settings_for(warehouse.url, {"REVOPS_DASHBOARD__TOKEN": TOKEN})
+    with serve_dashboard(warehouse, settings) as served:
+        yield served
+
+
+def _open(browser: Any, server: Served, **context: Any) -> tuple[Any, Any, list[str]]:
+    ctx = browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo", **context)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server.url}/?token={TOKEN}")  # trades the token for a session cookie
+    return ctx, page, errors
+
+
+def _show(page: Any, name: str) -> None:
+    page.evaluate(f"location.hash = '#{name}'")
+    page.wait_for_selector(f'[data-testid="page-{name}"]', timeout=10_000)
+
+
+def _text(page: Any, testid: str) -> str:
+    return page.locator(f'[data-testid="{testid}"] .tile-value').inner_text().strip()
+
+
+def _yen(value: Decimal | float | int) -> str:
+    return f"¥{int(round(float(value))):,}"
+
+
+def test_unauthenticated_page_gets_401(browser: Any, server: Served) -> None:
+    ctx = browser.new_context()
+    try:
+        response = ctx.new_page().goto(server.url + "/")
+        assert response is not None and response.status == 401
+    finally:
+        ctx.close()
+
+
+def test_every_page_renders_the_marts(browser: Any, server: Served,
+                                      warehouse: Warehouse) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    ctx, page, errors = _open(browser, server, viewport={"width": 1360, "height": 900})
+    try:
+        page.wait_for_selector('[data-testid="page-won-to-paid"]')
+        counts = {r["status"]: r["n"] for r in warehouse.query(
+            "SELECT status, count(*) AS n FROM revops.mart_won_to_paid GROUP BY status")}
+        for status, n in counts.items():
+            assert _text(page, f"wtp-count-{status}") == str(n)
+        unpaid = page.locator('[data-testid="wtp-open"] tbody tr').first
+        assert unpaid.locator('[data-col="amount"]').inner_text() == "¥300,000"
+        assert unpaid.locator('[data-col="remaining"]').inner_text() == "¥200,000"
+        page.screenshot(path=str(ARTIFACTS / "dashboard-won-to-paid.png"), full_page=True)
+
+        _show(page, "collections")
+        receivable = warehouse.query_value(
+            "SELECT sum(amount_remaining) FROM revops.mart_collections WHERE as_of = ? "
+            "AND currency = 'JPY' AND bucket IS NOT NULL", (datetime(2026, 11, 30).date(),))
+        assert _text(page, "col-receivable-JPY") == _yen(receivable) == "¥430,000"
+        assert _text(page, "col-receivable-USD") == "$1,500.00"
+        overdue = page.locator('[data-testid="col-overdue"] tbody tr')
+        assert overdue.count() == 3
+        page.screenshot(path=str(ARTIFACTS / "dashboard-collections.png"), full_page=True)
+
+        _show(page, "nrr")
+        nrr = warehouse.query_value("SELECT nrr FROM revops.mart_nrr_monthly "
+                                    "WHERE month = DATE '2026-11-01'")
+        assert _text(page, "nrr-last-JPY") == f"{nrr * 100:.1f}%" == "90.0%"
+        assert _text(page, "mrr-last-JPY") == "¥1,247,000"
+        page.screenshot(path=str(ARTIFACTS / "dashboard-nrr.png"), full_page=True)
+
+        _show(page, "channels")
+        summary = warehouse.query("SELECT * FROM revops.mart_daily_summary")[0]
+        assert _text(page, "ch-best") == summary["best_channel"]
+        assert _text(page, "ch-cost") == _yen(summary["total_ad_cost"])
+        assert _text(page, "ch-roas") == f"{summary['overall_roas']:.1f}%"
+        first = page.locator('[data-testid="ch-table"] tbody tr').first
+        assert first.locator('[data-col="roas"]').inner_text() == "400.0%"
+        assert first.locator('[data-col="cac"]').inner_text() == "¥20,000"
+        page.screenshot(path=str(ARTIFACTS / "dashboard-channels.png"), full_page=True)
+
+        _show(page, "quality")
+        assert _text(page, "dq-failed") == "1" and _text(page, "dq-passed") == "2"
+        page.screenshot(path=str(ARTIFACTS / "dashboard-quality.png"), full_page=True)
+
+        _show(page, "pipeline")
+        assert page.locator('[data-testid="pl-runs"] tbody tr').count() == 2
+        assert page.locator('[data-testid="pl-tasks"] tbody tr').count() == 3
+        page.screenshot(path=str(ARTIFACTS / "dashboard-pipeline.png"), full_page=True)
+
+        _show(page, "ingestion")
+        assert _text(page, "in-dup-rate") == "62.5%"
+        assert _text(page, "in-events") == "3"
+        page.screenshot(path=str(ARTIFACTS / "dashboard-ingestion.png"), full_page=True)
+
+        page.select_option('select[name="currency"]', "USD")
+        _show(page, "won-to-paid")
+        page.wait_for_function("document.body.dataset.loaded && !document.querySelector("
+                               "'[data-testid=\"wtp-count-paid\"][data-value=\"1\"]')")
+        assert _text(page, "wtp-won") == "1"
+        assert errors == []
+    finally:
+        ctx.close()
+
+
+def test_phone_layout(browser: Any, server: Served) -> None:
+    ctx, page, errors = _open(browser, server, viewport={"width": 390, "height": 844},
+                              is_mobile=True)
+    try:
+        page.wait_for_selector('[data-testid="page-won-to-paid"]')
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390  # nothing overflows sideways; wide tables scroll inside cards
+        page.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
+        assert errors == []
+    finally:
+        ctx.close()
+
+
+def test_landed_payment_appears_without_reload(browser: Any, server: Served,
+                                               warehouse: Warehouse) -> None:
+    ctx, page, errors = _open(browser, server, viewport={"width": 1360, "height": 900})
+    try:
+        page.wait_for_selector('[data-testid="page-won-to-paid"]')
+        page.wait_for_function("document.getElementById('live').dataset.state === 'live'")
+        page.evaluate("window.__sameDocument = true")
+        before = int(_text(page, "wtp-count-paid"))
+        # A Stripe invoice.paid lands; the transform marks the opportunity paid (stand-in
+        # for run_transform until that area is merged) and both signals fire.
+        envelope = Envelope(source="stripe", type="stripe.invoice.paid",
+                            event_ts=datetime.now(UTC), event_id="stripe:evt_browser_paid",
+                            payload={"id": "evt_browser_paid", "type": "invoice.paid"})
+        result = land_envelopes(warehouse, [envelope])
+        signals.emit(signals.EVENTS_LANDED, event_ids=result.new,
+                     types=["stripe.invoice.paid"], count=len(result.new))
+        warehouse.execute(
+            "UPDATE revops.mart_won_to_paid SET status = 'paid', paid_amount = invoiced_amount,"
+            " first_paid_at = ?, won_to_paid_days = 10.0 WHERE opportunity_id = '006C'",
+            (datetime.now(UTC),))
+        signals.emit(signals.MARTS_REFRESHED, tables=["mart_won_to_paid"], events=1)
+        page.wait_for_selector('[data-testid="activity"] >> text=stripe:evt_browser_paid',
+                               timeout=10_000)
+        page.wait_for_function(
+            f"document.querySelector('[data-testid=\"wtp-count-paid\"]')"
+            f".dataset.value === '{before + 1}'", timeout=10_000)
+        assert page.evaluate("window.__sameDocument") is True  # no reload happened
+        page.screenshot(path=str(ARTIFACTS / "dashboard-live-update.png"), full_page=True)
+        assert errors == []
+    finally:
+        ctx.close()
