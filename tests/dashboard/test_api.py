@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-
 from contextlib import contextmanager
 
 import httpx
@@ -13,7 +12,6 @@ import pytest
 from dashboard.harness import AS_OF, serve_dashboard, settings_for
 from revops.outputs.dashboard import live_data
 from revops.warehouse.base import Warehouse
-
 
 
 @contextmanager
@@ -32,8 +30,12 @@ def client(loaded: Warehouse) -> Iterator[httpx.Client]:
 def test_won_to_paid_counts_latency_and_open_list(client: httpx.Client) -> None:
     body = client.get("/api/won-to-paid").json()
     counts = {(r["status"], r["currency"]): r["opportunities"] for r in body["by_status"]}
-    assert counts == {("paid", "JPY"): 1, ("partially_paid", "JPY"): 1, ("invoiced", "JPY"): 1,
-                      ("not_invoiced", "USD"): 1}
+    assert counts == {
+        ("paid", "JPY"): 1,
+        ("partially_paid", "JPY"): 1,
+        ("invoiced", "JPY"): 1,
+        ("not_invoiced", "USD"): 1,
+    }
     lat = body["latency"]
     assert lat["paid"] == 1 and lat["median_days"] == 12.5 and lat["within_15_days"] == 1
     assert {b["band"]: b["opportunities"] for b in lat["bands"]}["7-15"] == 1
@@ -55,8 +57,7 @@ def test_collections_buckets_per_currency_and_overdue(client: httpx.Client) -> N
     body = client.get("/api/collections").json()
     assert body["as_of"] == AS_OF.isoformat()
     jpy = {r["bucket"]: r["amount_remaining"] for r in body["buckets"] if r["currency"] == "JPY"}
-    assert jpy == {"not_yet_due": 100000.0, "1-30": 250000.0, "61-90": 80000.0,
-                   "collected": 0.0}
+    assert jpy == {"not_yet_due": 100000.0, "1-30": 250000.0, "61-90": 80000.0, "collected": 0.0}
     assert [r["invoice_id"] for r in body["overdue"]] == ["in_3", "in_4", "in_2"]
     only_usd = client.get("/api/collections", params={"currency": "USD"}).json()
     assert [r["invoice_id"] for r in only_usd["overdue"]] == ["in_4"]
@@ -84,9 +85,11 @@ def test_channels_default_to_latest_date_and_rank_by_roas(client: httpx.Client) 
 def test_quality_latest_run_per_suite_and_failures(client: httpx.Client) -> None:
     body = client.get("/api/quality").json()
     latest = {(r["run_id"], r["expectation"]) for r in body["latest"]}
-    assert latest == {("dq-2", "expect_column_values_to_not_be_null"),
-                      ("dq-2", "expect_column_values_to_be_between"),
-                      ("dq-3", "expect_column_values_to_be_unique")}
+    assert latest == {
+        ("dq-2", "expect_column_values_to_not_be_null"),
+        ("dq-2", "expect_column_values_to_be_between"),
+        ("dq-3", "expect_column_values_to_be_unique"),
+    }
     assert [r["run_id"] for r in body["failures"]] == ["dq-2", "dq-old"]
 
 
@@ -95,7 +98,10 @@ def test_pipeline_runs_and_tasks(client: httpx.Client) -> None:
     assert [r["run_id"] for r in body["runs"]] == ["daily-2026-11-30", "daily-2026-11-29"]
     assert body["runs"][0]["attempts"] == 3 and body["runs"][0]["failed_attempts"] == 1
     assert [(t["task_id"], t["attempt"]) for t in body["tasks"]] == [
-        ("extract_ads", 1), ("extract_ads", 2), ("kpi", 1)]
+        ("extract_ads", 1),
+        ("extract_ads", 2),
+        ("kpi", 1),
+    ]
     assert body["tasks"][1]["duration_seconds"] == pytest.approx(30.0)
     other = client.get("/api/pipeline", params={"run_id": "daily-2026-11-29"}).json()
     assert other["run_id"] == "daily-2026-11-29" and other["tasks"] == []
@@ -108,8 +114,12 @@ def test_ingestion_freshness_duplicates_dead_letters(client: httpx.Client) -> No
     assert fresh["stripe.invoice.paid"]["avg_lag_seconds"] == pytest.approx(3.0)
     assert fresh["stripe.invoice.paid"]["max_lag_seconds"] == pytest.approx(4.0)
     assert fresh["salesforce.opportunity.updated"]["avg_lag_seconds"] == pytest.approx(60.0)
-    assert body["duplicates"] == {"deliveries": 8, "new": 3, "duplicates": 5,
-                                  "duplicate_rate": 5 / 8}
+    assert body["duplicates"] == {
+        "deliveries": 8,
+        "new": 3,
+        "duplicates": 5,
+        "duplicate_rate": 5 / 8,
+    }
     pending = {r["source"]: r["pending"] for r in body["dead_letter_counts"]}
     assert pending == {"stripe": 1, "salesforce": 0}
     assert [r["id"] for r in body["dead_letters"]] == [2, 1]
@@ -117,9 +127,17 @@ def test_ingestion_freshness_duplicates_dead_letters(client: httpx.Client) -> No
 
 def test_openapi_describes_every_panel(client: httpx.Client) -> None:
     spec = client.get("/openapi.json").json()
-    for path in ("/api/won-to-paid", "/api/collections", "/api/nrr", "/api/channels",
-                 "/api/quality", "/api/pipeline", "/api/ingestion", "/api/events",
-                 "/api/meta"):
+    for path in (
+        "/api/won-to-paid",
+        "/api/collections",
+        "/api/nrr",
+        "/api/channels",
+        "/api/quality",
+        "/api/pipeline",
+        "/api/ingestion",
+        "/api/events",
+        "/api/meta",
+    ):
         assert path in spec["paths"], path
     schema = spec["paths"]["/api/won-to-paid"]["get"]["responses"]["200"]["content"]
     assert schema["application/json"]["schema"]["$ref"].endswith("/WonToPaid")
@@ -133,8 +151,9 @@ def test_live_data_trims_event_ids() -> None:
 # -- access --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/", "/api/won-to-paid", "/api/events",
-                                  "/dashboard/static/app.js"])
+@pytest.mark.parametrize(
+    "path", ["/", "/api/won-to-paid", "/api/events", "/dashboard/static/app.js"]
+)
 def test_token_protects_pages_api_stream_and_assets(loaded: Warehouse, path: str) -> None:
     with _client(loaded, {"REVOPS_DASHBOARD__TOKEN": "s3cret-token"}) as client:
         denied = client.get(path)
@@ -159,6 +178,7 @@ def test_token_in_url_becomes_a_session_cookie(loaded: Warehouse) -> None:
 
 def test_basic_auth(loaded: Warehouse) -> None:
     with _client(loaded, {"REVOPS_DASHBOARD__PASSWORD": "pw"}) as client:
+
         def basic(user: str, pw: str) -> dict[str, str]:
             return {"Authorization": "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()}
 

@@ -4,25 +4,37 @@ console errors, shows the marts' figures, updates live without a reload; screens
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
+import orjson
 import pytest
 
 from conftest import service_unavailable
-from dashboard.harness import Served, load_fixture, serve_dashboard, settings_for
+from dashboard.harness import Served, load_fixture, serve_app, serve_dashboard, settings_for
 from revops import signals
 from revops.envelope import Envelope
 from revops.ingest import land_envelopes
 from revops.warehouse import Warehouse, connect, ensure_schema
 
 CHROMIUM = os.environ.get("REVOPS_TEST_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PAGES = ["won-to-paid", "collections", "nrr", "channels", "quality", "pipeline", "ingestion"]
 TOKEN = "browser-test-token"
@@ -78,7 +90,7 @@ def _text(page: Any, testid: str) -> str:
 
 
 def _yen(value: Decimal | float | int) -> str:
-    return f"¥{int(round(float(value))):,}"
+    return f"¥{round(float(value)):,}"
 
 
 def test_unauthenticated_page_gets_401(browser: Any, server: Served) -> None:
@@ -90,14 +102,17 @@ def test_unauthenticated_page_gets_401(browser: Any, server: Served) -> None:
         ctx.close()
 
 
-def test_every_page_renders_the_marts(browser: Any, server: Served,
-                                      warehouse: Warehouse) -> None:
+def test_every_page_renders_the_marts(browser: Any, server: Served, warehouse: Warehouse) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     ctx, page, errors = _open(browser, server, viewport={"width": 1360, "height": 900})
     try:
         page.wait_for_selector('[data-testid="page-won-to-paid"]')
-        counts = {r["status"]: r["n"] for r in warehouse.query(
-            "SELECT status, count(*) AS n FROM revops.mart_won_to_paid GROUP BY status")}
+        counts = {
+            r["status"]: r["n"]
+            for r in warehouse.query(
+                "SELECT status, count(*) AS n FROM revops.mart_won_to_paid GROUP BY status"
+            )
+        }
         for status, n in counts.items():
             assert _text(page, f"wtp-count-{status}") == str(n)
         unpaid = page.locator('[data-testid="wtp-open"] tbody tr').first
@@ -108,7 +123,9 @@ def test_every_page_renders_the_marts(browser: Any, server: Served,
         _show(page, "collections")
         receivable = warehouse.query_value(
             "SELECT sum(amount_remaining) FROM revops.mart_collections WHERE as_of = ? "
-            "AND currency = 'JPY' AND bucket IS NOT NULL", (datetime(2026, 11, 30).date(),))
+            "AND currency = 'JPY' AND bucket IS NOT NULL",
+            (datetime(2026, 11, 30).date(),),
+        )
         assert _text(page, "col-receivable-JPY") == _yen(receivable) == "¥430,000"
         assert _text(page, "col-receivable-USD") == "$1,500.00"
         overdue = page.locator('[data-testid="col-overdue"] tbody tr')
@@ -116,8 +133,9 @@ def test_every_page_renders_the_marts(browser: Any, server: Served,
         page.screenshot(path=str(ARTIFACTS / "dashboard-collections.png"), full_page=True)
 
         _show(page, "nrr")
-        nrr = warehouse.query_value("SELECT nrr FROM revops.mart_nrr_monthly "
-                                    "WHERE month = DATE '2026-11-01'")
+        nrr = warehouse.query_value(
+            "SELECT nrr FROM revops.mart_nrr_monthly WHERE month = DATE '2026-11-01'"
+        )
         assert _text(page, "nrr-last-JPY") == f"{nrr * 100:.1f}%" == "90.0%"
         assert _text(page, "mrr-last-JPY") == "¥1,247,000"
         page.screenshot(path=str(ARTIFACTS / "dashboard-nrr.png"), full_page=True)
@@ -148,8 +166,10 @@ def test_every_page_renders_the_marts(browser: Any, server: Served,
 
         page.select_option('select[name="currency"]', "USD")
         _show(page, "won-to-paid")
-        page.wait_for_function("document.body.dataset.loaded && !document.querySelector("
-                               "'[data-testid=\"wtp-count-paid\"][data-value=\"1\"]')")
+        page.wait_for_function(
+            "document.body.dataset.loaded && !document.querySelector("
+            '\'[data-testid="wtp-count-paid"][data-value="1"]\')'
+        )
         assert _text(page, "wtp-won") == "1"
         assert errors == []
     finally:
@@ -157,8 +177,9 @@ def test_every_page_renders_the_marts(browser: Any, server: Served,
 
 
 def test_phone_layout(browser: Any, server: Served) -> None:
-    ctx, page, errors = _open(browser, server, viewport={"width": 390, "height": 844},
-                              is_mobile=True)
+    ctx, page, errors = _open(
+        browser, server, viewport={"width": 390, "height": 844}, is_mobile=True
+    )
     try:
         page.wait_for_selector('[data-testid="page-won-to-paid"]')
         width = page.evaluate("document.documentElement.scrollWidth")
@@ -169,8 +190,9 @@ def test_phone_layout(browser: Any, server: Served) -> None:
         ctx.close()
 
 
-def test_landed_payment_appears_without_reload(browser: Any, server: Served,
-                                               warehouse: Warehouse) -> None:
+def test_landed_payment_appears_without_reload(
+    browser: Any, server: Served, warehouse: Warehouse
+) -> None:
     ctx, page, errors = _open(browser, server, viewport={"width": 1360, "height": 900})
     try:
         page.wait_for_selector('[data-testid="page-won-to-paid"]')
@@ -179,24 +201,105 @@ def test_landed_payment_appears_without_reload(browser: Any, server: Served,
         before = int(_text(page, "wtp-count-paid"))
         # A Stripe invoice.paid lands; the transform marks the opportunity paid (stand-in
         # for run_transform until that area is merged) and both signals fire.
-        envelope = Envelope(source="stripe", type="stripe.invoice.paid",
-                            event_ts=datetime.now(UTC), event_id="stripe:evt_browser_paid",
-                            payload={"id": "evt_browser_paid", "type": "invoice.paid"})
+        envelope = Envelope(
+            source="stripe",
+            type="stripe.invoice.paid",
+            event_ts=datetime.now(UTC),
+            event_id="stripe:evt_browser_paid",
+            payload={"id": "evt_browser_paid", "type": "invoice.paid"},
+        )
         result = land_envelopes(warehouse, [envelope])
-        signals.emit(signals.EVENTS_LANDED, event_ids=result.new,
-                     types=["stripe.invoice.paid"], count=len(result.new))
+        signals.emit(
+            signals.EVENTS_LANDED,
+            event_ids=result.new,
+            types=["stripe.invoice.paid"],
+            count=len(result.new),
+        )
         warehouse.execute(
             "UPDATE revops.mart_won_to_paid SET status = 'paid', paid_amount = invoiced_amount,"
             " first_paid_at = ?, won_to_paid_days = 10.0 WHERE opportunity_id = '006C'",
-            (datetime.now(UTC),))
+            (datetime.now(UTC),),
+        )
         signals.emit(signals.MARTS_REFRESHED, tables=["mart_won_to_paid"], events=1)
-        page.wait_for_selector('[data-testid="activity"] >> text=stripe:evt_browser_paid',
-                               timeout=10_000)
+        page.wait_for_selector(
+            '[data-testid="activity"] >> text=stripe:evt_browser_paid', timeout=10_000
+        )
         page.wait_for_function(
             f"document.querySelector('[data-testid=\"wtp-count-paid\"]')"
-            f".dataset.value === '{before + 1}'", timeout=10_000)
+            f".dataset.value === '{before + 1}'",
+            timeout=10_000,
+        )
         assert page.evaluate("window.__sameDocument") is True  # no reload happened
         page.screenshot(path=str(ARTIFACTS / "dashboard-live-update.png"), full_page=True)
         assert errors == []
     finally:
         ctx.close()
+
+
+def _signed_stripe(body: bytes, secret: str) -> dict[str, str]:
+    stamp = int(time.time())
+    mac = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"Stripe-Signature": f"t={stamp},v1={mac}", "Content-Type": "application/json"}
+
+
+def test_signed_webhook_appears_on_won_to_paid_in_revops_serve(
+    browser: Any, tmp_path: Path
+) -> None:
+    """The real server: ``revops serve``'s app receives a signed Stripe webhook, its loader
+    lands it and emits ``events_landed``; the open page shows it without a reload."""
+    serve_app_module = pytest.importorskip("revops.serve.app")
+    from revops.serve.runtime import ServeRuntime
+
+    secret = "whsec_dashboard_test"
+    env = {"REVOPS_STRIPE__WEBHOOK_SECRET": secret, "REVOPS_DASHBOARD__TOKEN": TOKEN}
+    settings = settings_for(f"duckdb:///{tmp_path}/revops.duckdb", env)
+    runtime = ServeRuntime(settings, schedule=False)
+    load_fixture(runtime.warehouse)
+    app = serve_app_module.create_app(settings, runtime)
+    with serve_app(app) as url:
+        ctx, page, errors = _open(
+            browser, Served(url, app, runtime), viewport={"width": 1360, "height": 900}
+        )
+        try:
+            page.wait_for_selector('[data-testid="page-won-to-paid"]')
+            page.wait_for_function("document.getElementById('live').dataset.state === 'live'")
+            page.evaluate("window.__sameDocument = true")
+            event = {
+                "id": "evt_serve_paid",
+                "object": "event",
+                "type": "invoice.paid",
+                "created": int(time.time()),
+                "api_version": "2025-03-31.basil",
+                "livemode": False,
+                "data": {
+                    "object": {
+                        "id": "in_serve",
+                        "object": "invoice",
+                        "status": "paid",
+                        "currency": "jpy",
+                        "amount_due": 500000,
+                        "amount_paid": 500000,
+                        "amount_remaining": 0,
+                        "customer": "cus_3",
+                        "metadata": {"opportunity_id": "006C"},
+                    }
+                },
+            }
+            body = orjson.dumps(event)
+            answer = httpx.post(
+                url + "/webhooks/stripe", content=body, headers=_signed_stripe(body, secret)
+            )
+            assert answer.status_code == 200, answer.text
+            page.wait_for_selector(
+                '[data-testid="activity"] >> text=stripe:evt_serve_paid', timeout=15_000
+            )
+            assert page.evaluate("window.__sameDocument") is True
+            landed = runtime.warehouse.query_value(
+                "SELECT count(*) FROM revops.events_raw WHERE event_id = ?",
+                ("stripe:evt_serve_paid",),
+            )
+            assert landed == 1
+            page.screenshot(path=str(ARTIFACTS / "dashboard-serve-webhook.png"), full_page=True)
+            assert errors == []
+        finally:
+            ctx.close()

@@ -12,11 +12,11 @@ import httpx
 import orjson
 import pytest
 
+from conftest import service_unavailable
 from dashboard.harness import serve_dashboard, settings_for, wait_for
 from revops import signals
 from revops.outputs.live import LiveHub, LiveMessage
 from revops.warehouse.base import Warehouse
-from conftest import service_unavailable
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -27,15 +27,16 @@ class StreamReader:
     def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.status: int | None = None
-        self._thread = threading.Thread(target=self._run, args=(url, headers or {}),
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(url, headers or {}), daemon=True)
         self._thread.start()
 
     def _run(self, url: str, headers: dict[str, str]) -> None:
         event = "message"
         try:
-            with httpx.Client(timeout=httpx.Timeout(5.0, read=None)) as client, \
-                    client.stream("GET", url + "/api/events", headers=headers) as response:
+            with (
+                httpx.Client(timeout=httpx.Timeout(5.0, read=None)) as client,
+                client.stream("GET", url + "/api/events", headers=headers) as response,
+            ):
                 self.status = response.status_code
                 for line in response.iter_lines():
                     if line.startswith("event:"):
@@ -60,12 +61,19 @@ def _reader(url: str) -> Iterator[StreamReader]:
 def test_signal_reaches_the_stream_in_process(duck: Warehouse) -> None:
     with serve_dashboard(duck, settings_for(duck.url)) as served, _reader(served.url) as reader:
         assert reader.named("ready") == [{"live": "in-process"}]
-        signals.emit(signals.EVENTS_LANDED, event_ids=["stripe:evt_live"],
-                     types=["stripe.invoice.paid"], count=1)
+        signals.emit(
+            signals.EVENTS_LANDED,
+            event_ids=["stripe:evt_live"],
+            types=["stripe.invoice.paid"],
+            count=1,
+        )
         signals.emit(signals.MARTS_REFRESHED, tables=["mart_won_to_paid"], events=1)
         landed = wait_for(lambda: reader.named("events_landed"))
-        assert landed[0]["data"] == {"event_ids": ["stripe:evt_live"],
-                                     "types": ["stripe.invoice.paid"], "count": 1}
+        assert landed[0]["data"] == {
+            "event_ids": ["stripe:evt_live"],
+            "types": ["stripe.invoice.paid"],
+            "count": 1,
+        }
         refreshed = wait_for(lambda: reader.named("marts_refreshed"))
         assert refreshed[0]["data"]["tables"] == ["mart_won_to_paid"]
     # After the server stopped, its signal subscriptions are gone.
@@ -77,23 +85,24 @@ def _redis_or_skip() -> None:
         import redis
 
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         service_unavailable("Redis at " + REDIS_URL, str(exc))
 
 
 def test_two_servers_sharing_redis_both_stream_once(duck: Warehouse) -> None:
     _redis_or_skip()
     live = {"live": {"redis_url": REDIS_URL, "channel": f"revops:test:{uuid.uuid4().hex}"}}
-    with serve_dashboard(duck, settings_for(duck.url, data=live)) as a, \
-            serve_dashboard(duck, settings_for(duck.url, data=live)) as b:
+    with (
+        serve_dashboard(duck, settings_for(duck.url, data=live)) as a,
+        serve_dashboard(duck, settings_for(duck.url, data=live)) as b,
+    ):
         hub_a: LiveHub = a.app.state.live_hub
         hub_b: LiveHub = b.app.state.live_hub
         assert hub_a.wait_listening() and hub_b.wait_listening()
         with _reader(a.url) as on_a, _reader(b.url) as on_b:
             assert on_a.named("ready") == [{"live": "redis"}]
             # Produced on instance A only: B sees it because it travelled through Redis.
-            sent = hub_a.publish(signals.EVENTS_LANDED, {"event_ids": ["stripe:evt_r"],
-                                                         "count": 1})
+            sent = hub_a.publish(signals.EVENTS_LANDED, {"event_ids": ["stripe:evt_r"], "count": 1})
             marker = hub_b.publish(signals.PIPELINE_RUN, {"run_id": "r1"})
             for reader in (on_a, on_b):
                 wait_for(lambda r=reader: r.named("pipeline_run"))

@@ -14,6 +14,7 @@ subscriber too slow to keep up loses its oldest messages rather than blocking pr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import uuid
@@ -61,8 +62,12 @@ class LiveMessage:
         if not isinstance(body, dict) or not isinstance(body.get("topic"), str):
             raise ValueError("not a live message")
         data = body.get("data")
-        return cls(topic=body["topic"], data=data if isinstance(data, dict) else {},
-                   id=str(body.get("id") or uuid.uuid4().hex), at=str(body.get("at") or ""))
+        return cls(
+            topic=body["topic"],
+            data=data if isinstance(data, dict) else {},
+            id=str(body.get("id") or uuid.uuid4().hex),
+            at=str(body.get("at") or ""),
+        )
 
 
 @dataclass
@@ -138,9 +143,10 @@ class LiveHub:
             try:
                 self._redis.publish(self.channel, message.to_json())
                 return message
-            except Exception as exc:  # noqa: BLE001 - degrade, never break the producer
-                log.warning("live: Redis publish failed (%s); delivering locally only",
-                            type(exc).__name__)
+            except Exception as exc:
+                log.warning(
+                    "live: Redis publish failed (%s); delivering locally only", type(exc).__name__
+                )
         self._deliver(message)
         return message
 
@@ -167,8 +173,9 @@ class LiveHub:
                 hint="pip install 'revops[dashboard]'",
             ) from exc
         self._redis = redis.Redis.from_url(url, socket_connect_timeout=3)
-        self._listener = threading.Thread(target=self._listen, name="revops-live-redis",
-                                          daemon=True)
+        self._listener = threading.Thread(
+            target=self._listen, name="revops-live-redis", daemon=True
+        )
         self._listener.start()
 
     def wait_listening(self, timeout: float = 5.0) -> bool:
@@ -187,17 +194,16 @@ class LiveHub:
                     raw = pubsub.get_message(timeout=0.5)
                     if raw and raw.get("type") == "message":
                         self._receive(raw.get("data"))
-            except Exception as exc:  # noqa: BLE001 - reconnect with backoff
+            except Exception as exc:
                 self._listening.clear()
-                log.warning("live: Redis listener lost its connection (%s); retrying",
-                            type(exc).__name__)
+                log.warning(
+                    "live: Redis listener lost its connection (%s); retrying", type(exc).__name__
+                )
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
             finally:
-                try:
+                with contextlib.suppress(Exception):
                     pubsub.close()
-                except Exception:  # noqa: BLE001
-                    pass
 
     def _receive(self, raw: Any) -> None:
         try:
@@ -213,10 +219,8 @@ class LiveHub:
         if self._listener is not None:
             self._listener.join(timeout=5)
         if self._redis is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._redis.close()
-            except Exception:  # noqa: BLE001
-                pass
         with self._lock:
             self._subscribers.clear()
 

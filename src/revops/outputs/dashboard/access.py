@@ -44,15 +44,18 @@ class Access:
 
     @classmethod
     def from_settings(cls, settings: object) -> Access:
-        """Credentials from ``REVOPS_DASHBOARD__TOKEN`` / ``__PASSWORD`` and ``[dashboard] user``.
-        """
+        """Credentials from ``REVOPS_DASHBOARD__TOKEN`` / ``__PASSWORD``, ``[dashboard] user``."""
         conf = settings.model("dashboard", DashboardSettings)  # type: ignore[attr-defined]
-        access = cls(token=settings.secret("dashboard", "token"),  # type: ignore[attr-defined]
-                     user=conf.user,
-                     password=settings.secret("dashboard", "password"))  # type: ignore[attr-defined]
+        access = cls(
+            token=settings.secret("dashboard", "token"),  # type: ignore[attr-defined]
+            user=conf.user,
+            password=settings.secret("dashboard", "password"),
+        )  # type: ignore[attr-defined]
         if not access.enabled:
-            log.warning("dashboard: no REVOPS_DASHBOARD__TOKEN or REVOPS_DASHBOARD__PASSWORD "
-                        "set; the dashboard is open to anyone who can reach the server")
+            log.warning(
+                "dashboard: no REVOPS_DASHBOARD__TOKEN or REVOPS_DASHBOARD__PASSWORD "
+                "set; the dashboard is open to anyone who can reach the server"
+            )
         return access
 
     @property
@@ -63,8 +66,9 @@ class Access:
     def cookie_value(self) -> str:
         """The session cookie for a browser that presented the token (not the token itself)."""
         assert self.token
-        return hmac.new(self.token.encode(), b"revops-dashboard-session",
-                        hashlib.sha256).hexdigest()
+        return hmac.new(
+            self.token.encode(), b"revops-dashboard-session", hashlib.sha256
+        ).hexdigest()
 
     def token_ok(self, value: str) -> bool:
         """True when ``value`` is the configured token."""
@@ -105,8 +109,9 @@ class Access:
     def check(self, request: Request) -> None:
         """FastAPI dependency: raise 401 unless :meth:`allows`."""
         if not self.allows(request):
-            raise HTTPException(status_code=401, detail="authentication required",
-                                headers=self.challenge())
+            raise HTTPException(
+                status_code=401, detail="authentication required", headers=self.challenge()
+            )
 
 
 def _same(a: str, b: str) -> bool:

@@ -1,6 +1,5 @@
 """The JSON API behind every dashboard panel (``/api/...``); thin: parse, query, return."""
 
-
 from datetime import UTC, date, datetime
 from typing import Annotated
 
@@ -11,17 +10,16 @@ from revops.outputs.dashboard.context import Dashboard
 
 DateFrom = Annotated[date | None, Query(description="first business day (inclusive)")]
 DateTo = Annotated[date | None, Query(description="last business day (inclusive)")]
-Currency = Annotated[str | None, Query(description="ISO currency code, e.g. JPY",
-                                       max_length=8)]
+Currency = Annotated[str | None, Query(description="ISO currency code, e.g. JPY", max_length=8)]
 
 
 def api_router(dash: Dashboard) -> APIRouter:
     """Routes ``/api/...``, each behind the dashboard's access check."""
-    router = APIRouter(prefix="/api", tags=["dashboard"],
-                       dependencies=[Depends(dash.access.check)])
+    router = APIRouter(prefix="/api", tags=["dashboard"], dependencies=[Depends(dash.access.check)])
 
-    def filters(date_from: DateFrom = None, date_to: DateTo = None,
-                currency: Currency = None) -> queries.Filters:
+    def filters(
+        date_from: DateFrom = None, date_to: DateTo = None, currency: Currency = None
+    ) -> queries.Filters:
         return queries.Filters(date_from, date_to, currency or None, dash.tz)
 
     F = Annotated[queries.Filters, Depends(filters)]
@@ -30,34 +28,51 @@ def api_router(dash: Dashboard) -> APIRouter:
     def meta() -> dict:
         return dash.meta(queries.currencies(dash.warehouse))
 
-    @router.get("/won-to-paid", response_model=models.WonToPaid,
-                summary="Won→Paid: counts by status, latency distribution, open list")
+    @router.get(
+        "/won-to-paid",
+        response_model=models.WonToPaid,
+        summary="Won→Paid: counts by status, latency distribution, open list",
+    )
     def won_to_paid(f: F) -> dict:
         wh = dash.warehouse
-        return {"by_status": queries.won_to_paid_status(wh, f),
-                "latency": queries.won_to_paid_latency(wh, f),
-                "open": queries.won_to_paid_open(wh, f, datetime.now(UTC))}
+        return {
+            "by_status": queries.won_to_paid_status(wh, f),
+            "latency": queries.won_to_paid_latency(wh, f),
+            "open": queries.won_to_paid_open(wh, f, datetime.now(UTC)),
+        }
 
-    @router.get("/collections", response_model=models.Collections,
-                summary="Collections: aging buckets per currency and the overdue list")
+    @router.get(
+        "/collections",
+        response_model=models.Collections,
+        summary="Collections: aging buckets per currency and the overdue list",
+    )
     def collections(f: F) -> dict:
         as_of = queries.collections_as_of(dash.warehouse, f)
         if as_of is None:
             return {"as_of": None, "buckets": [], "overdue": []}
-        return {"as_of": as_of.isoformat(),
-                "buckets": queries.collections_buckets(dash.warehouse, f, as_of),
-                "overdue": queries.collections_overdue(dash.warehouse, f, as_of)}
+        return {
+            "as_of": as_of.isoformat(),
+            "buckets": queries.collections_buckets(dash.warehouse, f, as_of),
+            "overdue": queries.collections_overdue(dash.warehouse, f, as_of),
+        }
 
-    @router.get("/nrr", response_model=models.Nrr,
-                summary="NRR and GRR by month and currency with the MRR movements")
+    @router.get(
+        "/nrr",
+        response_model=models.Nrr,
+        summary="NRR and GRR by month and currency with the MRR movements",
+    )
     def nrr(f: F) -> dict:
         return {"months": queries.nrr_monthly(dash.warehouse, f)}
 
-    @router.get("/channels", response_model=models.Channels,
-                summary="Channel KPIs of one date and window, with the daily summary")
+    @router.get(
+        "/channels",
+        response_model=models.Channels,
+        summary="Channel KPIs of one date and window, with the daily summary",
+    )
     def channels(
-        day: Annotated[date | None, Query(alias="date",
-                                          description="KPI date (default: latest)")] = None,
+        day: Annotated[
+            date | None, Query(alias="date", description="KPI date (default: latest)")
+        ] = None,
         window_days: Annotated[int | None, Query(ge=1, le=3660)] = None,
     ) -> dict:
         wh = dash.warehouse
@@ -68,33 +83,55 @@ def api_router(dash: Dashboard) -> APIRouter:
             windows = [c["window_days"] for c in choices if c["date"] == day.isoformat()]
             window_days = windows[0] if windows else None
         if day is None:
-            return {"date": None, "window_days": None, "choices": [], "channels": [],
-                    "summary": None}
-        return {"date": day.isoformat(), "window_days": window_days, "choices": choices,
-                "channels": queries.channel_kpis(wh, day, window_days),
-                "summary": queries.daily_summary(wh, day, window_days)}
+            return {
+                "date": None,
+                "window_days": None,
+                "choices": [],
+                "channels": [],
+                "summary": None,
+            }
+        return {
+            "date": day.isoformat(),
+            "window_days": window_days,
+            "choices": choices,
+            "channels": queries.channel_kpis(wh, day, window_days),
+            "summary": queries.daily_summary(wh, day, window_days),
+        }
 
-    @router.get("/quality", response_model=models.Quality,
-                summary="Data quality: the latest run of every suite, and failures in range")
+    @router.get(
+        "/quality",
+        response_model=models.Quality,
+        summary="Data quality: the latest run of every suite, and failures in range",
+    )
     def quality(f: F) -> dict:
-        return {"latest": queries.dq_latest(dash.warehouse),
-                "failures": queries.dq_failures(dash.warehouse, f)}
+        return {
+            "latest": queries.dq_latest(dash.warehouse),
+            "failures": queries.dq_failures(dash.warehouse, f),
+        }
 
-    @router.get("/pipeline", response_model=models.Pipeline,
-                summary="Pipeline runs in range and the tasks of one run (default: latest)")
+    @router.get(
+        "/pipeline",
+        response_model=models.Pipeline,
+        summary="Pipeline runs in range and the tasks of one run (default: latest)",
+    )
     def pipeline(f: F, run_id: Annotated[str | None, Query(max_length=200)] = None) -> dict:
         runs = queries.pipeline_runs(dash.warehouse, f)
         chosen = run_id or (runs[0]["run_id"] if runs else None)
         tasks = queries.task_runs(dash.warehouse, chosen) if chosen else []
         return {"runs": runs, "run_id": chosen, "tasks": tasks}
 
-    @router.get("/ingestion", response_model=models.Ingestion,
-                summary="Ingestion: freshness per source and type, duplicates, dead letters")
+    @router.get(
+        "/ingestion",
+        response_model=models.Ingestion,
+        summary="Ingestion: freshness per source and type, duplicates, dead letters",
+    )
     def ingestion(f: F) -> dict:
         wh = dash.warehouse
-        return {"freshness": queries.freshness(wh, f),
-                "duplicates": queries.duplicates(wh, f),
-                "dead_letter_counts": queries.dead_letter_counts(wh, f),
-                "dead_letters": queries.dead_letter_list(wh, f)}
+        return {
+            "freshness": queries.freshness(wh, f),
+            "duplicates": queries.duplicates(wh, f),
+            "dead_letter_counts": queries.dead_letter_counts(wh, f),
+            "dead_letters": queries.dead_letter_list(wh, f),
+        }
 
     return router

@@ -32,6 +32,5 @@ class Dashboard:
             "timezone": self.tz.key,
             "currencies": currencies,
             "live": "redis" if self.hub.redis_enabled else "in-process",
-            "auth": "basic" if self.access.password else ("token" if self.access.token
-                                                          else "none"),
+            "auth": "basic" if self.access.password else ("token" if self.access.token else "none"),
         }

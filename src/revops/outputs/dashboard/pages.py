@@ -7,7 +7,7 @@ from importlib import resources
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from revops.outputs.dashboard.access import COOKIE
@@ -43,21 +43,29 @@ def pages_router(dash: Dashboard) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/")
-    def index(request: Request,
-              token: Annotated[str | None, Query(max_length=500)] = None) -> Response:
+    def index(
+        request: Request, token: Annotated[str | None, Query(max_length=500)] = None
+    ) -> Response:
         if token and dash.access.token:
             # Trade the token in the address bar for a session cookie, then drop it from the URL.
             if not dash.access.token_ok(token):
-                raise HTTPException(401, "authentication required",
-                                    headers=dash.access.challenge())
+                raise HTTPException(401, "authentication required", headers=dash.access.challenge())
             response = RedirectResponse("/", status_code=303)
-            response.set_cookie(COOKIE, dash.access.cookie_value(), httponly=True,
-                                samesite="strict", secure=request.url.scheme == "https")
+            response.set_cookie(
+                COOKIE,
+                dash.access.cookie_value(),
+                httponly=True,
+                samesite="strict",
+                secure=request.url.scheme == "https",
+            )
             return response
         dash.access.check(request)
         boot = orjson.dumps(dash.meta([])).decode().replace("</", "<\\/")
-        html = _template().render(title=dash.settings.title,  # type: ignore[attr-defined]
-                                  locale=dash.settings.locale, boot=boot)
+        html = _template().render(
+            title=dash.settings.title,  # type: ignore[attr-defined]
+            locale=dash.settings.locale,
+            boot=boot,
+        )
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     @router.get("/dashboard/static/{name}")
@@ -65,7 +73,8 @@ def pages_router(dash: Dashboard) -> APIRouter:
         dash.access.check(request)
         if name not in ASSETS:
             raise HTTPException(404, "no such asset")
-        return Response(_asset(name), media_type=ASSETS[name],
-                        headers={"Cache-Control": "no-cache"})
+        return Response(
+            _asset(name), media_type=ASSETS[name], headers={"Cache-Control": "no-cache"}
+        )
 
     return router

@@ -20,6 +20,7 @@ import orjson
 from revops.warehouse.base import Warehouse
 
 LIST_LIMIT = 200
+TOKYO = ZoneInfo("Asia/Tokyo")
 OPEN_STATUSES = ("not_invoiced", "invoiced", "partially_paid")
 WON_STATUSES = ("paid", "partially_paid", "invoiced", "not_invoiced")
 BUCKETS = ("not_yet_due", "1-30", "31-60", "61-90", "91-120", "120+")
@@ -41,7 +42,7 @@ class Filters:
     date_from: date | None = None
     date_to: date | None = None
     currency: str | None = None
-    tz: ZoneInfo = ZoneInfo("Asia/Tokyo")
+    tz: ZoneInfo = TOKYO
 
     def ts_bounds(self) -> tuple[datetime | None, datetime | None]:
         """The range as UTC instants [start, end) covering whole business days."""
@@ -130,7 +131,8 @@ def won_to_paid_status(wh: Warehouse, filters: Filters) -> list[dict]:
     sql = (
         "SELECT w.status, o.currency, count(*) AS opportunities, sum(w.amount) AS amount,"
         " sum(w.invoiced_amount) AS invoiced_amount, sum(w.paid_amount) AS paid_amount"
-        + _WTP_FROM + where.sql()
+        + _WTP_FROM
+        + where.sql()
         + " GROUP BY w.status, o.currency ORDER BY w.status, o.currency"
     )
     return _rows(wh, sql, where.params)
@@ -142,9 +144,12 @@ def won_to_paid_latency(wh: Warehouse, filters: Filters) -> dict[str, Any]:
     sql = "SELECT w.won_to_paid_days AS days" + _WTP_FROM + where.sql()
     days = sorted(float(r["days"]) for r in wh.query(sql, where.params))
     bands = [
-        {"band": name, "low": None if math.isinf(lo) else lo,
-         "high": None if math.isinf(hi) else hi,
-         "opportunities": sum(1 for d in days if lo <= d < hi)}
+        {
+            "band": name,
+            "low": None if math.isinf(lo) else lo,
+            "high": None if math.isinf(hi) else hi,
+            "opportunities": sum(1 for d in days if lo <= d < hi),
+        }
         for name, lo, hi in LATENCY_BANDS
     ]
     return {
@@ -174,7 +179,8 @@ def won_to_paid_open(wh: Warehouse, filters: Filters, now: datetime) -> list[dic
     sql = (
         "SELECT w.opportunity_id, o.opportunity_name, w.account_id, o.currency, w.status,"
         " w.amount, w.invoiced_amount, w.paid_amount, w.won_at"
-        + _WTP_FROM + where.sql()
+        + _WTP_FROM
+        + where.sql()
         + f" ORDER BY w.won_at, w.opportunity_id LIMIT {LIST_LIMIT}"
     )
     rows = wh.query(sql, where.params)
@@ -195,8 +201,9 @@ def collections_as_of(wh: Warehouse, filters: Filters) -> date | None:
     where = Where()
     if filters.date_to:
         where.add("as_of <= ?", filters.date_to)
-    value = wh.query_value("SELECT max(as_of) AS as_of FROM revops.mart_collections"
-                           + where.sql(), where.params)
+    value = wh.query_value(
+        "SELECT max(as_of) AS as_of FROM revops.mart_collections" + where.sql(), where.params
+    )
     if isinstance(value, datetime):
         return value.date()
     return value
@@ -208,25 +215,34 @@ def collections_buckets(wh: Warehouse, filters: Filters, as_of: date) -> list[di
     sql = (
         "SELECT currency, coalesce(bucket, collection_status) AS bucket,"
         " count(*) AS invoices, sum(amount_remaining) AS amount_remaining"
-        " FROM revops.mart_collections" + where.sql()
+        " FROM revops.mart_collections"
+        + where.sql()
         + " GROUP BY currency, coalesce(bucket, collection_status)"
         " ORDER BY currency, bucket"
     )
     rows = _rows(wh, sql, where.params)
     order = {b: i for i, b in enumerate(BUCKETS)}
-    return sorted(rows, key=lambda r: (r["currency"] or "", order.get(r["bucket"], 99),
-                                       r["bucket"] or ""))
+    return sorted(
+        rows, key=lambda r: (r["currency"] or "", order.get(r["bucket"], 99), r["bucket"] or "")
+    )
 
 
 def collections_overdue(wh: Warehouse, filters: Filters, as_of: date) -> list[dict]:
     """Receivable invoices past due on ``as_of``, most overdue first."""
-    where = (Where().add("as_of = ?", as_of).add("days_past_due > 0")
-             .add("amount_remaining > 0").currency("currency", filters))
-    where.add("coalesce(collection_status, '') NOT IN ('collected', 'paid', 'void', "
-              "'uncollectible')")
+    where = (
+        Where()
+        .add("as_of = ?", as_of)
+        .add("days_past_due > 0")
+        .add("amount_remaining > 0")
+        .currency("currency", filters)
+    )
+    where.add(
+        "coalesce(collection_status, '') NOT IN ('collected', 'paid', 'void', 'uncollectible')"
+    )
     sql = (
         "SELECT invoice_id, customer_id, currency, amount_remaining, due_date, days_past_due,"
-        " bucket, collection_status FROM revops.mart_collections" + where.sql()
+        " bucket, collection_status FROM revops.mart_collections"
+        + where.sql()
         + f" ORDER BY days_past_due DESC, invoice_id LIMIT {LIST_LIMIT}"
     )
     return _rows(wh, sql, where.params)
@@ -240,7 +256,8 @@ def nrr_monthly(wh: Warehouse, filters: Filters) -> list[dict]:
     where = Where().date_range("month", filters).currency("currency", filters)
     sql = (
         "SELECT month, currency, start_mrr, new, expansion, contraction, churn, reactivation,"
-        " end_mrr, nrr, grr FROM revops.mart_nrr_monthly" + where.sql()
+        " end_mrr, nrr, grr FROM revops.mart_nrr_monthly"
+        + where.sql()
         + " ORDER BY currency, month"
     )
     return _rows(wh, sql, where.params)
@@ -253,8 +270,10 @@ _WINDOW = "(date_diff('day', period_start, period_end) + 1)"
 
 def channel_dates(wh: Warehouse) -> list[dict]:
     """Every (date, window_days) that ``mart_channel_kpi`` holds, newest first."""
-    sql = (f"SELECT DISTINCT date, {_WINDOW} AS window_days FROM revops.mart_channel_kpi"
-           " ORDER BY date DESC, window_days LIMIT 400")
+    sql = (
+        f"SELECT DISTINCT date, {_WINDOW} AS window_days FROM revops.mart_channel_kpi"
+        " ORDER BY date DESC, window_days LIMIT 400"
+    )
     return _rows(wh, sql)
 
 
@@ -266,7 +285,8 @@ def channel_kpis(wh: Warehouse, day: date, window_days: int | None) -> list[dict
     sql = (
         "SELECT date, period_start, period_end, channel, impressions, clicks, ad_cost,"
         " conversions, new_customers, total_ltv, period_revenue, cac, avg_ltv, roas, cvr, ctr,"
-        " ltv_cac_ratio FROM revops.mart_channel_kpi" + where.sql()
+        " ltv_cac_ratio FROM revops.mart_channel_kpi"
+        + where.sql()
         + " ORDER BY roas DESC NULLS LAST, period_revenue DESC, channel"
     )
     return _rows(wh, sql, where.params)
@@ -303,7 +323,7 @@ def dq_latest(wh: Warehouse) -> list[dict]:
         " (PARTITION BY suite ORDER BY last_checked DESC, run_id DESC) AS rn FROM runs)"
         f" SELECT {_DQ_COLUMNS} FROM revops.dq_results r"
         " JOIN ranked l ON l.suite = r.suite AND l.run_id = r.run_id AND l.rn = 1"
-        " ORDER BY r.suite, r.success, r.expectation, r.\"column\""
+        ' ORDER BY r.suite, r.success, r.expectation, r."column"'
     )
     return _rows(wh, sql)
 
@@ -311,8 +331,11 @@ def dq_latest(wh: Warehouse) -> list[dict]:
 def dq_failures(wh: Warehouse, filters: Filters) -> list[dict]:
     """Failed expectations checked in the range, newest first."""
     where = Where().add("NOT r.success").ts_range("r.checked_at", filters)
-    sql = (f"SELECT {_DQ_COLUMNS} FROM revops.dq_results r" + where.sql()
-           + f" ORDER BY r.checked_at DESC, r.suite, r.expectation LIMIT {LIST_LIMIT}")
+    sql = (
+        f"SELECT {_DQ_COLUMNS} FROM revops.dq_results r"
+        + where.sql()
+        + f" ORDER BY r.checked_at DESC, r.suite, r.expectation LIMIT {LIST_LIMIT}"
+    )
     return _rows(wh, sql, where.params)
 
 
@@ -327,7 +350,8 @@ def pipeline_runs(wh: Warehouse, filters: Filters) -> list[dict]:
         " (SELECT count(*) FROM revops.task_runs t WHERE t.run_id = p.run_id) AS attempts,"
         " (SELECT count(*) FROM revops.task_runs t WHERE t.run_id = p.run_id"
         "  AND t.status IN ('failed', 'error', 'timeout')) AS failed_attempts"
-        " FROM revops.pipeline_runs p" + where.sql()
+        " FROM revops.pipeline_runs p"
+        + where.sql()
         + f" ORDER BY p.started_at DESC, p.run_id LIMIT {LIST_LIMIT}"
     )
     return _rows(wh, sql, where.params)
@@ -347,14 +371,14 @@ def task_runs(wh: Warehouse, run_id: str) -> list[dict]:
 
 
 def freshness(wh: Warehouse, filters: Filters) -> list[dict]:
-    """Delay from event time to landing (seconds) per source and type, for rows landed in range.
-    """
+    """Delay from event time to landing (seconds) per source and type, for rows landed in range."""
     where = Where().ts_range("inserted_at", filters)
     lag = "(epoch(inserted_at) - epoch(event_ts))"
     sql = (
         f"SELECT source, type, count(*) AS events, avg({lag}) AS avg_lag_seconds,"
         f" quantile_cont({lag}, 0.95) AS p95_lag_seconds, max({lag}) AS max_lag_seconds,"
-        " max(inserted_at) AS last_inserted_at FROM revops.events_raw" + where.sql()
+        " max(inserted_at) AS last_inserted_at FROM revops.events_raw"
+        + where.sql()
         + " GROUP BY source, type ORDER BY source, type"
     )
     return _rows(wh, sql, where.params)
@@ -362,8 +386,9 @@ def freshness(wh: Warehouse, filters: Filters) -> list[dict]:
 
 def duplicates(wh: Warehouse, filters: Filters) -> dict[str, Any]:
     """Deliveries and duplicates counted from the landing audit rows in range."""
-    where = (Where().add("resource = ?", "events_raw").add("action = ?", "land")
-             .ts_range("at", filters))
+    where = (
+        Where().add("resource = ?", "events_raw").add("action = ?", "land").ts_range("at", filters)
+    )
     rows = wh.query("SELECT detail FROM revops.audit_events" + where.sql(), where.params)
     new = dup = 0
     for row in rows:
@@ -375,8 +400,12 @@ def duplicates(wh: Warehouse, filters: Filters) -> dict[str, Any]:
             new += int(detail.get("new") or 0)
             dup += int(detail.get("duplicates") or 0)
     deliveries = new + dup
-    return {"deliveries": deliveries, "new": new, "duplicates": dup,
-            "duplicate_rate": dup / deliveries if deliveries else None}
+    return {
+        "deliveries": deliveries,
+        "new": new,
+        "duplicates": dup,
+        "duplicate_rate": dup / deliveries if deliveries else None,
+    }
 
 
 def dead_letter_counts(wh: Warehouse, filters: Filters) -> list[dict]:
@@ -385,7 +414,8 @@ def dead_letter_counts(wh: Warehouse, filters: Filters) -> list[dict]:
     sql = (
         "SELECT source, reason, count(*) AS total,"
         " sum(CASE WHEN replayed_at IS NULL THEN 1 ELSE 0 END) AS pending,"
-        " max(received_at) AS last_received_at FROM revops.dead_letters" + where.sql()
+        " max(received_at) AS last_received_at FROM revops.dead_letters"
+        + where.sql()
         + " GROUP BY source, reason ORDER BY source, reason"
     )
     return _rows(wh, sql, where.params)
@@ -396,7 +426,8 @@ def dead_letter_list(wh: Warehouse, filters: Filters) -> list[dict]:
     where = Where().ts_range("received_at", filters)
     sql = (
         "SELECT id, received_at, source, reason, detail, replayed_at FROM revops.dead_letters"
-        + where.sql() + f" ORDER BY received_at DESC, id DESC LIMIT {LIST_LIMIT}"
+        + where.sql()
+        + f" ORDER BY received_at DESC, id DESC LIMIT {LIST_LIMIT}"
     )
     return _rows(wh, sql, where.params)
 

@@ -29,22 +29,28 @@ def stream_router(dash: Dashboard) -> APIRouter:
         "/api/events",
         summary="Live updates (server-sent events)",
         response_class=EventSourceResponse,
-        responses={200: {"content": {"text/event-stream": {}},
-                         "description": "events named by topic; data is JSON"}},
+        responses={
+            200: {
+                "content": {"text/event-stream": {}},
+                "description": "events named by topic; data is JSON",
+            }
+        },
     )
     async def events(request: Request) -> EventSourceResponse:
         queue, unsubscribe = dash.hub.subscribe()
-        return EventSourceResponse(_messages(dash, request, queue, unsubscribe),
-                                   ping=PING_SECONDS)
+        return EventSourceResponse(_messages(dash, request, queue, unsubscribe), ping=PING_SECONDS)
 
     return router
 
 
-async def _messages(dash: Dashboard, request: Request, queue: asyncio.Queue[Any],
-                    unsubscribe: Any) -> AsyncIterator[dict[str, str]]:
+async def _messages(
+    dash: Dashboard, request: Request, queue: asyncio.Queue[Any], unsubscribe: Any
+) -> AsyncIterator[dict[str, str]]:
     try:
-        yield {"event": "ready", "data": '{"live": "%s"}' % (
-            "redis" if dash.hub.redis_enabled else "in-process")}
+        yield {
+            "event": "ready",
+            "data": '{"live": "%s"}' % ("redis" if dash.hub.redis_enabled else "in-process"),
+        }
         # Poll so a disconnected client or a stopping server ends the stream promptly.
         while not dash.stop_event.is_set():
             try:
