@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from fastapi import HTTPException, Request
 from pydantic import BaseModel
 
+from revops.config import Settings
+
 log = logging.getLogger(__name__)
 
 COOKIE = "revops_dashboard"
@@ -43,14 +45,14 @@ class Access:
     password: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: object) -> Access:
+    def from_settings(cls, settings: Settings) -> Access:
         """Credentials from ``REVOPS_DASHBOARD__TOKEN`` / ``__PASSWORD``, ``[dashboard] user``."""
-        conf = settings.model("dashboard", DashboardSettings)  # type: ignore[attr-defined]
+        conf = settings.model("dashboard", DashboardSettings)
         access = cls(
-            token=settings.secret("dashboard", "token"),  # type: ignore[attr-defined]
+            token=settings.secret("dashboard", "token"),
             user=conf.user,
             password=settings.secret("dashboard", "password"),
-        )  # type: ignore[attr-defined]
+        )
         if not access.enabled:
             log.warning(
                 "dashboard: no REVOPS_DASHBOARD__TOKEN or REVOPS_DASHBOARD__PASSWORD "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -28,7 +28,7 @@ def _asset(name: str) -> bytes:
 
 
 @cache
-def _template() -> object:
+def _template() -> Any:
     import jinja2
 
     env = jinja2.Environment(
@@ -62,7 +62,7 @@ def pages_router(dash: Dashboard) -> APIRouter:
         dash.access.check(request)
         boot = orjson.dumps(dash.meta([])).decode().replace("</", "<\\/")
         html = _template().render(
-            title=dash.settings.title,  # type: ignore[attr-defined]
+            title=dash.settings.title,
             locale=dash.settings.locale,
             boot=boot,
         )
