@@ -93,11 +93,12 @@ def load_fixture(wh: Warehouse) -> None:
         ],
     )
     coll = [  # invoice, customer, currency, remaining, days past due, bucket, status
-        ("in_1", "cus_1", "JPY", d(100000), -3, "not_yet_due", "open"),
-        ("in_2", "cus_2", "JPY", d(250000), 12, "1-30", "open"),
-        ("in_3", "cus_3", "JPY", d(80000), 75, "61-90", "open"),
-        ("in_4", "cus_4", "USD", d(1500), 40, "31-60", "open"),
-        ("in_5", "cus_1", "JPY", d(0), None, None, "collected"),
+        ("in_1", "cus_1", "JPY", d(100000), -3, "not_yet_due", "receivable"),
+        ("in_2", "cus_2", "JPY", d(250000), 12, "1-30", "receivable"),
+        ("in_3", "cus_3", "JPY", d(80000), 75, "61-90", "receivable"),
+        ("in_4", "cus_4", "USD", d(1500), 40, "31-60", "receivable"),
+        ("in_5", "cus_1", "JPY", d(0), None, "collected", "collected"),
+        ("in_6", "cus_6", "JPY", d(40000), None, "uncollectible", "uncollectible"),
     ]
     wh.insert_rows(
         "revops.mart_collections",

@@ -43,6 +43,7 @@ def test_won_to_paid_counts_latency_and_open_list(client: httpx.Client) -> None:
     assert [r["opportunity_id"] for r in body["open"]] == ["006B", "006C", "006D"]
     assert [round(r["age_days"]) for r in body["open"]] == [20, 10, 5]
     assert body["open"][0]["paid_amount"] == 100000.0
+    assert body["open_count"] == 3
 
 
 def test_won_to_paid_filters_by_currency_and_date(client: httpx.Client) -> None:
@@ -57,8 +58,20 @@ def test_collections_buckets_per_currency_and_overdue(client: httpx.Client) -> N
     body = client.get("/api/collections").json()
     assert body["as_of"] == AS_OF.isoformat()
     jpy = {r["bucket"]: r["amount_remaining"] for r in body["buckets"] if r["currency"] == "JPY"}
-    assert jpy == {"not_yet_due": 100000.0, "1-30": 250000.0, "61-90": 80000.0, "collected": 0.0}
+    assert jpy == {
+        "not_yet_due": 100000.0,
+        "1-30": 250000.0,
+        "61-90": 80000.0,
+        "collected": 0.0,
+        "uncollectible": 40000.0,
+    }
+    assert [r["bucket"] for r in body["buckets"] if r["currency"] == "JPY"][:3] == [
+        "not_yet_due",
+        "1-30",
+        "61-90",
+    ]
     assert [r["invoice_id"] for r in body["overdue"]] == ["in_3", "in_4", "in_2"]
+    assert body["overdue_count"] == 3
     only_usd = client.get("/api/collections", params={"currency": "USD"}).json()
     assert [r["invoice_id"] for r in only_usd["overdue"]] == ["in_4"]
     earlier = client.get("/api/collections", params={"date_to": "2026-11-29"}).json()
@@ -141,6 +154,31 @@ def test_openapi_describes_every_panel(client: httpx.Client) -> None:
         assert path in spec["paths"], path
     schema = spec["paths"]["/api/won-to-paid"]["get"]["responses"]["200"]["content"]
     assert schema["application/json"]["schema"]["$ref"].endswith("/WonToPaid")
+
+
+def test_every_panel_answers_on_an_empty_warehouse(wh: Warehouse) -> None:
+    with _client(wh) as client:
+        for path in (
+            "/api/won-to-paid",
+            "/api/collections",
+            "/api/nrr",
+            "/api/channels",
+            "/api/quality",
+            "/api/pipeline",
+            "/api/ingestion",
+            "/api/meta",
+        ):
+            assert client.get(path).status_code == 200, path
+        assert client.get("/api/ingestion").json()["duplicates"]["duplicate_rate"] is None
+        assert client.get("/api/collections").json()["as_of"] is None
+        page = client.get("/")
+        assert page.status_code == 200 and "/dashboard/static/app.js" in page.text
+
+
+def test_bad_filter_is_a_422_naming_the_parameter(loaded: Warehouse) -> None:
+    with _client(loaded) as client:
+        answer = client.get("/api/nrr", params={"date_from": "yesterday"})
+        assert answer.status_code == 422 and "date_from" in answer.text
 
 
 def test_live_data_trims_event_ids() -> None:

@@ -35,10 +35,12 @@ def api_router(dash: Dashboard) -> APIRouter:
     )
     def won_to_paid(f: F) -> dict:
         wh = dash.warehouse
+        open_rows, open_count = queries.won_to_paid_open(wh, f, datetime.now(UTC))
         return {
             "by_status": queries.won_to_paid_status(wh, f),
             "latency": queries.won_to_paid_latency(wh, f),
-            "open": queries.won_to_paid_open(wh, f, datetime.now(UTC)),
+            "open": open_rows,
+            "open_count": open_count,
         }
 
     @router.get(
@@ -49,11 +51,13 @@ def api_router(dash: Dashboard) -> APIRouter:
     def collections(f: F) -> dict:
         as_of = queries.collections_as_of(dash.warehouse, f)
         if as_of is None:
-            return {"as_of": None, "buckets": [], "overdue": []}
+            return {"as_of": None, "buckets": [], "overdue": [], "overdue_count": 0}
+        overdue, overdue_count = queries.collections_overdue(dash.warehouse, f, as_of)
         return {
             "as_of": as_of.isoformat(),
             "buckets": queries.collections_buckets(dash.warehouse, f, as_of),
-            "overdue": queries.collections_overdue(dash.warehouse, f, as_of),
+            "overdue": overdue,
+            "overdue_count": overdue_count,
         }
 
     @router.get(

@@ -55,6 +55,7 @@ class WonToPaid(BaseModel):
     by_status: list[StatusCount]
     latency: Latency
     open: list[OpenOpportunity]
+    open_count: int
 
 
 class Bucket(BaseModel):
@@ -79,6 +80,7 @@ class Collections(BaseModel):
     as_of: Text
     buckets: list[Bucket]
     overdue: list[OverdueInvoice]
+    overdue_count: int
 
 
 class NrrMonth(BaseModel):

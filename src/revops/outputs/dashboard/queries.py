@@ -172,25 +172,27 @@ def _quantile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
 
 
-def won_to_paid_open(wh: Warehouse, filters: Filters, now: datetime) -> list[dict]:
-    """Won but not fully paid opportunities, oldest first, with age in days."""
+def won_to_paid_open(wh: Warehouse, filters: Filters, now: datetime) -> tuple[list[dict], int]:
+    """Won but not fully paid opportunities, oldest first, with age in days (at most
+    :data:`LIST_LIMIT`), and how many there are in all."""
     marks = ", ".join("?" for _ in OPEN_STATUSES)
     where = _wtp_where(filters).add(f"w.status IN ({marks})", *OPEN_STATUSES)
     sql = (
         "SELECT w.opportunity_id, o.opportunity_name, w.account_id, o.currency, w.status,"
-        " w.amount, w.invoiced_amount, w.paid_amount, w.won_at"
+        " w.amount, w.invoiced_amount, w.paid_amount, w.won_at, count(*) OVER () AS total"
         + _WTP_FROM
         + where.sql()
         + f" ORDER BY w.won_at, w.opportunity_id LIMIT {LIST_LIMIT}"
     )
     rows = wh.query(sql, where.params)
+    total = int(rows[0]["total"]) if rows else 0
     out = []
     for row in rows:
-        item = {k: jsonable(v) for k, v in row.items()}
+        item = {k: jsonable(v) for k, v in row.items() if k != "total"}
         won_at = row["won_at"]
         item["age_days"] = (now - won_at).total_seconds() / 86400 if won_at else None
         out.append(item)
-    return out
+    return out, total
 
 
 # -- Collections ---------------------------------------------------------------------------
@@ -227,8 +229,9 @@ def collections_buckets(wh: Warehouse, filters: Filters, as_of: date) -> list[di
     )
 
 
-def collections_overdue(wh: Warehouse, filters: Filters, as_of: date) -> list[dict]:
-    """Receivable invoices past due on ``as_of``, most overdue first."""
+def collections_overdue(wh: Warehouse, filters: Filters, as_of: date) -> tuple[list[dict], int]:
+    """Receivable invoices past due on ``as_of``, most overdue first (at most
+    :data:`LIST_LIMIT`), and how many there are in all."""
     where = (
         Where()
         .add("as_of = ?", as_of)
@@ -241,11 +244,13 @@ def collections_overdue(wh: Warehouse, filters: Filters, as_of: date) -> list[di
     )
     sql = (
         "SELECT invoice_id, customer_id, currency, amount_remaining, due_date, days_past_due,"
-        " bucket, collection_status FROM revops.mart_collections"
+        " bucket, collection_status, count(*) OVER () AS total FROM revops.mart_collections"
         + where.sql()
         + f" ORDER BY days_past_due DESC, invoice_id LIMIT {LIST_LIMIT}"
     )
-    return _rows(wh, sql, where.params)
+    rows = _rows(wh, sql, where.params)
+    total = int(rows[0]["total"]) if rows else 0
+    return [{k: v for k, v in r.items() if k != "total"} for r in rows], total
 
 
 # -- NRR -----------------------------------------------------------------------------------
@@ -349,7 +354,7 @@ def pipeline_runs(wh: Warehouse, filters: Filters) -> list[dict]:
         "SELECT p.run_id, p.pipeline, p.run_date, p.status, p.started_at, p.ended_at, p.error,"
         " (SELECT count(*) FROM revops.task_runs t WHERE t.run_id = p.run_id) AS attempts,"
         " (SELECT count(*) FROM revops.task_runs t WHERE t.run_id = p.run_id"
-        "  AND t.status IN ('failed', 'error', 'timeout')) AS failed_attempts"
+        "  AND t.status IN ('failed', 'error', 'timed_out', 'blocked')) AS failed_attempts"
         " FROM revops.pipeline_runs p"
         + where.sql()
         + f" ORDER BY p.started_at DESC, p.run_id LIMIT {LIST_LIMIT}"

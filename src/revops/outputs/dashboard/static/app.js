@@ -109,6 +109,7 @@
 
   render["won-to-paid"] = async function () {
     const d = await api("/api/won-to-paid");
+    const openTitle = d.open_count > d.open.length ? `Won, not yet paid (oldest ${num(d.open.length)} of ${num(d.open_count)})` : `Won, not yet paid (${num(d.open_count)})`;
     const byStatus = {};
     d.by_status.forEach((r) => { byStatus[r.status] = (byStatus[r.status] || 0) + r.opportunities; });
     const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
@@ -142,7 +143,7 @@
     ], d.open, "Every won opportunity is paid.");
     return `<div class="tiles">${tiles}</div>
       <div class="grid2 split">${card("Latency from Closed Won to first payment", hist)}${card("Amounts by status", amounts)}</div>
-      ${card(`Won, not yet paid (${num(d.open.length)})`, open)}
+      ${card(openTitle, open)}
       ${card("Live activity", activityList(), "activity-card")}`;
   };
 
@@ -173,7 +174,8 @@
       {key: "due_date", title: "Due"}, {...N("days_past_due"), title: "Days past due"},
       {key: "bucket", title: "Bucket", fmt: (r) => badge(r.bucket)}, {...M("amount_remaining"), title: "Remaining"},
     ], d.overdue, "Nothing overdue.");
-    return `<p class="asof">As of <b data-testid="col-asof">${esc(d.as_of)}</b></p>${blocks || "<p class='empty'>No invoices.</p>"}${card(`Overdue invoices (${num(d.overdue.length)})`, overdue)}`;
+    const more = d.overdue_count > d.overdue.length ? ` (most overdue ${num(d.overdue.length)} of ${num(d.overdue_count)})` : ` (${num(d.overdue_count)})`;
+    return `<p class="asof">As of <b data-testid="col-asof">${esc(d.as_of)}</b></p>${blocks || "<p class='empty'>No invoices.</p>"}${card("Overdue invoices" + more, overdue)}`;
   };
 
   render["nrr"] = async function () {
@@ -285,7 +287,7 @@
       {key: "duration_seconds", title: "Duration", cls: "num", fmt: (r) => esc(secs(r.duration_seconds))},
       {key: "error", title: "Error", fmt: (r) => `<span class="err">${esc(r.error || "")}</span>`},
     ], d.tasks, "No tasks.");
-    const ok = d.runs.filter((r) => r.status === "success" || r.status === "succeeded").length;
+    const ok = d.runs.filter((r) => r.status === "success").length;
     const tiles = [tile("pl-runs-count", "Runs", d.runs.length, num(d.runs.length)),
       tile("pl-last", "Last run", d.runs[0] ? d.runs[0].status : null, d.runs[0] ? d.runs[0].status : "—", d.runs[0] ? when(d.runs[0].started_at) : "", d.runs[0] && d.runs[0].status !== "success" ? "tone-not_invoiced" : "tone-paid"),
       tile("pl-ok", "Succeeded", ok, num(ok))].join("");
@@ -370,7 +372,7 @@
       const types = (data.types || []).join(", ");
       return `${num(data.count ?? (data.event_ids || []).length)} event(s) ${types}${data.event_ids && data.event_ids.length ? " · " + data.event_ids.slice(0, 3).join(", ") : ""}`;
     }
-    if (topic === "marts_refreshed") return "marts " + (data.tables || []).join(", ");
+    if (topic === "marts_refreshed") return "marts " + (data.tables || data.marts || []).join(", ");
     if (topic === "pipeline_run") return [data.pipeline, data.run_id, data.status].filter(Boolean).join(" · ");
     return "";
   }
