@@ -242,19 +242,77 @@ def _signed_stripe(body: bytes, secret: str) -> dict[str, str]:
     return {"Stripe-Signature": f"t={stamp},v1={mac}", "Content-Type": "application/json"}
 
 
-def test_signed_webhook_appears_on_won_to_paid_in_revops_serve(
-    browser: Any, tmp_path: Path
-) -> None:
-    """The real server: ``revops serve``'s app receives a signed Stripe webhook, its loader
-    lands it and emits ``events_landed``; the open page shows it without a reload."""
+def _stripe_invoice(event_id: str, status: str, now: int) -> dict[str, Any]:
+    """A Stripe invoice event (2025-03-31.basil shape) billing opportunity 006LIVE."""
+    paid = status == "paid"
+    return {
+        "id": event_id,
+        "object": "event",
+        "type": "invoice.paid" if paid else "invoice.finalized",
+        "created": now if paid else now - 3600,
+        "api_version": "2025-03-31.basil",
+        "livemode": False,
+        "data": {
+            "object": {
+                "id": "in_live",
+                "object": "invoice",
+                "status": status,
+                "currency": "jpy",
+                "amount_due": 500000,
+                "amount_paid": 500000 if paid else 0,
+                "amount_remaining": 0 if paid else 500000,
+                "customer": "cus_live",
+                "created": now - 7200,
+                "metadata": {"opportunity_id": "006LIVE"},
+                "status_transitions": {
+                    "finalized_at": now - 7200,
+                    "paid_at": now if paid else None,
+                },
+            }
+        },
+    }
+
+
+def _won_opportunity(now: int) -> dict[str, Any]:
+    won = datetime.fromtimestamp(now - 3 * 86400, UTC).isoformat()
+    payload = {
+        "opportunity_id": "006LIVE",
+        "opportunity_name": "Live deal",
+        "account_id": "001LIVE",
+        "amount": 500000,
+        "currency": "JPY",
+        "stage_name": "Closed Won",
+        "is_deleted": False,
+    }
+    return {
+        "source": "salesforce",
+        "type": "salesforce.opportunity.updated",
+        "event_ts": won,
+        "event_id": "006LIVE:1",
+        "payload": payload,
+    }
+
+
+def test_signed_webhook_turns_won_into_paid_in_revops_serve(browser: Any, tmp_path: Path) -> None:
+    """The real server and transforms: a deal won and invoiced is on the page; a signed
+    Stripe ``invoice.paid`` webhook is received, landed by the loader and transformed by the
+    serve runtime, and the open page shows the deal paid within seconds, without a reload."""
     serve_app_module = pytest.importorskip("revops.serve.app")
+    transform = pytest.importorskip("revops.transform")
+    from revops.ingest.files import ingest_lines
     from revops.serve.runtime import ServeRuntime
 
     secret = "whsec_dashboard_test"
     env = {"REVOPS_STRIPE__WEBHOOK_SECRET": secret, "REVOPS_DASHBOARD__TOKEN": TOKEN}
     settings = settings_for(f"duckdb:///{tmp_path}/revops.duckdb", env)
     runtime = ServeRuntime(settings, schedule=False)
-    load_fixture(runtime.warehouse)
+    now = int(time.time())
+    lines = [
+        orjson.dumps(_won_opportunity(now)),
+        orjson.dumps(_stripe_invoice("evt_fin", "open", now)),
+    ]
+    assert ingest_lines(runtime.warehouse, lines).new == 2
+    transform.run_transform(runtime.warehouse, settings)
     app = serve_app_module.create_app(settings, runtime)
     with serve_app(app) as url:
         ctx, page, errors = _open(
@@ -263,29 +321,10 @@ def test_signed_webhook_appears_on_won_to_paid_in_revops_serve(
         try:
             page.wait_for_selector('[data-testid="page-won-to-paid"]')
             page.wait_for_function("document.getElementById('live').dataset.state === 'live'")
+            assert _text(page, "wtp-count-invoiced") == "1"
+            assert _text(page, "wtp-count-paid") == "0"
             page.evaluate("window.__sameDocument = true")
-            event = {
-                "id": "evt_serve_paid",
-                "object": "event",
-                "type": "invoice.paid",
-                "created": int(time.time()),
-                "api_version": "2025-03-31.basil",
-                "livemode": False,
-                "data": {
-                    "object": {
-                        "id": "in_serve",
-                        "object": "invoice",
-                        "status": "paid",
-                        "currency": "jpy",
-                        "amount_due": 500000,
-                        "amount_paid": 500000,
-                        "amount_remaining": 0,
-                        "customer": "cus_3",
-                        "metadata": {"opportunity_id": "006C"},
-                    }
-                },
-            }
-            body = orjson.dumps(event)
+            body = orjson.dumps(_stripe_invoice("evt_serve_paid", "paid", now))
             answer = httpx.post(
                 url + "/webhooks/stripe", content=body, headers=_signed_stripe(body, secret)
             )
@@ -293,12 +332,17 @@ def test_signed_webhook_appears_on_won_to_paid_in_revops_serve(
             page.wait_for_selector(
                 '[data-testid="activity"] >> text=stripe:evt_serve_paid', timeout=15_000
             )
-            assert page.evaluate("window.__sameDocument") is True
-            landed = runtime.warehouse.query_value(
-                "SELECT count(*) FROM revops.events_raw WHERE event_id = ?",
-                ("stripe:evt_serve_paid",),
+            page.wait_for_function(
+                "document.querySelector('[data-testid=\"wtp-count-paid\"]').dataset.value === '1'",
+                timeout=15_000,
             )
-            assert landed == 1
+            assert _text(page, "wtp-count-invoiced") == "0"
+            assert page.evaluate("window.__sameDocument") is True  # no reload happened
+            mart = runtime.warehouse.query(
+                "SELECT status, won_to_paid_days FROM revops.mart_won_to_paid"
+            )
+            assert mart == [{"status": "paid", "won_to_paid_days": pytest.approx(3.0, abs=0.01)}]
+            assert _text(page, "wtp-median") == "3.0 d"
             page.screenshot(path=str(ARTIFACTS / "dashboard-serve-webhook.png"), full_page=True)
             assert errors == []
         finally:

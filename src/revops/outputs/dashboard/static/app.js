@@ -36,7 +36,10 @@
   function ratio(v) {  // v a fraction (NRR, GRR, rates)
     return v === null || v === undefined ? "—" : pct(v * 100, 1);
   }
-  function days(v) { return v === null || v === undefined ? "—" : num(v, 1) + " d"; }
+  function days(v) {
+    if (v === null || v === undefined) return "—";
+    return nf("days", {minimumFractionDigits: 1, maximumFractionDigits: 1}).format(v) + " d";
+  }
   function secs(v) {
     if (v === null || v === undefined) return "—";
     if (Math.abs(v) < 120) return num(v, 1) + " s";
