@@ -175,8 +175,8 @@ def test_every_panel_answers_on_an_empty_warehouse(wh: Warehouse) -> None:
         assert page.status_code == 200 and "/dashboard/static/app.js" in page.text
 
 
-def test_bad_filter_is_a_422_naming_the_parameter(loaded: Warehouse) -> None:
-    with _client(loaded) as client:
+def test_bad_filter_is_a_422_naming_the_parameter(duck: Warehouse) -> None:
+    with _client(duck) as client:
         answer = client.get("/api/nrr", params={"date_from": "yesterday"})
         assert answer.status_code == 422 and "date_from" in answer.text
 
@@ -186,14 +186,14 @@ def test_live_data_trims_event_ids() -> None:
     assert len(data["event_ids"]) == 50 and data["count"] == 80 and data["types"] == ["a", "b"]
 
 
-# -- access --------------------------------------------------------------------------------
+# -- access (engine-independent: DuckDB only) -----------------------------------------
 
 
 @pytest.mark.parametrize(
     "path", ["/", "/api/won-to-paid", "/api/events", "/dashboard/static/app.js"]
 )
-def test_token_protects_pages_api_stream_and_assets(loaded: Warehouse, path: str) -> None:
-    with _client(loaded, {"REVOPS_DASHBOARD__TOKEN": "s3cret-token"}) as client:
+def test_token_protects_pages_api_stream_and_assets(duck: Warehouse, path: str) -> None:
+    with _client(duck, {"REVOPS_DASHBOARD__TOKEN": "s3cret-token"}) as client:
         denied = client.get(path)
         assert denied.status_code == 401
         assert denied.headers["www-authenticate"].startswith("Bearer")
@@ -205,8 +205,8 @@ def test_token_protects_pages_api_stream_and_assets(loaded: Warehouse, path: str
             assert ok.status_code == 200
 
 
-def test_token_in_url_becomes_a_session_cookie(loaded: Warehouse) -> None:
-    with _client(loaded, {"REVOPS_DASHBOARD__TOKEN": "s3cret-token"}) as client:
+def test_token_in_url_becomes_a_session_cookie(duck: Warehouse) -> None:
+    with _client(duck, {"REVOPS_DASHBOARD__TOKEN": "s3cret-token"}) as client:
         assert client.get("/?token=wrong", follow_redirects=False).status_code == 401
         hop = client.get("/?token=s3cret-token", follow_redirects=False)
         assert hop.status_code == 303 and hop.headers["location"] == "/"
@@ -214,8 +214,8 @@ def test_token_in_url_becomes_a_session_cookie(loaded: Warehouse) -> None:
         assert client.get("/api/nrr").status_code == 200  # the cookie now rides along
 
 
-def test_basic_auth(loaded: Warehouse) -> None:
-    with _client(loaded, {"REVOPS_DASHBOARD__PASSWORD": "pw"}) as client:
+def test_basic_auth(duck: Warehouse) -> None:
+    with _client(duck, {"REVOPS_DASHBOARD__PASSWORD": "pw"}) as client:
 
         def basic(user: str, pw: str) -> dict[str, str]:
             return {"Authorization": "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()}
