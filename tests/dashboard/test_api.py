@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -44,6 +45,25 @@ def test_won_to_paid_counts_latency_and_open_list(client: httpx.Client) -> None:
     assert [round(r["age_days"]) for r in body["open"]] == [20, 10, 5]
     assert body["open"][0]["paid_amount"] == 100000.0
     assert body["open_count"] == 3
+
+
+def test_latency_distribution_is_hand_computed(wh: Warehouse) -> None:
+    won = datetime(2026, 10, 1, tzinfo=UTC)
+    days = [-0.5, 1.0, 2.0, 10.0, 40.0]
+    wh.insert_rows(
+        "revops.mart_won_to_paid",
+        ("opportunity_id", "won_at", "won_to_paid_days", "status"),
+        [(f"006L{i}", won, d, "paid") for i, d in enumerate(days)]
+        + [("006Lopen", won, None, "invoiced")],
+    )
+    with _client(wh) as client:
+        lat = client.get("/api/won-to-paid").json()["latency"]
+    assert lat["paid"] == 5 and lat["within_15_days"] == 4
+    assert lat["avg_days"] == pytest.approx(52.5 / 5)
+    assert lat["median_days"] == pytest.approx(2.0)
+    assert lat["p90_days"] == pytest.approx(10.0 + 0.6 * 30.0)  # rank 3.6 of 0..4
+    bands = {b["band"]: b["opportunities"] for b in lat["bands"]}
+    assert bands == {"prepaid": 1, "0-7": 2, "7-15": 1, "15-30": 0, "30-60": 1, "60+": 0}
 
 
 def test_won_to_paid_filters_by_currency_and_date(client: httpx.Client) -> None:

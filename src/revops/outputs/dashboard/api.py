@@ -35,11 +35,14 @@ def api_router(dash: Dashboard) -> APIRouter:
     )
     def won_to_paid(f: F) -> dict:
         wh = dash.warehouse
-        open_rows, open_count = queries.won_to_paid_open(wh, f, datetime.now(UTC))
+        by_status = queries.won_to_paid_status(wh, f)
+        open_count = sum(
+            r["opportunities"] for r in by_status if r["status"] in queries.OPEN_STATUSES
+        )
         return {
-            "by_status": queries.won_to_paid_status(wh, f),
+            "by_status": by_status,
             "latency": queries.won_to_paid_latency(wh, f),
-            "open": open_rows,
+            "open": queries.won_to_paid_open(wh, f, datetime.now(UTC)),
             "open_count": open_count,
         }
 

@@ -139,60 +139,68 @@ def won_to_paid_status(wh: Warehouse, filters: Filters) -> list[dict]:
 
 
 def won_to_paid_latency(wh: Warehouse, filters: Filters) -> dict[str, Any]:
-    """Distribution of ``won_to_paid_days`` over paid opportunities won in the range."""
+    """Distribution of ``won_to_paid_days`` over paid opportunities won in the range
+    (computed in the warehouse: one row whatever the number of opportunities)."""
     where = _wtp_where(filters).add("w.won_to_paid_days IS NOT NULL")
-    sql = "SELECT w.won_to_paid_days AS days" + _WTP_FROM + where.sql()
-    days = sorted(float(r["days"]) for r in wh.query(sql, where.params))
+    counts, params = [], []
+    for n, (_, lo, hi) in enumerate(LATENCY_BANDS):
+        tests = []
+        if not math.isinf(lo):
+            tests.append("d >= ?")
+            params.append(lo)
+        if not math.isinf(hi):
+            tests.append("d < ?")
+            params.append(hi)
+        counts.append(f"sum(CASE WHEN {' AND '.join(tests)} THEN 1 ELSE 0 END) AS band_{n}")
+    sql = (
+        "SELECT count(*) AS paid, avg(d) AS avg_days, quantile_cont(d, 0.5) AS median_days,"
+        " quantile_cont(d, 0.9) AS p90_days,"
+        " sum(CASE WHEN d < 15 THEN 1 ELSE 0 END) AS within_15_days, "
+        + ", ".join(counts)
+        + " FROM (SELECT w.won_to_paid_days AS d"
+        + _WTP_FROM
+        + where.sql()
+        + ") t"
+    )
+    row = _rows(wh, sql, params + where.params)[0]
     bands = [
         {
             "band": name,
             "low": None if math.isinf(lo) else lo,
             "high": None if math.isinf(hi) else hi,
-            "opportunities": sum(1 for d in days if lo <= d < hi),
+            "opportunities": int(row[f"band_{n}"] or 0),
         }
-        for name, lo, hi in LATENCY_BANDS
+        for n, (name, lo, hi) in enumerate(LATENCY_BANDS)
     ]
     return {
-        "paid": len(days),
-        "avg_days": sum(days) / len(days) if days else None,
-        "median_days": _quantile(days, 0.5),
-        "p90_days": _quantile(days, 0.9),
-        "within_15_days": sum(1 for d in days if d < 15.0),
+        "paid": int(row["paid"] or 0),
+        "avg_days": row["avg_days"],
+        "median_days": row["median_days"],
+        "p90_days": row["p90_days"],
+        "within_15_days": int(row["within_15_days"] or 0),
         "bands": bands,
     }
 
 
-def _quantile(sorted_values: list[float], q: float) -> float | None:
-    # Linear interpolation between closest ranks (the same rule as quantile_cont).
-    if not sorted_values:
-        return None
-    pos = (len(sorted_values) - 1) * q
-    low = math.floor(pos)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
-
-
-def won_to_paid_open(wh: Warehouse, filters: Filters, now: datetime) -> tuple[list[dict], int]:
+def won_to_paid_open(wh: Warehouse, filters: Filters, now: datetime) -> list[dict]:
     """Won but not fully paid opportunities, oldest first, with age in days (at most
-    :data:`LIST_LIMIT`), and how many there are in all."""
+    :data:`LIST_LIMIT`; :func:`won_to_paid_status` counts them all)."""
     marks = ", ".join("?" for _ in OPEN_STATUSES)
     where = _wtp_where(filters).add(f"w.status IN ({marks})", *OPEN_STATUSES)
     sql = (
         "SELECT w.opportunity_id, o.opportunity_name, w.account_id, o.currency, w.status,"
-        " w.amount, w.invoiced_amount, w.paid_amount, w.won_at, count(*) OVER () AS total"
+        " w.amount, w.invoiced_amount, w.paid_amount, w.won_at"
         + _WTP_FROM
         + where.sql()
         + f" ORDER BY w.won_at, w.opportunity_id LIMIT {LIST_LIMIT}"
     )
-    rows = wh.query(sql, where.params)
-    total = int(rows[0]["total"]) if rows else 0
     out = []
-    for row in rows:
-        item = {k: jsonable(v) for k, v in row.items() if k != "total"}
+    for row in wh.query(sql, where.params):
+        item = {k: jsonable(v) for k, v in row.items()}
         won_at = row["won_at"]
         item["age_days"] = (now - won_at).total_seconds() / 86400 if won_at else None
         out.append(item)
-    return out, total
+    return out
 
 
 # -- Collections ---------------------------------------------------------------------------
