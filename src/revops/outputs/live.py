@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import queue
 import threading
 import uuid
 from collections.abc import Callable
@@ -94,6 +95,8 @@ class LiveHub:
         self._stop = threading.Event()
         self._redis: Any = None
         self._listener: threading.Thread | None = None
+        self._sender: threading.Thread | None = None
+        self._outbound: queue.SimpleQueue[LiveMessage | None] = queue.SimpleQueue()
         self._listening = threading.Event()
         if redis_url:
             self._start_redis(redis_url)
@@ -135,20 +138,30 @@ class LiveHub:
     def publish(self, topic: str, data: dict[str, Any] | None = None) -> LiveMessage:
         """Send an update to every subscriber (of every instance when Redis is configured).
 
-        Safe from any thread. A Redis failure is logged and the message still reaches this
+        Safe from any thread and never blocks on Redis. A Redis failure is logged and the
+        message still reaches this
         instance's subscribers, so a Redis outage degrades to in-process delivery.
         """
         message = LiveMessage(topic=topic, data=dict(data or {}))
-        if self._redis is not None:
+        if self._redis is not None and not self._stop.is_set():
+            # A sender thread talks to Redis, so a slow or absent Redis never stalls the loader.
+            self._outbound.put(message)
+        else:
+            self._deliver(message)
+        return message
+
+    def _send(self) -> None:
+        while True:
+            message = self._outbound.get()
+            if message is None:
+                return
             try:
                 self._redis.publish(self.channel, message.to_json())
-                return message
             except Exception as exc:
                 log.warning(
                     "live: Redis publish failed (%s); delivering locally only", type(exc).__name__
                 )
-        self._deliver(message)
-        return message
+                self._deliver(message)
 
     def _deliver(self, message: LiveMessage) -> None:
         with self._lock:
@@ -172,11 +185,13 @@ class LiveHub:
                 where="[live] redis_url",
                 hint="pip install 'revops[dashboard]'",
             ) from exc
-        self._redis = redis.Redis.from_url(url, socket_connect_timeout=3)
+        self._redis = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=5)
         self._listener = threading.Thread(
             target=self._listen, name="revops-live-redis", daemon=True
         )
         self._listener.start()
+        self._sender = threading.Thread(target=self._send, name="revops-live-send", daemon=True)
+        self._sender.start()
 
     def wait_listening(self, timeout: float = 5.0) -> bool:
         """Block until the Redis listener has subscribed (True), or ``timeout`` passes."""
@@ -216,6 +231,9 @@ class LiveHub:
     def close(self) -> None:
         """Stop the Redis listener and drop every subscriber. Idempotent."""
         self._stop.set()
+        if self._sender is not None:
+            self._outbound.put(None)
+            self._sender.join(timeout=5)
         if self._listener is not None:
             self._listener.join(timeout=5)
         if self._redis is not None:
