@@ -139,8 +139,8 @@ class LiveHub:
         """Send an update to every subscriber (of every instance when Redis is configured).
 
         Safe from any thread and never blocks on Redis. A Redis failure is logged and the
-        message still reaches this
-        instance's subscribers, so a Redis outage degrades to in-process delivery.
+        message still reaches this instance's subscribers, so a Redis outage degrades to
+        in-process delivery.
         """
         message = LiveMessage(topic=topic, data=dict(data or {}))
         if self._redis is not None and not self._stop.is_set():
