@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from revops.errors import ConfigError
 
@@ -37,6 +37,8 @@ QUEUE_SIZE = 256
 
 class LiveSettings(BaseModel):
     """``[live]``: where live updates are broadcast."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not ignored
 
     redis_url: str | None = None
     channel: str = DEFAULT_CHANNEL

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 
 from fastapi import HTTPException, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from revops.config import Settings
 
@@ -29,6 +29,8 @@ COOKIE = "revops_dashboard"
 class DashboardSettings(BaseModel):
     """``[dashboard]``: the basic-auth user name, number locale, page title, and the currency
     the marketing marts are reported in (they carry no currency column)."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not ignored
 
     user: str = "revops"
     locale: str = "ja-JP"
