@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -14,11 +15,18 @@ from revops.outputs.dashboard.access import COOKIE
 from revops.outputs.dashboard.context import Dashboard
 
 PACKAGE = "revops.outputs.dashboard"
+# The icon travels inside the page (a data URI), so the package ships only html/css/js files.
+ICON = "data:image/svg+xml," + quote(
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+    '<rect width="32" height="32" rx="7" fill="#1f4e8c"/>'
+    '<rect x="7" y="17" width="4" height="8" rx="1" fill="#fff"/>'
+    '<rect x="14" y="12" width="4" height="13" rx="1" fill="#fff"/>'
+    '<rect x="21" y="7" width="4" height="18" rx="1" fill="#7fd1ae"/></svg>'
+)
 ASSETS = {
     "app.css": "text/css; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "charts.js": "text/javascript; charset=utf-8",
-    "favicon.svg": "image/svg+xml",
 }
 
 
@@ -65,6 +73,7 @@ def pages_router(dash: Dashboard) -> APIRouter:
             title=dash.settings.title,
             locale=dash.settings.locale,
             boot=boot,
+            icon=ICON,
         )
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
