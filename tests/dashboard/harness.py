@@ -33,6 +33,14 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, step: float = 
 
 def load_fixture(wh: Warehouse) -> None:
     """A small, hand-checkable data set in every table the dashboard reads."""
+    for part in (_revenue, _collections, _nrr, _channels, _quality, _pipeline, _ingestion):
+        part(wh)
+
+
+# The fixture rows are tables: keep them one row per line.
+# fmt: off
+def _revenue(wh: Warehouse) -> None:
+    """Won opportunities and their Won→Paid rows."""
     d = Decimal
     opps = [  # id, account, name, amount, currency, won days ago
         ("006A", "001A", "Acme renewal", d(1200000), "JPY", 40),
@@ -42,21 +50,10 @@ def load_fixture(wh: Warehouse) -> None:
     ]
     wh.insert_rows(
         "revops.fact_opportunity",
-        (
-            "opportunity_id",
-            "account_id",
-            "opportunity_name",
-            "amount",
-            "currency",
-            "stage_name",
-            "is_deleted",
-            "won_at",
-            "updated_at",
-        ),
-        [
-            (o, a, n, amt, cur, "Closed Won", False, NOW - timedelta(days=ago), NOW)
-            for o, a, n, amt, cur, ago in opps
-        ],
+        ("opportunity_id", "account_id", "opportunity_name", "amount", "currency",
+         "stage_name", "is_deleted", "won_at", "updated_at"),
+        [(o, a, n, amt, cur, "Closed Won", False, NOW - timedelta(days=ago), NOW)
+         for o, a, n, amt, cur, ago in opps],
     )
     wtp = [  # id, account, amount, won ago, paid after days, invoiced, paid, status
         ("006A", "001A", d(1200000), 40, 12.5, d(1200000), d(1200000), "paid"),
@@ -66,32 +63,17 @@ def load_fixture(wh: Warehouse) -> None:
     ]
     wh.insert_rows(
         "revops.mart_won_to_paid",
-        (
-            "opportunity_id",
-            "account_id",
-            "amount",
-            "won_at",
-            "first_paid_at",
-            "won_to_paid_days",
-            "invoiced_amount",
-            "paid_amount",
-            "status",
-        ),
-        [
-            (
-                o,
-                a,
-                amt,
-                NOW - timedelta(days=ago),
-                None if days is None else NOW - timedelta(days=ago - days),
-                days,
-                inv,
-                paid,
-                st,
-            )
-            for o, a, amt, ago, days, inv, paid, st in wtp
-        ],
+        ("opportunity_id", "account_id", "amount", "won_at", "first_paid_at",
+         "won_to_paid_days", "invoiced_amount", "paid_amount", "status"),
+        [(o, a, amt, NOW - timedelta(days=ago),
+          None if days is None else NOW - timedelta(days=ago - days), days, inv, paid, st)
+         for o, a, amt, ago, days, inv, paid, st in wtp],
     )
+
+
+def _collections(wh: Warehouse) -> None:
+    """A collections snapshot (and an older one)."""
+    d = Decimal
     coll = [  # invoice, customer, currency, remaining, days past due, bucket, status
         ("in_1", "cus_1", "JPY", d(100000), -3, "not_yet_due", "receivable"),
         ("in_2", "cus_2", "JPY", d(250000), 12, "1-30", "receivable"),
@@ -102,92 +84,36 @@ def load_fixture(wh: Warehouse) -> None:
     ]
     wh.insert_rows(
         "revops.mart_collections",
-        (
-            "as_of",
-            "invoice_id",
-            "customer_id",
-            "currency",
-            "amount_remaining",
-            "due_date",
-            "days_past_due",
-            "bucket",
-            "collection_status",
-        ),
-        [
-            (AS_OF, i, c, cur, rem, None if dpd is None else AS_OF - timedelta(days=dpd), dpd, b, s)
-            for i, c, cur, rem, dpd, b, s in coll
-        ]
-        + [
-            (
-                AS_OF - timedelta(days=1),
-                "in_old",
-                "cus_9",
-                "JPY",
-                d(999),
-                AS_OF,
-                0,
-                "not_yet_due",
-                "open",
-            )
-        ],
+        ("as_of", "invoice_id", "customer_id", "currency", "amount_remaining", "due_date",
+         "days_past_due", "bucket", "collection_status"),
+        [(AS_OF, i, c, cur, rem, None if dpd is None else AS_OF - timedelta(days=dpd), dpd, b, s)
+         for i, c, cur, rem, dpd, b, s in coll]
+        + [(AS_OF - timedelta(days=1), "in_old", "cus_9", "JPY", d(999), AS_OF, 0,
+            "not_yet_due", "receivable")],
     )
+
+
+def _nrr(wh: Warehouse) -> None:
+    """Three NRR months."""
+    d = Decimal
     wh.insert_rows(
         "revops.mart_nrr_monthly",
-        (
-            "month",
-            "currency",
-            "start_mrr",
-            "new",
-            "expansion",
-            "contraction",
-            "churn",
-            "reactivation",
-            "end_mrr",
-            "nrr",
-            "grr",
-        ),
+        ("month", "currency", "start_mrr", "new", "expansion", "contraction", "churn",
+         "reactivation", "end_mrr", "nrr", "grr"),
         [
-            (
-                date(2026, 9, 1),
-                "JPY",
-                d(1000000),
-                d(200000),
-                d(0),
-                d(0),
-                d(0),
-                d(0),
-                d(1200000),
-                None,
-                None,
-            ),
-            (
-                date(2026, 10, 1),
-                "JPY",
-                d(1200000),
-                d(100000),
-                d(60000),
-                d(30000),
-                d(0),
-                d(0),
-                d(1330000),
-                1.025,
-                0.975,
-            ),
-            (
-                date(2026, 11, 1),
-                "JPY",
-                d(1330000),
-                d(0),
-                d(0),
-                d(0),
-                d(133000),
-                d(50000),
-                d(1247000),
-                0.9,
-                0.9,
-            ),
+            (date(2026, 9, 1), "JPY", d(1000000), d(200000), d(0), d(0), d(0), d(0),
+             d(1200000), None, None),
+            (date(2026, 10, 1), "JPY", d(1200000), d(100000), d(60000), d(30000), d(0), d(0),
+             d(1330000), 1.025, 0.975),
+            (date(2026, 11, 1), "JPY", d(1330000), d(0), d(0), d(0), d(133000), d(50000),
+             d(1247000), 0.9, 0.9),
         ],
     )
+
+
+def _channels(wh: Warehouse) -> None:
+    """Channel KPIs and the daily summary of KPI_DATE."""
+    d = Decimal
     channels = [  # channel, impr, clicks, cost, conv, new cust, ltv, revenue
         ("Google Ads", 100000, 2000, d(400000), 80, 20, d(2400000), d(1600000)),
         ("Meta", 80000, 1000, d(300000), 30, 10, d(900000), d(450000)),
@@ -198,272 +124,100 @@ def load_fixture(wh: Warehouse) -> None:
     for ch, imp, clk, cost, conv, new, ltv, rev in channels:
         cac = float(cost) / new if new else None
         avg_ltv = float(ltv) / new if new else None
-        rows.append(
-            (
-                KPI_DATE,
-                start,
-                KPI_DATE,
-                ch,
-                imp,
-                clk,
-                cost,
-                conv,
-                new,
-                ltv,
-                rev,
-                cac,
-                avg_ltv,
-                float(rev) / float(cost) * 100 if cost else None,
-                conv / clk * 100 if clk else None,
-                clk / imp * 100 if imp else None,
-                avg_ltv / cac if cac else None,
-            )
-        )
+        rows.append((KPI_DATE, start, KPI_DATE, ch, imp, clk, cost, conv, new, ltv, rev, cac,
+                     avg_ltv, float(rev) / float(cost) * 100 if cost else None,
+                     conv / clk * 100 if clk else None, clk / imp * 100 if imp else None,
+                     avg_ltv / cac if cac else None))
     wh.insert_rows(
         "revops.mart_channel_kpi",
-        (
-            "date",
-            "period_start",
-            "period_end",
-            "channel",
-            "impressions",
-            "clicks",
-            "ad_cost",
-            "conversions",
-            "new_customers",
-            "total_ltv",
-            "period_revenue",
-            "cac",
-            "avg_ltv",
-            "roas",
-            "cvr",
-            "ctr",
-            "ltv_cac_ratio",
-        ),
+        ("date", "period_start", "period_end", "channel", "impressions", "clicks", "ad_cost",
+         "conversions", "new_customers", "total_ltv", "period_revenue", "cac", "avg_ltv",
+         "roas", "cvr", "ctr", "ltv_cac_ratio"),
         rows,
     )
     wh.insert_rows(
         "revops.mart_daily_summary",
-        (
-            "date",
-            "period_start",
-            "period_end",
-            "total_ad_cost",
-            "total_revenue",
-            "total_customers",
-            "overall_cac",
-            "overall_roas",
-            "avg_cvr",
-            "best_channel",
-            "best_channel_roas",
-        ),
-        [
-            (
-                KPI_DATE,
-                start,
-                KPI_DATE,
-                d(700000),
-                d(2250000),
-                35,
-                20000.0,
-                2250000 / 700000 * 100,
-                110 / 3000 * 100,
-                "Google Ads",
-                400.0,
-            )
-        ],
+        ("date", "period_start", "period_end", "total_ad_cost", "total_revenue",
+         "total_customers", "overall_cac", "overall_roas", "avg_cvr", "best_channel",
+         "best_channel_roas"),
+        [(KPI_DATE, start, KPI_DATE, d(700000), d(2250000), 35, 20000.0,
+          2250000 / 700000 * 100, 110 / 3000 * 100, "Google Ads", 400.0)],
     )
+
+
+def _quality(wh: Warehouse) -> None:
+    """Two runs of one suite and one of another."""
     checked = NOW - timedelta(hours=2)
     wh.insert_rows(
         "revops.dq_results",
-        (
-            "run_id",
-            "suite",
-            "expectation",
-            "column",
-            "severity",
-            "success",
-            "observed_value",
-            "unexpected_count",
-            "unexpected_percent",
-            "unexpected_sample",
-            "checked_at",
-        ),
+        ("run_id", "suite", "expectation", "column", "severity", "success", "observed_value",
+         "unexpected_count", "unexpected_percent", "unexpected_sample", "checked_at"),
         [
-            (
-                "dq-old",
-                "ads",
-                "expect_column_values_to_not_be_null",
-                "cost",
-                "error",
-                False,
-                None,
-                4,
-                2.0,
-                '["r1"]',
-                checked - timedelta(days=1),
-            ),
-            (
-                "dq-2",
-                "ads",
-                "expect_column_values_to_not_be_null",
-                "cost",
-                "error",
-                True,
-                None,
-                0,
-                0.0,
-                None,
-                checked,
-            ),
-            (
-                "dq-2",
-                "ads",
-                "expect_column_values_to_be_between",
-                "clicks",
-                "warning",
-                False,
-                "-3",
-                1,
-                0.5,
-                '["row 7"]',
-                checked,
-            ),
-            (
-                "dq-3",
-                "crm",
-                "expect_column_values_to_be_unique",
-                "customer_id",
-                "error",
-                True,
-                None,
-                0,
-                0.0,
-                None,
-                checked,
-            ),
+            ("dq-old", "ads", "expect_column_values_to_not_be_null", "cost", "error", False,
+             None, 4, 2.0, '["r1"]', checked - timedelta(days=1)),
+            ("dq-2", "ads", "expect_column_values_to_not_be_null", "cost", "error", True,
+             None, 0, 0.0, None, checked),
+            ("dq-2", "ads", "expect_column_values_to_be_between", "clicks", "warning", False,
+             "-3", 1, 0.5, '["row 7"]', checked),
+            ("dq-3", "crm", "expect_column_values_to_be_unique", "customer_id", "error", True,
+             None, 0, 0.0, None, checked),
         ],
     )
+
+
+def _pipeline(wh: Warehouse) -> None:
+    """Two runs; the latest has a retried task."""
     run_start = NOW - timedelta(hours=3)
     wh.insert_rows(
         "revops.pipeline_runs",
         ("run_id", "pipeline", "run_date", "status", "started_at", "ended_at", "error"),
-        [
-            (
-                "daily-2026-11-30",
-                "daily",
-                KPI_DATE,
-                "success",
-                run_start,
-                run_start + timedelta(minutes=4),
-                None,
-            ),
-            (
-                "daily-2026-11-29",
-                "daily",
-                KPI_DATE - timedelta(days=1),
-                "failed",
-                run_start - timedelta(days=1),
-                run_start - timedelta(days=1, minutes=-2),
-                "extract_ads: 429 Too Many Requests",
-            ),
-        ],
+        [("daily-2026-11-30", "daily", KPI_DATE, "success", run_start,
+          run_start + timedelta(minutes=4), None),
+         ("daily-2026-11-29", "daily", KPI_DATE - timedelta(days=1), "failed",
+          run_start - timedelta(days=1), run_start - timedelta(days=1, minutes=-2),
+          "extract_ads: 429 Too Many Requests")],
     )
     wh.insert_rows(
         "revops.task_runs",
         ("run_id", "task_id", "attempt", "status", "started_at", "ended_at", "error"),
-        [
-            (
-                "daily-2026-11-30",
-                "extract_ads",
-                1,
-                "failed",
-                run_start,
-                run_start + timedelta(seconds=5),
-                "timeout",
-            ),
-            (
-                "daily-2026-11-30",
-                "extract_ads",
-                2,
-                "success",
-                run_start + timedelta(seconds=10),
-                run_start + timedelta(seconds=40),
-                None,
-            ),
-            (
-                "daily-2026-11-30",
-                "kpi",
-                1,
-                "success",
-                run_start + timedelta(seconds=60),
-                run_start + timedelta(seconds=90),
-                None,
-            ),
-        ],
+        [("daily-2026-11-30", "extract_ads", 1, "failed", run_start,
+          run_start + timedelta(seconds=5), "timeout"),
+         ("daily-2026-11-30", "extract_ads", 2, "success", run_start + timedelta(seconds=10),
+          run_start + timedelta(seconds=40), None),
+         ("daily-2026-11-30", "kpi", 1, "success", run_start + timedelta(seconds=60),
+          run_start + timedelta(seconds=90), None)],
     )
+
+
+def _ingestion(wh: Warehouse) -> None:
+    """Raw events, landing audits and dead letters."""
     landed = NOW - timedelta(hours=1)
     wh.insert_rows(
         "revops.events_raw",
-        (
-            "event_id",
-            "source",
-            "type",
-            "event_ts",
-            "payload",
-            "correlation_id",
-            "inserted_at",
-            "raw_seq",
-        ),
-        [
-            (
-                "stripe:evt_1",
-                "stripe",
-                "stripe.invoice.paid",
-                landed - timedelta(seconds=2),
-                "{}",
-                None,
-                landed,
-                1,
-            ),
-            (
-                "stripe:evt_2",
-                "stripe",
-                "stripe.invoice.paid",
-                landed - timedelta(seconds=4),
-                "{}",
-                None,
-                landed,
-                2,
-            ),
-            (
-                "salesforce:0061:1",
-                "salesforce",
-                "salesforce.opportunity.updated",
-                landed - timedelta(seconds=60),
-                "{}",
-                None,
-                landed,
-                3,
-            ),
-        ],
+        ("event_id", "source", "type", "event_ts", "payload", "correlation_id", "inserted_at",
+         "raw_seq"),
+        [("stripe:evt_1", "stripe", "stripe.invoice.paid", landed - timedelta(seconds=2), "{}",
+          None, landed, 1),
+         ("stripe:evt_2", "stripe", "stripe.invoice.paid", landed - timedelta(seconds=4), "{}",
+          None, landed, 2),
+         ("salesforce:0061:1", "salesforce", "salesforce.opportunity.updated",
+          landed - timedelta(seconds=60), "{}", None, landed, 3)],
     )
     wh.insert_rows(
         "revops.audit_events",
         ("at", "actor", "resource", "action", "status", "request_id", "event_id", "detail"),
-        [
-            (landed, "test", "events_raw", "land", "ok", None, None, '{"new": 3, "duplicates": 1}'),
-            (landed, "test", "events_raw", "land", "ok", None, None, '{"new": 0, "duplicates": 4}'),
-        ],
+        [(landed, "test", "events_raw", "land", "ok", None, None,
+          '{"new": 3, "duplicates": 1}'),
+         (landed, "test", "events_raw", "land", "ok", None, None,
+          '{"new": 0, "duplicates": 4}')],
     )
     wh.insert_rows(
         "revops.dead_letters",
         ("id", "received_at", "source", "reason", "body", "detail", "replayed_at"),
-        [
-            (1, landed, "stripe", "bad_signature", b"{}", "signature mismatch", None),
-            (2, landed, "salesforce", "invalid_json", b"{", "line 1", landed),
-        ],
+        [(1, landed, "stripe", "bad_signature", b"{}", "signature mismatch", None),
+         (2, landed, "salesforce", "invalid_json", b"{", "line 1", landed)],
     )
+# fmt: on
 
 
 def settings_for(
