@@ -176,6 +176,27 @@ def test_every_page_renders_the_marts(browser: Any, server: Served, warehouse: W
         ctx.close()
 
 
+def test_empty_warehouse_renders_every_page(browser: Any, tmp_path: Path) -> None:
+    wh = connect(f"duckdb:///{tmp_path}/empty.duckdb")
+    ensure_schema(wh)
+    settings = settings_for(wh.url, {"REVOPS_DASHBOARD__TOKEN": TOKEN})
+    try:
+        with serve_dashboard(wh, settings) as served:
+            ctx, page, errors = _open(browser, served, viewport={"width": 1360, "height": 900})
+            try:
+                for name in PAGES:
+                    _show(page, name)
+                    assert page.locator('[data-testid="page-error"]').count() == 0, name
+                _show(page, "won-to-paid")
+                assert _text(page, "wtp-won") == "0"
+                page.screenshot(path=str(ARTIFACTS / "dashboard-empty.png"), full_page=True)
+                assert errors == []
+            finally:
+                ctx.close()
+    finally:
+        wh.close()
+
+
 def test_phone_layout(browser: Any, server: Served) -> None:
     ctx, page, errors = _open(
         browser, server, viewport={"width": 390, "height": 844}, is_mobile=True

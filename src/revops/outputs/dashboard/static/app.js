@@ -143,7 +143,7 @@
       {...M("amount"), title: "Amount"},
       {key: "remaining", title: "Unpaid", cls: "num", value: (r) => (r.amount || 0) - (r.paid_amount || 0),
        fmt: (r) => esc(money((r.amount || 0) - (r.paid_amount || 0), r.currency))},
-    ], d.open, "Every won opportunity is paid.");
+    ], d.open, total ? "Every won opportunity is paid." : "No won opportunities in this range.");
     return `<div class="tiles">${tiles}</div>
       <div class="grid2 split">${card("Latency from Closed Won to first payment", hist)}${card("Amounts by status", amounts)}</div>
       ${card(openTitle, open)}
