@@ -49,11 +49,14 @@ class BatchResult:
 
 def land_item(msg: BusMessage) -> LandItem:
     """The envelope carried by an event message, with its payload text as received."""
-    assert msg.event_id is not None and msg.type is not None and msg.event_ts is not None
+    if msg.event_id is None or msg.type is None or msg.event_ts is None:
+        raise ValueError("the message has no event_id, type or event_ts")
+    payload = orjson.loads(msg.body)
+    if not isinstance(payload, dict):
+        raise ValueError(f"the payload is a JSON {type(payload).__name__}, not an object")
     env = Envelope.model_construct(
         source=msg.source, type=msg.type, event_ts=datetime.fromisoformat(msg.event_ts),
-        event_id=msg.event_id, correlation_id=msg.correlation_id,
-        payload=orjson.loads(msg.body))
+        event_id=msg.event_id, correlation_id=msg.correlation_id, payload=payload)
     return LandItem(env, msg.body.decode("utf-8"))
 
 
@@ -81,7 +84,7 @@ def load_micro_batch(wh: Warehouse, messages: Sequence[BusMessage], *,
         try:
             items.append(land_item(m))
             events.append(m)
-        except (AssertionError, ValueError, TypeError) as exc:
+        except (ValueError, TypeError) as exc:
             # A message the receiver let through but that cannot be read back must not
             # block the bus: it is kept as a dead letter instead.
             letters.append((m.source, "corrupt_bus_message", m.body,

@@ -226,7 +226,7 @@ def parse_salesforce(body: bytes, accept: TypeFilter, request_id: str | None = N
             found = normalize_record(record, "salesforce")
         except EventError as exc:
             raise _bad_event(exc, f"event {n}: " if len(records) > 1 else "") from exc
-        text = body if len(records) == 1 else orjson.dumps(record)
+        text = body if not isinstance(obj, list) else orjson.dumps(record)
         envs.extend((e, text) for e in found)
     return _keep(envs, accept, request_id, received_at or time.time())
 

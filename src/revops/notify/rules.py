@@ -14,6 +14,7 @@ name the envelope itself.
 from __future__ import annotations
 
 import fnmatch
+import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from revops.config import Settings
     from revops.ingest.land import LandItem
     from revops.warehouse.base import Warehouse
+
+log = logging.getLogger(__name__)
 
 
 class NotifyRule(BaseModel):
@@ -145,7 +148,11 @@ def notifications_for(rules: Sequence[NotifyRule], envelopes: Iterable[Envelope]
     out = []
     for env in envelopes:
         for rule in rules:
-            payload = message_for(rule, env)
+            try:
+                payload = message_for(rule, env)
+            except Exception:  # noqa: BLE001 - a rule that cannot read an event skips it
+                log.exception("notify rule %s could not read %s", rule.name, env.event_id)
+                continue
             if payload is not None:
                 out.append((f"{rule.name}:{env.event_id}", rule, payload))
     return out
