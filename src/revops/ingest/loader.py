@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from revops import metrics
+from revops import metrics, signals
 from revops.audit import AuditEvent, record_many
 from revops.envelope import Envelope
 from revops.ingest.bus import Bus, BusMessage, Delivery
@@ -108,7 +108,10 @@ def load_micro_batch(wh: Warehouse, messages: Sequence[BusMessage], *,
 
 
 class Loader:
-    """The loader thread: consume, land, ack, signal; retry a failed batch with backoff."""
+    """The loader thread: consume, land, ack, signal; retry a failed batch with backoff.
+
+    After each commit it emits ``events_landed`` (``event_ids``, ``types``, ``count``).
+    """
 
     def __init__(self, wh: Warehouse, bus: Bus, *, batch_size: int = 1000,
                  max_wait_ms: int = 50, max_backoff_s: float = 30.0,
@@ -155,6 +158,9 @@ class Loader:
             metrics.batch_size.observe(size)
         metrics.landed.labels("new").inc(len(result.new))
         metrics.landed.labels("duplicate").inc(len(result.duplicates))
+        if result.new:
+            signals.emit(signals.EVENTS_LANDED, event_ids=result.new, types=result.types,
+                         count=len(result.new))
         if self.on_landed is not None:
             self.on_landed(result)
 

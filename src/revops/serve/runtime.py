@@ -175,8 +175,6 @@ class ServeRuntime:
         self.pending_dead_letters = max(0, self.pending_dead_letters - result.dead_letters)
         if result.new:
             self._awaiting_mart.extend(result.received_at)
-            signals.emit(signals.EVENTS_LANDED, event_ids=result.new, types=result.types,
-                         count=len(result.new))
             self.transform_wake.set()
         if result.notifications:
             self.notify_wake.set()
