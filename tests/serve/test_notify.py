@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from revops.cli import app as cli_app
 from revops.config import Settings
-from revops.errors import ConfigError
+from revops.errors import ConfigError, UsageError
 from revops.ingest.receiver import TypeFilter, parse_salesforce, parse_stripe
 from revops.ingest.loader import land_item
 from revops.notify.rules import NotifyRule, message_for, notify_config
@@ -151,4 +151,4 @@ def test_notify_resend_since_sends_again(tmp_path: Path, slack: SlackRecorder) -
     later = runner.invoke(cli_app, ["notify", "resend", "--since", "2999-01-01"], env=env)
     assert "queued 0" in later.output
     bad = runner.invoke(cli_app, ["notify", "resend", "--since", "yesterday"], env=env)
-    assert bad.exit_code != 0
+    assert isinstance(bad.exception, UsageError) and "ISO-8601" in str(bad.exception)
