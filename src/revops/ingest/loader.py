@@ -47,11 +47,15 @@ class BatchResult:
     notifications: int = 0
 
 
-def land_item(msg: BusMessage) -> LandItem:
-    """The envelope carried by an event message, with its payload text as received."""
+def land_item(msg: BusMessage, *, parse: bool = True) -> LandItem:
+    """The envelope carried by an event message, with its payload text as received.
+
+    With ``parse=False`` the envelope's payload is left empty: landing needs only the text,
+    and the loader is spared decoding every body again (rules already ran at receipt).
+    """
     if msg.event_id is None or msg.type is None or msg.event_ts is None:
         raise ValueError("the message has no event_id, type or event_ts")
-    payload = orjson.loads(msg.body)
+    payload = orjson.loads(msg.body) if parse else {}
     if not isinstance(payload, dict):
         raise ValueError(f"the payload is a JSON {type(payload).__name__}, not an object")
     env = Envelope.model_construct(
@@ -71,9 +75,13 @@ def load_micro_batch(wh: Warehouse, messages: Sequence[BusMessage], *,
                      audits: Sequence[AuditEvent] = ()) -> BatchResult:
     """Land ``messages`` (events and dead letters) in one transaction.
 
+    Notifications come from each message's ``notify`` (computed at receipt) or, for messages
+    without it, from ``rules``; they are enqueued only for events new to ``events_raw``.
     Idempotent: events already in ``events_raw`` count as duplicates and enqueue nothing.
     """
-    from revops.notify.rules import enqueue_notifications
+    from revops.notify.rules import RuleSet, enqueue_entries
+
+    ruleset = RuleSet(rules)
 
     result = BatchResult()
     letters = [_letter(m) for m in messages if m.is_dead_letter]
@@ -82,7 +90,8 @@ def load_micro_batch(wh: Warehouse, messages: Sequence[BusMessage], *,
         if m.is_dead_letter:
             continue
         try:
-            items.append(land_item(m))
+            parse = m.notify is None and ruleset.concerns(m.type or "")
+            items.append(land_item(m, parse=parse))
             events.append(m)
         except (ValueError, TypeError) as exc:
             # A message the receiver let through but that cannot be read back must not
@@ -92,9 +101,16 @@ def load_micro_batch(wh: Warehouse, messages: Sequence[BusMessage], *,
     with wh.transaction(lock=LOCK_NAME):
         landed = land_envelopes(wh, items, actor=ACTOR, audit=bool(items))
         fresh = set(landed.new)
-        new_items = [i for i in items if i.envelope.event_id in fresh]
-        if rules and new_items:
-            result.notifications = enqueue_notifications(wh, rules, new_items)
+        entries = []
+        for msg, item in zip(events, items, strict=True):
+            if msg.event_id not in fresh:
+                continue
+            if msg.notify is not None:
+                entries.extend(tuple(e) for e in orjson.loads(msg.notify))
+            elif item.envelope.payload:
+                entries.extend(ruleset.entries([item.envelope]))
+        if entries:
+            result.notifications = enqueue_entries(wh, entries)
         if letters:
             dead_letter_many(wh, letters, actor="receiver")
         if audits:

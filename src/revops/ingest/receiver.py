@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -146,10 +146,12 @@ def verify_hmac(body: bytes, headers: Mapping[str, str], creds: Credentials) -> 
 
 @dataclass
 class Parsed:
-    """The events of one request: messages to publish and how many types were filtered out."""
+    """The events of one request: messages to publish (with their envelopes, in the same
+    order) and how many were filtered out by type."""
 
     messages: list[BusMessage]
     ignored: int = 0
+    envelopes: list[Envelope] = field(default_factory=list)
 
 
 class TypeFilter:
@@ -197,6 +199,7 @@ def _keep(envs: list[tuple[Envelope, bytes]], accept: TypeFilter, request_id: st
     for env, body in envs:
         if accept(env.type):
             out.messages.append(message_of(env, body, request_id, received_at))
+            out.envelopes.append(env)
         else:
             out.ignored += 1
     return out

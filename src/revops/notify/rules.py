@@ -16,11 +16,16 @@ from __future__ import annotations
 import fnmatch
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from revops.envelope import Envelope
+from revops.ingest.bus import BusMessage
 from revops.sources.salesforce import record_id_of
 
 if TYPE_CHECKING:
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
     from revops.warehouse.base import Warehouse
 
 log = logging.getLogger(__name__)
+OutboxEntry = tuple[str, str, str, str]  # key, channel, kind, payload JSON
 
 
 class NotifyRule(BaseModel):
@@ -158,19 +164,68 @@ def notifications_for(rules: Sequence[NotifyRule], envelopes: Iterable[Envelope]
     return out
 
 
+class RuleSet:
+    """Rules compiled for the receiver: a quick type test, then the notifications of one
+    event as JSON to carry on the bus until the loader stores the event."""
+
+    def __init__(self, rules: Sequence[NotifyRule]) -> None:
+        self.rules = list(rules)
+        self._patterns = [p for r in self.rules for p in r.types]
+        self._cache: dict[str, bool] = {}
+
+    def concerns(self, type_: str) -> bool:
+        """True when some rule may match events of ``type_``."""
+        hit = self._cache.get(type_)
+        if hit is None:
+            hit = any(fnmatch.fnmatchcase(type_, p) for p in self._patterns)
+            if len(self._cache) < 10_000:
+                self._cache[type_] = hit
+        return hit
+
+    def entries(self, envelopes: Iterable[Envelope]) -> list[OutboxEntry]:
+        """Outbox entries of every rule matching each envelope."""
+        wanted = [e for e in envelopes if self.concerns(e.type)]
+        return [(key, rule.channel, rule.name, orjson.dumps(payload, default=str).decode())
+                for key, rule, payload in notifications_for(self.rules, wanted)]
+
+    def annotate(self, messages: Sequence[BusMessage], envelopes: Sequence[Envelope]
+                 ) -> list[BusMessage]:
+        """``messages`` with the notifications of their envelopes attached."""
+        out = list(messages)
+        for n, env in enumerate(envelopes):
+            if self.concerns(env.type):
+                found = self.entries([env])
+                if found:
+                    out[n] = replace(out[n], notify=orjson.dumps(found).decode())
+        return out
+
+
+def enqueue_entries(wh: Warehouse, entries: Sequence[OutboxEntry]) -> int:
+    """Insert outbox entries whose key is not queued yet (one bulk insert); returns how many.
+
+    Call it in the transaction that stored the events, so a message exists only for a stored
+    event; a key already queued is skipped, so each (rule, event) is notified at most once.
+    """
+    from revops.outputs.outbox import OUTBOX_COLUMNS
+
+    unique = {e[0]: e for e in entries}
+    if not unique:
+        return 0
+    existing = {r["key"] for r in wh.query(
+        "SELECT key FROM revops.notifications_outbox "
+        "WHERE key IN (SELECT unnest(CAST(? AS VARCHAR[])))", (list(unique),))}
+    now = datetime.now(UTC)
+    rows = [(key, channel, kind, payload, "pending", 0, now, now)
+            for key, channel, kind, payload in unique.values() if key not in existing]
+    if rows:
+        wh.insert_rows("revops.notifications_outbox", OUTBOX_COLUMNS, rows)
+    return len(rows)
+
+
 def enqueue_notifications(wh: Warehouse, rules: Sequence[NotifyRule],
                           items: Iterable[LandItem]) -> int:
     """Queue the messages of newly stored events in the outbox; returns how many were new.
 
-    Call it in the transaction that stored the events, so a message exists only for a stored
-    event; the outbox key makes a second call for the same event a no-op.
+    Same promise as :func:`enqueue_entries`: call it in the transaction that stored them.
     """
-    from revops.outputs.outbox import enqueue
-
-    patterns = [p for r in rules for p in r.types]
-    wanted = [i.envelope for i in items
-              if any(fnmatch.fnmatchcase(i.envelope.type, p) for p in patterns)]
-    n = 0
-    for key, rule, payload in notifications_for(rules, wanted):
-        n += enqueue(wh, key=key, channel=rule.channel, kind=rule.name, payload=payload)
-    return n
+    return enqueue_entries(wh, RuleSet(rules).entries(i.envelope for i in items))

@@ -8,7 +8,6 @@ cost tens of microseconds, less than a hop to a thread pool.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -112,8 +111,11 @@ def receiver(runtime: ServeRuntime, source: str) -> Handler:
                                        "reason": "backpressure"}, {"Retry-After": "5"})
         flags: list[bool] = []
         if parsed.messages:
+            messages = parsed.messages
+            if runtime.ruleset is not None:
+                messages = runtime.ruleset.annotate(messages, parsed.envelopes)
             try:
-                flags = await asyncio.wrap_future(runtime.bus.publish(parsed.messages))
+                flags = await runtime.bus.publish_async(messages)
             except Exception:  # noqa: BLE001 - nothing was acknowledged; the sender retries
                 runtime.reject(source, "bus_unavailable", rid, 503)
                 return json_response(503, {"error": "the events could not be stored; retry",
@@ -142,7 +144,7 @@ async def _rejected(runtime: ServeRuntime, source: str, rej: Rejection, body: by
                 {"endpoint": request.url.path, "error": rej.message[:500],
                  "content_type": request.headers.get("content-type")}, rid)
             try:
-                await asyncio.wrap_future(runtime.bus.publish([letter]))
+                await runtime.bus.publish_async([letter])
             except Exception:  # noqa: BLE001 - the sender still gets its 400
                 metrics.dead_letters_dropped.inc()
         else:
