@@ -120,3 +120,155 @@ CREATE TABLE IF NOT EXISTS revops.mart_nrr_monthly (
     nrr DOUBLE,
     grr DOUBLE
 );
+
+-- ---------------------------------------------------------------------------------------------
+-- Columns and tables the incremental transform needs beyond the contract (revops.transform).
+
+-- Which fact columns the event sets (JSON list; NULL = all: a full snapshot), and the second
+-- part of the source sequence (CDC sequenceNumber within one commit).
+ALTER TABLE revops.stg_opportunity ADD COLUMN IF NOT EXISTS source_subseq BIGINT;
+ALTER TABLE revops.stg_opportunity ADD COLUMN IF NOT EXISTS set_fields VARCHAR;
+ALTER TABLE revops.stg_invoice ADD COLUMN IF NOT EXISTS set_fields VARCHAR;
+ALTER TABLE revops.stg_invoice ADD COLUMN IF NOT EXISTS line_count INTEGER;
+
+-- Invoice lines of each invoice event (service periods and recurrence feed NRR).
+CREATE TABLE IF NOT EXISTS revops.stg_invoice_line (
+    event_id VARCHAR NOT NULL,
+    line_no INTEGER NOT NULL,
+    invoice_id VARCHAR NOT NULL,
+    line_id VARCHAR,
+    amount DECIMAL(38, 6),
+    currency VARCHAR,
+    price_id VARCHAR,
+    is_recurring BOOLEAN,
+    recurring_interval VARCHAR,
+    interval_count INTEGER,
+    period_start TIMESTAMPTZ,
+    period_end TIMESTAMPTZ,
+    subscription_id VARCHAR,
+    proration BOOLEAN,
+    PRIMARY KEY (event_id, line_no)
+);
+
+CREATE TABLE IF NOT EXISTS revops.stg_customer (
+    event_id VARCHAR PRIMARY KEY,
+    raw_seq BIGINT NOT NULL,
+    event_ts TIMESTAMPTZ NOT NULL,
+    type VARCHAR NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    email VARCHAR,
+    name VARCHAR,
+    account_id VARCHAR,
+    is_deleted BOOLEAN
+);
+
+CREATE TABLE IF NOT EXISTS revops.stg_price (
+    event_id VARCHAR PRIMARY KEY,
+    raw_seq BIGINT NOT NULL,
+    event_ts TIMESTAMPTZ NOT NULL,
+    type VARCHAR NOT NULL,
+    price_id VARCHAR NOT NULL,
+    currency VARCHAR,
+    unit_amount DECIMAL(38, 6),
+    price_type VARCHAR,
+    recurring_interval VARCHAR,
+    interval_count INTEGER,
+    product_id VARCHAR,
+    is_deleted BOOLEAN
+);
+
+ALTER TABLE revops.fact_opportunity ADD COLUMN IF NOT EXISTS last_event_id VARCHAR;
+ALTER TABLE revops.fact_billing ADD COLUMN IF NOT EXISTS subscription_id VARCHAR;
+ALTER TABLE revops.fact_billing ADD COLUMN IF NOT EXISTS period_start TIMESTAMPTZ;
+ALTER TABLE revops.fact_billing ADD COLUMN IF NOT EXISTS period_end TIMESTAMPTZ;
+ALTER TABLE revops.fact_billing ADD COLUMN IF NOT EXISTS api_version VARCHAR;
+ALTER TABLE revops.fact_billing ADD COLUMN IF NOT EXISTS livemode BOOLEAN;
+-- The event whose lines are the invoice's current lines, and the due date collections use
+-- (due_date, else the finalization day, else the creation day, in the business time zone).
+ALTER TABLE revops.fact_billing ADD COLUMN IF NOT EXISTS lines_event_id VARCHAR;
+ALTER TABLE revops.fact_billing ADD COLUMN IF NOT EXISTS collection_due_date DATE;
+ALTER TABLE revops.fact_billing ADD COLUMN IF NOT EXISTS last_event_id VARCHAR;
+
+CREATE TABLE IF NOT EXISTS revops.fact_customer (
+    customer_id VARCHAR PRIMARY KEY,
+    email VARCHAR,
+    name VARCHAR,
+    account_id VARCHAR,
+    is_deleted BOOLEAN,
+    updated_at TIMESTAMPTZ
+);
+
+CREATE TABLE IF NOT EXISTS revops.fact_price (
+    price_id VARCHAR PRIMARY KEY,
+    currency VARCHAR,
+    unit_amount DECIMAL(38, 6),
+    price_type VARCHAR,
+    recurring_interval VARCHAR,
+    interval_count INTEGER,
+    product_id VARCHAR,
+    is_deleted BOOLEAN,
+    updated_at TIMESTAMPTZ
+);
+
+-- Salesforce records to re-fetch: CDC gap events (GAP_*, GAP_OVERFLOW with record id '*')
+-- not yet followed by a full snapshot (CREATE / UNDELETE / flat) of the record.
+CREATE TABLE IF NOT EXISTS revops.cdc_refetch (
+    entity VARCHAR NOT NULL,
+    record_id VARCHAR NOT NULL,
+    change_type VARCHAR NOT NULL,
+    event_id VARCHAR PRIMARY KEY,
+    event_ts TIMESTAMPTZ NOT NULL,
+    commit_number BIGINT
+);
+
+-- Which invoices bill which won opportunity (metadata, else the account fallback).
+CREATE TABLE IF NOT EXISTS revops.won_invoice_link (
+    opportunity_id VARCHAR NOT NULL,
+    invoice_id VARCHAR NOT NULL,
+    link_type VARCHAR NOT NULL,
+    PRIMARY KEY (opportunity_id, invoice_id)
+);
+
+-- Calendar months of the business time zone as UTC instants: [start_utc, end_utc);
+-- month_no = year * 12 + month - 1 makes month arithmetic plain integers.
+CREATE TABLE IF NOT EXISTS revops.calendar_month (
+    month DATE PRIMARY KEY,
+    month_no INTEGER NOT NULL,
+    start_utc TIMESTAMPTZ NOT NULL,
+    end_utc TIMESTAMPTZ NOT NULL,
+    timezone VARCHAR NOT NULL
+);
+
+-- MRR per customer, currency and month, and each customer-month's NRR movement.
+CREATE TABLE IF NOT EXISTS revops.mrr_customer_monthly (
+    customer_id VARCHAR NOT NULL,
+    currency VARCHAR NOT NULL,
+    month DATE NOT NULL,
+    month_no INTEGER NOT NULL,
+    mrr DECIMAL(38, 6) NOT NULL,
+    PRIMARY KEY (customer_id, currency, month)
+);
+
+CREATE TABLE IF NOT EXISTS revops.nrr_customer_movement (
+    customer_id VARCHAR NOT NULL,
+    currency VARCHAR NOT NULL,
+    month DATE NOT NULL,
+    prev_mrr DECIMAL(38, 6) NOT NULL,
+    mrr DECIMAL(38, 6) NOT NULL,
+    new DECIMAL(38, 6) NOT NULL,
+    expansion DECIMAL(38, 6) NOT NULL,
+    contraction DECIMAL(38, 6) NOT NULL,
+    churn DECIMAL(38, 6) NOT NULL,
+    reactivation DECIMAL(38, 6) NOT NULL,
+    retained DECIMAL(38, 6) NOT NULL,
+    PRIMARY KEY (customer_id, currency, month)
+);
+
+-- Lookups by key of the incremental transform (a full scan per run would grow with history).
+CREATE INDEX IF NOT EXISTS stg_opportunity_key ON revops.stg_opportunity (opportunity_id);
+CREATE INDEX IF NOT EXISTS stg_invoice_key ON revops.stg_invoice (invoice_id);
+CREATE INDEX IF NOT EXISTS stg_customer_key ON revops.stg_customer (customer_id);
+CREATE INDEX IF NOT EXISTS stg_price_key ON revops.stg_price (price_id);
+CREATE INDEX IF NOT EXISTS fact_billing_customer ON revops.fact_billing (customer_id);
+CREATE INDEX IF NOT EXISTS fact_billing_opportunity ON revops.fact_billing (opportunity_id);
+CREATE INDEX IF NOT EXISTS mart_collections_as_of ON revops.mart_collections (as_of);

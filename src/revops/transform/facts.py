@@ -1,0 +1,201 @@
+"""Staging → latest-state facts, re-derived only for the keys a run touched.
+
+Ordering is deterministic: opportunities by (event_ts, commitNumber, sequenceNumber,
+event_id); Stripe objects by (event_ts, event_id), invoices first by status level (draft <
+open < uncollectible < paid = void). Invoice statuses only ever move up that ladder in Stripe,
+so a snapshot of a lower level is older whatever its timestamp says: an ``open`` of the same
+second as ``paid`` (or a later-looking one delivered late) never overwrites a terminal status.
+Each event applies only the columns it sets (CDC ``changedFields`` / ``nulledFields``, the
+keys of a flat payload); a full snapshot sets every column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from revops.transform.keys import KeySet, in_keys
+from revops.transform.stage_salesforce import FACT_FIELDS as OPP_FIELDS
+from revops.transform.stage_stripe import INVOICE_FIELDS, STATUS_LEVEL, business_date
+
+if TYPE_CHECKING:
+    from revops.warehouse.base import Warehouse
+
+CLOSED_WON = "Closed Won"
+FULL_SNAPSHOTS = ("CREATE", "UNDELETE", "SNAPSHOT")
+FACT_OPPORTUNITY = ("opportunity_id", *OPP_FIELDS, "won_at", "updated_at", "last_event_id")
+FACT_BILLING = (
+    "invoice_id", "customer_id", "customer_email", "currency", "amount_due", "amount_paid",
+    "amount_remaining", "status", "due_date", "created_at", "finalized_at", "paid_at",
+    "voided_at", "opportunity_id", "updated_at", "subscription_id", "period_start",
+    "period_end", "api_version", "livemode", "lines_event_id", "collection_due_date",
+    "last_event_id",
+)
+FACT_CUSTOMER = ("customer_id", "email", "name", "account_id", "is_deleted", "updated_at")
+FACT_PRICE = ("price_id", "currency", "unit_amount", "price_type", "recurring_interval",
+              "interval_count", "product_id", "is_deleted", "updated_at")
+
+
+def _seq(value: int | None) -> int:
+    return -1 if value is None else int(value)
+
+
+def opportunity_order(row: dict[str, Any]) -> tuple[Any, ...]:
+    """Sort key of an opportunity event: (event_ts, commit, sequence, event_id)."""
+    return (row["event_ts"], _seq(row["source_seq"]), _seq(row["source_subseq"]),
+            row["event_id"])
+
+
+def invoice_order(row: dict[str, Any]) -> tuple[Any, ...]:
+    """Sort key of an invoice snapshot: (status level, event_ts, event_id)."""
+    return (STATUS_LEVEL.get(row["status"] or "", -1), row["event_ts"], row["event_id"])
+
+
+def fold_opportunity(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The latest state of one opportunity from its staging rows (any order given)."""
+    state: dict[str, Any] = dict.fromkeys(OPP_FIELDS)
+    won_at = updated_at = last = None
+    applied = False
+    for ev in sorted(events, key=opportunity_order):
+        sets = orjson.loads(ev["set_fields"]) if ev["set_fields"] else []
+        if not sets:
+            continue  # gap events carry no fields
+        for column in sets:
+            state[column] = ev[column]
+        applied = True
+        updated_at, last = ev["event_ts"], ev["event_id"]
+        if won_at is None and state["stage_name"] == CLOSED_WON:
+            won_at = ev["event_ts"]
+    if not applied:
+        return None
+    state["is_deleted"] = bool(state["is_deleted"])
+    return {"opportunity_id": events[0]["opportunity_id"], **state, "won_at": won_at,
+            "updated_at": updated_at, "last_event_id": last}
+
+
+def fold_invoice(events: list[dict[str, Any]], tz: ZoneInfo) -> dict[str, Any]:
+    """The latest state of one invoice from its staging rows (any order given)."""
+    state: dict[str, Any] = dict.fromkeys(INVOICE_FIELDS)
+    lines_event = last = updated_at = None
+    for ev in sorted(events, key=invoice_order):
+        sets = orjson.loads(ev["set_fields"]) if ev["set_fields"] else INVOICE_FIELDS
+        for column in sets:
+            state[column] = ev[column]
+        if ev["line_count"] is not None:
+            lines_event = ev["event_id"]
+        updated_at, last = ev["event_ts"], ev["event_id"]
+    due = state["due_date"] or business_date(state["finalized_at"], tz) or business_date(
+        state["created_at"], tz)
+    return {"invoice_id": events[0]["invoice_id"], **state, "updated_at": updated_at,
+            "lines_event_id": lines_event, "collection_due_date": due, "last_event_id": last}
+
+
+def fold_latest(events: list[dict[str, Any]], key: str,
+                columns: tuple[str, ...]) -> dict[str, Any]:
+    """The latest full snapshot by (event_ts, event_id) of a customer or price."""
+    ev = max(events, key=lambda e: (e["event_ts"], e["event_id"]))
+    row = {c: ev[c] for c in columns if c in ev}
+    row[key] = ev[key]
+    row["updated_at"] = ev["event_ts"]
+    return row
+
+
+def _group(rows: Iterable[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row[key], []).append(row)
+    return groups
+
+
+def _normal(value: Any) -> Any:
+    """A value comparable across engines (aware datetimes compare by instant already)."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if hasattr(value, "normalize"):
+        return value.normalize()
+    return value
+
+
+def _replace(wh: Warehouse, table: str, key: str, columns: tuple[str, ...], keys: KeySet,
+             rows: list[dict[str, Any]], compare: bool) -> int:
+    """Delete the facts of ``keys`` and insert ``rows``; returns how many rows changed."""
+    cond, params = in_keys(key, keys)
+    changed = len(rows)
+    if compare and keys is not None:
+        old = wh.query(f"SELECT {', '.join(columns)} FROM {table} WHERE {cond}", params)
+        before = {r[key]: tuple(_normal(r[c]) for c in columns) for r in old}
+        after = {r[key]: tuple(_normal(r.get(c)) for c in columns) for r in rows}
+        changed = sum(1 for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    wh.execute(f"DELETE FROM {table} WHERE {cond}", params)
+    if rows:
+        wh.insert_rows(table, columns, [tuple(r.get(c) for c in columns) for r in rows])
+    return changed
+
+
+def _staging(wh: Warehouse, table: str, key: str, keys: KeySet) -> list[dict[str, Any]]:
+    cond, params = in_keys(key, keys)
+    return wh.query(f"SELECT * FROM {table} WHERE {cond}", params)
+
+
+def refresh_opportunities(wh: Warehouse, keys: KeySet, *, compare: bool = True) -> int:
+    """Re-derive ``fact_opportunity`` and ``cdc_refetch`` for ``keys``; returns changes."""
+    groups = _group(_staging(wh, "revops.stg_opportunity", "opportunity_id", keys),
+                    "opportunity_id")
+    facts = [f for f in (fold_opportunity(g) for g in groups.values()) if f is not None]
+    changed = _replace(wh, "revops.fact_opportunity", "opportunity_id", FACT_OPPORTUNITY, keys,
+                       facts, compare)
+    refetch = [r for g in groups.values() for r in pending_gaps(g)]
+    _replace(wh, "revops.cdc_refetch", "record_id",
+             ("entity", "record_id", "change_type", "event_id", "event_ts", "commit_number"),
+             keys, refetch, compare=False)
+    return changed
+
+
+def pending_gaps(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Gap events of one record not followed by a full snapshot (they need a re-fetch)."""
+    pending: list[dict[str, Any]] = []
+    for ev in sorted(events, key=opportunity_order):
+        if ev["change_type"].startswith("GAP_"):
+            pending.append({"entity": "Opportunity", "record_id": ev["opportunity_id"],
+                            "change_type": ev["change_type"], "event_id": ev["event_id"],
+                            "event_ts": ev["event_ts"], "commit_number": ev["source_seq"]})
+        elif ev["change_type"] in FULL_SNAPSHOTS and ev["opportunity_id"] != "*":
+            pending.clear()
+    return pending
+
+
+def refresh_invoices(wh: Warehouse, keys: KeySet, tz: ZoneInfo, *, compare: bool = True) -> int:
+    """Re-derive ``fact_billing`` for ``keys``; returns how many invoices changed."""
+    groups = _group(_staging(wh, "revops.stg_invoice", "invoice_id", keys), "invoice_id")
+    facts = [fold_invoice(g, tz) for g in groups.values()]
+    return _replace(wh, "revops.fact_billing", "invoice_id", FACT_BILLING, keys, facts, compare)
+
+
+def refresh_customers(wh: Warehouse, keys: KeySet, *, compare: bool = True) -> int:
+    """Re-derive ``fact_customer`` and the Stripe rows of ``id_mappings`` for ``keys``."""
+    groups = _group(_staging(wh, "revops.stg_customer", "customer_id", keys), "customer_id")
+    facts = [fold_latest(g, "customer_id", FACT_CUSTOMER) for g in groups.values()]
+    changed = _replace(wh, "revops.fact_customer", "customer_id", FACT_CUSTOMER, keys, facts,
+                       compare)
+    cond, params = in_keys("billing_customer_id", keys)
+    wh.execute(f"DELETE FROM revops.id_mappings WHERE source = 'stripe' AND {cond}", params)
+    mappings = [(f["account_id"], f["customer_id"], None, "stripe", f["updated_at"])
+                for f in facts if f["account_id"] and not f["is_deleted"]]
+    if mappings:
+        wh.insert_rows("revops.id_mappings", ("crm_account_id", "billing_customer_id",
+                                              "portal_user_id", "source", "updated_at"),
+                       mappings)
+    return changed
+
+
+def refresh_prices(wh: Warehouse, keys: KeySet, *, compare: bool = True) -> int:
+    """Re-derive ``fact_price`` for ``keys``."""
+    groups = _group(_staging(wh, "revops.stg_price", "price_id", keys), "price_id")
+    facts = [fold_latest(g, "price_id", FACT_PRICE) for g in groups.values()]
+    return _replace(wh, "revops.fact_price", "price_id", FACT_PRICE, keys, facts, compare)
+
+

@@ -1,0 +1,296 @@
+"""Running the revenue transform: incremental, full, as of a past moment, or a backfill.
+
+Every run is one transaction under the ``revops.transform`` writer lock (joining the caller's
+transaction when there is one), writes one audit row, and leaves the watermark
+(``transform_state`` ``revenue.raw_seq``) at the last raw row it covered. An incremental run
+reads only raw rows past the watermark and re-derives only the keys they touch, so it gives
+the same facts and marts as a full rebuild.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from revops import signals
+from revops.audit import audit
+from revops.transform import facts, links, marts
+from revops.transform.settings import RevenueSettings, revenue_settings
+from revops.transform.staging import STAGING_TABLES, Affected, Stager, raw_batches, write_batch
+from revops.transform.state import COLLECTIONS_AS_OF, NRR_MAX_MONTH, WATERMARK, get_state, set_state
+
+if TYPE_CHECKING:
+    from revops.warehouse.base import Warehouse
+
+LOCK = "revops.transform"
+MARTS = ("mart_won_to_paid", "mart_nrr_monthly", "mart_collections")
+DERIVED_TABLES = (
+    *STAGING_TABLES, "fact_opportunity", "fact_billing", "fact_customer", "fact_price",
+    "cdc_refetch", "won_invoice_link", "mrr_customer_monthly", "nrr_customer_movement",
+    *MARTS,
+)
+
+
+@dataclass
+class TransformReport:
+    """What one run did: raw rows read, staging rows written, facts changed, marts refreshed."""
+
+    mode: str
+    events: int = 0
+    staged: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    rejected_event_ids: list[str] = field(default_factory=list)
+    facts_changed: int = 0
+    marts_refreshed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    watermark: int = 0
+    collections_as_of: date | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-compatible data."""
+        return {
+            "mode": self.mode, "events": self.events, "staged": self.staged,
+            "rejected": dict(self.rejected), "rejected_event_ids": list(self.rejected_event_ids),
+            "facts_changed": self.facts_changed, "marts_refreshed": list(self.marts_refreshed),
+            "seconds": round(self.seconds, 4), "watermark": self.watermark,
+            "collections_as_of": self.collections_as_of.isoformat()
+            if self.collections_as_of else None,
+        }
+
+
+@dataclass
+class _Context:
+    wh: Warehouse
+    cfg: RevenueSettings
+    tz: ZoneInfo
+    report: TransformReport
+
+
+def _context(wh: Warehouse, settings: Any, mode: str) -> _Context:
+    tz = settings.timezone if settings is not None else ZoneInfo("Asia/Tokyo")
+    return _Context(wh, revenue_settings(settings), tz, TransformReport(mode=mode))
+
+
+def _business_date(value: date | datetime | None, tz: ZoneInfo) -> date:
+    if value is None:
+        return datetime.now(tz).date()
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(tz).date()
+    return value
+
+
+def _clear_derived(wh: Warehouse) -> None:
+    for table in DERIVED_TABLES:
+        wh.execute(f"DELETE FROM revops.{table}")
+    wh.execute("DELETE FROM revops.id_mappings WHERE source = 'stripe'")
+    wh.execute("DELETE FROM revops.transform_state WHERE name IN (?, ?)",
+               (NRR_MAX_MONTH, COLLECTIONS_AS_OF))
+
+
+def _stage(ctx: _Context, stager: Stager, where: str, params: tuple[Any, ...], low: int,
+           high: int, *, replace: bool) -> None:
+    for rows in raw_batches(ctx.wh, where, params, ctx.cfg.batch_size, low, high):
+        ctx.report.events += len(rows)
+        batch = stager.stage_rows(rows)
+        write_batch(ctx.wh, batch, replace=replace)
+        ctx.report.staged += batch.staged
+        for reason, n in batch.rejected.items():
+            ctx.report.rejected[reason] = ctx.report.rejected.get(reason, 0) + n
+        room = 20 - len(ctx.report.rejected_event_ids)
+        ctx.report.rejected_event_ids += batch.rejected_ids[: max(room, 0)]
+
+
+def _values(wh: Warehouse, sql: str, keys: set[str]) -> set[str]:
+    if not keys:
+        return set()
+    rows = wh.query(sql, (sorted(keys),))
+    return {v for r in rows for v in r.values() if v is not None}
+
+
+def _scope(wh: Warehouse, affected: Affected) -> tuple[set[str], set[str], set[str]]:
+    """(invoice customers, opportunity ids, account ids) related to ``affected`` right now."""
+    inv = wh.query(
+        "SELECT customer_id, opportunity_id FROM revops.fact_billing "
+        "WHERE invoice_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+        (sorted(affected.invoices),)) if affected.invoices else []
+    customers = {r["customer_id"] for r in inv if r["customer_id"]}
+    opps = {r["opportunity_id"] for r in inv if r["opportunity_id"]} | affected.opportunities
+    accounts = _values(wh, "SELECT account_id FROM revops.fact_opportunity WHERE opportunity_id "
+                       "IN (SELECT unnest(CAST(? AS VARCHAR[])))", opps)
+    accounts |= _values(wh, "SELECT crm_account_id FROM revops.id_mappings WHERE "
+                        "billing_customer_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+                        customers | affected.customers)
+    return customers, opps, accounts
+
+
+def _derive(ctx: _Context, affected: Affected | None) -> None:
+    """Re-derive facts and marts: for ``affected`` keys, or everything when None."""
+    wh, tz, report = ctx.wh, ctx.tz, ctx.report
+    if affected is None:
+        report.facts_changed += facts.refresh_opportunities(wh, None, compare=False)
+        report.facts_changed += facts.refresh_invoices(wh, None, tz, compare=False)
+        report.facts_changed += facts.refresh_customers(wh, None, compare=False)
+        report.facts_changed += facts.refresh_prices(wh, None, compare=False)
+        links.refresh_links(wh, None)
+        marts.refresh_won_to_paid(wh, None)
+        marts.refresh_nrr(wh, None)
+        _collections(ctx, None)
+        report.marts_refreshed = list(MARTS)
+        return
+    if not affected:
+        return
+    old_customers, old_opps, old_accounts = _scope(wh, affected)
+    report.facts_changed += facts.refresh_opportunities(wh, affected.opportunities)
+    report.facts_changed += facts.refresh_invoices(wh, affected.invoices, tz)
+    report.facts_changed += facts.refresh_customers(wh, affected.customers)
+    report.facts_changed += facts.refresh_prices(wh, affected.prices)
+    new_customers, new_opps, new_accounts = _scope(wh, affected)
+    customers = old_customers | new_customers | affected.customers
+    if affected.prices:
+        customers |= _values(
+            wh, "SELECT DISTINCT b.customer_id FROM revops.fact_billing AS b "
+            "JOIN revops.stg_invoice_line AS l ON l.event_id = b.lines_event_id "
+            "WHERE l.price_id IN (SELECT unnest(CAST(? AS VARCHAR[])))", affected.prices)
+    accounts = old_accounts | new_accounts
+    opps = old_opps | new_opps | _values(
+        wh, "SELECT opportunity_id FROM revops.fact_opportunity "
+        "WHERE account_id IN (SELECT unnest(CAST(? AS VARCHAR[])))", accounts)
+    links.refresh_links(wh, opps)
+    marts.refresh_won_to_paid(wh, opps)
+    marts.refresh_nrr(wh, customers)
+    _collections(ctx, affected.invoices)
+    report.marts_refreshed = list(MARTS)
+
+
+def _collections(ctx: _Context, invoices: set[str] | None) -> None:
+    """Keep ``mart_collections`` current for today (business time zone)."""
+    today = datetime.now(ctx.tz).date()
+    current = get_state(ctx.wh, COLLECTIONS_AS_OF, None)
+    if invoices is not None and current == today.toordinal():
+        marts.refresh_collections_rows(ctx.wh, today, invoices)
+    else:
+        if current is not None and current != today.toordinal():
+            ctx.wh.execute("DELETE FROM revops.mart_collections WHERE as_of = ?",
+                           (date.fromordinal(current),))
+        marts.refresh_collections_rows(ctx.wh, today, None)
+        set_state(ctx.wh, COLLECTIONS_AS_OF, today.toordinal())
+    ctx.report.collections_as_of = today
+
+
+def _finish(ctx: _Context, started: float) -> TransformReport:
+    report = ctx.report
+    report.seconds = time.perf_counter() - started
+    audit(ctx.wh, "revenue", "transform", "ok", actor="transform", detail=report.as_dict())
+    return report
+
+
+def _failed(wh: Warehouse, mode: str, exc: Exception) -> None:
+    if not wh.in_transaction:
+        audit(wh, "revenue", "transform", "failed", actor="transform",
+              detail={"mode": mode, "error": str(exc)[:500]})
+
+
+def _emit(report: TransformReport) -> None:
+    if report.staged or report.facts_changed or report.mode != "incremental":
+        signals.emit(signals.MARTS_REFRESHED, tables=list(report.marts_refreshed),
+                     events=report.events)
+
+
+def run_transform(wh: Warehouse, settings: Any = None, *, full: bool = False,
+                  as_of: datetime | None = None) -> TransformReport:
+    """Bring staging, facts and marts up to date with ``events_raw``.
+
+    Incremental from the watermark by default; ``full`` rebuilds everything from raw; ``as_of``
+    rebuilds from only the raw rows inserted at or before that moment (rollback) and leaves
+    the watermark there. Idempotent; transactional (joins an outer transaction).
+    """
+    mode = "as_of" if as_of is not None else "full" if full else "incremental"
+    ctx = _context(wh, settings, mode)
+    started = time.perf_counter()
+    try:
+        with wh.transaction(lock=LOCK):
+            rebuild = marts.refresh_calendar(wh, ctx.tz) or full or as_of is not None
+            where, params = ("inserted_at <= ?", (as_of,)) if as_of is not None else ("TRUE", ())
+            high = int(wh.query_value(
+                f"SELECT coalesce(max(raw_seq), 0) FROM revops.events_raw WHERE {where}",
+                params))
+            low = 0 if rebuild else int(get_state(wh, WATERMARK, 0) or 0)
+            if rebuild:
+                ctx.report.mode = mode if mode != "incremental" else "full"
+                _clear_derived(wh)
+            stager = Stager(ctx.cfg, ctx.tz)
+            _stage(ctx, stager, where, params, low, high, replace=False)
+            _derive(ctx, None if rebuild else stager.affected)
+            if not rebuild and not stager.affected and low == high:
+                _collections_if_new_day(ctx)
+            set_state(wh, WATERMARK, high)
+            ctx.report.watermark = high
+            report = _finish(ctx, started)
+    except Exception as exc:
+        _failed(wh, mode, exc)
+        raise
+    _emit(report)
+    return report
+
+
+def _collections_if_new_day(ctx: _Context) -> None:
+    today = datetime.now(ctx.tz).date()
+    if get_state(ctx.wh, COLLECTIONS_AS_OF, None) != today.toordinal():
+        _collections(ctx, None)
+        ctx.report.marts_refreshed = ["mart_collections"]
+
+
+def backfill(wh: Warehouse, settings: Any = None, *, start: datetime,
+             end: datetime) -> TransformReport:
+    """Re-derive staging, facts and marts for the raw events with event_ts in [start, end).
+
+    Rows past the watermark are transformed too, so the warehouse ends up to date. Idempotent;
+    transactional (joins an outer transaction).
+    """
+    ctx = _context(wh, settings, "backfill")
+    started = time.perf_counter()
+    try:
+        with wh.transaction(lock=LOCK):
+            if marts.refresh_calendar(wh, ctx.tz):
+                wh.execute("DELETE FROM revops.transform_state WHERE name = ?", (WATERMARK,))
+            low = int(get_state(wh, WATERMARK, 0) or 0)
+            high = int(wh.query_value(
+                "SELECT coalesce(max(raw_seq), 0) FROM revops.events_raw"))
+            stager = Stager(ctx.cfg, ctx.tz)
+            _stage(ctx, stager, "event_ts >= ? AND event_ts < ?", (start, end), 0, low,
+                   replace=True)
+            _stage(ctx, stager, "TRUE", (), low, high, replace=False)
+            _derive(ctx, stager.affected)
+            set_state(wh, WATERMARK, high)
+            ctx.report.watermark = high
+            report = _finish(ctx, started)
+    except Exception as exc:
+        _failed(wh, "backfill", exc)
+        raise
+    _emit(report)
+    return report
+
+
+def refresh_collections(wh: Warehouse, settings: Any = None, *,
+                        as_of: date | datetime | None = None) -> TransformReport:
+    """Rebuild ``mart_collections`` as of ``as_of`` (a business-time-zone date; default
+    today) from the current facts. Idempotent; transactional (joins an outer transaction)."""
+    ctx = _context(wh, settings, "collections")
+    day = _business_date(as_of, ctx.tz)
+    started = time.perf_counter()
+    try:
+        with wh.transaction(lock=LOCK):
+            marts.refresh_collections_rows(wh, day, None)
+            ctx.report.marts_refreshed = ["mart_collections"]
+            ctx.report.collections_as_of = day
+            ctx.report.watermark = int(get_state(wh, WATERMARK, 0) or 0)
+            report = _finish(ctx, started)
+    except Exception as exc:
+        _failed(wh, "collections", exc)
+        raise
+    _emit(report)
+    return report

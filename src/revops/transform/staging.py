@@ -1,0 +1,234 @@
+"""Raw rows → staging: one typed row per event, parsed in Python from the payload text.
+
+Only the event types the revenue model reads are staged; every other row is counted and left
+alone. A payload that cannot be read is counted as rejected (with its reason) and never stops
+the batch: raw stays the source of truth and a later parser can backfill it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from revops.errors import EventError
+from revops.transform import stage_salesforce, stage_stripe
+from revops.transform.settings import RevenueSettings
+
+if TYPE_CHECKING:
+    from revops.warehouse.base import Warehouse
+
+RAW_TYPES_SQL = (
+    "(type LIKE 'stripe.invoice.%' OR type LIKE 'stripe.customer.%' "
+    "OR type LIKE 'stripe.price.%' OR type LIKE 'stripe.plan.%' "
+    "OR type LIKE 'salesforce.opportunity.%')"
+)
+STG_OPPORTUNITY = (
+    "event_id", "raw_seq", "event_ts", "source_seq", "source_subseq", "type", "change_type",
+    "changed_fields", "set_fields", "opportunity_id", "account_id", "opportunity_name",
+    "amount", "currency", "stage_name", "close_date", "is_deleted",
+)
+STG_INVOICE = (
+    "event_id", "raw_seq", "event_ts", "type", "invoice_id", *stage_stripe.INVOICE_FIELDS,
+    "set_fields", "line_count",
+)
+STG_LINE = (
+    "event_id", "line_no", "invoice_id", "line_id", "amount", "currency", "price_id",
+    "is_recurring", "recurring_interval", "interval_count", "period_start", "period_end",
+    "subscription_id", "proration",
+)
+STG_CUSTOMER = ("event_id", "raw_seq", "event_ts", "type", "customer_id", "email", "name",
+                "account_id", "is_deleted")
+STG_PRICE = ("event_id", "raw_seq", "event_ts", "type", "price_id", "currency", "unit_amount",
+             "price_type", "recurring_interval", "interval_count", "product_id", "is_deleted")
+CUSTOMER_TYPES = ("stripe.customer.created", "stripe.customer.updated",
+                  "stripe.customer.deleted")
+STAGING_TABLES = ("stg_opportunity", "stg_invoice", "stg_invoice_line", "stg_customer",
+                  "stg_price")
+
+
+@dataclass
+class Affected:
+    """Keys whose facts must be re-derived because staging changed."""
+
+    opportunities: set[str] = field(default_factory=set)
+    invoices: set[str] = field(default_factory=set)
+    customers: set[str] = field(default_factory=set)
+    prices: set[str] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.opportunities or self.invoices or self.customers or self.prices)
+
+
+@dataclass
+class StagingBatch:
+    """Rows for each staging table, built from one batch of raw rows."""
+
+    opportunity: list[tuple[Any, ...]] = field(default_factory=list)
+    invoice: list[tuple[Any, ...]] = field(default_factory=list)
+    line: list[tuple[Any, ...]] = field(default_factory=list)
+    customer: list[tuple[Any, ...]] = field(default_factory=list)
+    price: list[tuple[Any, ...]] = field(default_factory=list)
+    rejected: dict[str, int] = field(default_factory=dict)
+    rejected_ids: list[str] = field(default_factory=list)
+
+    @property
+    def staged(self) -> int:
+        """Staging rows (events) in the batch, lines not counted."""
+        return (len(self.opportunity) + len(self.invoice) + len(self.customer)
+                + len(self.price))
+
+
+def _json_list(value: list[str] | None) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+class Stager:
+    """Parses raw rows into staging rows and records which keys they touch."""
+
+    def __init__(self, cfg: RevenueSettings, tz: ZoneInfo) -> None:
+        self.cfg = cfg
+        self.tz = tz
+        self.affected = Affected()
+
+    def stage_rows(self, raw: list[dict[str, Any]]) -> StagingBatch:
+        """Staging rows of ``raw`` (dicts with event_id, type, event_ts, payload, raw_seq)."""
+        batch = StagingBatch()
+        for row in raw:
+            try:
+                self._stage_one(row, batch)
+            except (EventError, orjson.JSONDecodeError, KeyError, TypeError, ValueError,
+                    AttributeError) as exc:
+                reason = exc.reason if isinstance(exc, EventError) else type(exc).__name__
+                batch.rejected[reason] = batch.rejected.get(reason, 0) + 1
+                if len(batch.rejected_ids) < 20:
+                    batch.rejected_ids.append(row["event_id"])
+        return batch
+
+    def _stage_one(self, row: dict[str, Any], batch: StagingBatch) -> None:
+        type_ = row["type"]
+        payload = orjson.loads(row["payload"])
+        if not isinstance(payload, dict):
+            raise EventError("payload is not a JSON object", reason="not_an_object")
+        head = (row["event_id"], row["raw_seq"], _aware(row["event_ts"]))
+        if type_.startswith("salesforce.opportunity."):
+            self._opportunity(head, type_, payload, batch)
+        elif type_.startswith("stripe.invoice."):
+            self._invoice(head, type_, payload, batch)
+        elif type_ in CUSTOMER_TYPES:
+            obj = _object(payload)
+            r = stage_stripe.customer_row(obj, type_, self.cfg)
+            _require(r["customer_id"], "customer id")
+            batch.customer.append((*head, type_, *(r[c] for c in STG_CUSTOMER[4:])))
+            self.affected.customers.add(r["customer_id"])
+        elif type_.startswith(("stripe.price.", "stripe.plan.")):
+            obj = _object(payload)
+            r = stage_stripe.price_row(obj, type_)
+            _require(r["price_id"], "price id")
+            batch.price.append((*head, type_, *(r[c] for c in STG_PRICE[4:])))
+            self.affected.prices.add(r["price_id"])
+
+    def _opportunity(self, head: tuple[Any, ...], type_: str, payload: dict[str, Any],
+                     batch: StagingBatch) -> None:
+        if stage_salesforce.is_cdc_payload(payload):
+            r = stage_salesforce.cdc_row(head[0], payload)
+        else:
+            r = stage_salesforce.flat_row(payload)
+        changed = r["changed_fields"]
+        batch.opportunity.append((
+            head[0], head[1], head[2], r["source_seq"], r["source_subseq"], type_,
+            r["change_type"], orjson.dumps(changed).decode() if changed is not None else None,
+            _json_list(r["set_fields"]), r["opportunity_id"],
+            *(r[c] for c in STG_OPPORTUNITY[10:]),
+        ))
+        self.affected.opportunities.add(r["opportunity_id"])
+
+    def _invoice(self, head: tuple[Any, ...], type_: str, payload: dict[str, Any],
+                 batch: StagingBatch) -> None:
+        if payload.get("object") in ("event", "invoice") or isinstance(payload.get("data"), dict):
+            inv = _object(payload)
+            event = payload if payload.get("object") != "invoice" else {}
+            r = stage_stripe.invoice_row(inv, event, type_, head[2], self.cfg, self.tz)
+            lines = stage_stripe.line_rows(inv)
+            line_count: int | None = len(lines) if isinstance(
+                stage_stripe._dict(inv.get("lines")).get("data"), list) else None
+        else:
+            r = stage_stripe.flat_invoice_row(payload, head[2], self.cfg, self.tz)
+            lines, line_count = [], None
+        _require(r["invoice_id"], "invoice id")
+        batch.invoice.append((*head, type_, r["invoice_id"],
+                              *(r[c] for c in stage_stripe.INVOICE_FIELDS),
+                              _json_list(r["set_fields"]), line_count))
+        for line in lines:
+            batch.line.append((head[0], line["line_no"], r["invoice_id"],
+                               *(line[c] for c in STG_LINE[3:])))
+        self.affected.invoices.add(r["invoice_id"])
+        if r["customer_id"]:
+            self.affected.customers.add(r["customer_id"])
+
+
+def _object(payload: dict[str, Any]) -> dict[str, Any]:
+    """``data.object`` of a Stripe event, or the payload itself when it is the object."""
+    if payload.get("object") not in (None, "event") and "data" not in payload:
+        return payload
+    data = payload.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
+        raise EventError("Stripe event has no data.object", reason="missing_field")
+    return obj
+
+
+def _require(value: Any, what: str) -> None:
+    if not value:
+        raise EventError(f"event has no {what}", reason="missing_field")
+
+
+def _aware(value: datetime) -> datetime:
+    from datetime import UTC
+
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def write_batch(wh: Warehouse, batch: StagingBatch, *, replace: bool) -> None:
+    """Insert the batch's staging rows; ``replace`` first removes rows of the same events."""
+    tables = (
+        ("revops.stg_opportunity", STG_OPPORTUNITY, batch.opportunity),
+        ("revops.stg_invoice", STG_INVOICE, batch.invoice),
+        ("revops.stg_customer", STG_CUSTOMER, batch.customer),
+        ("revops.stg_price", STG_PRICE, batch.price),
+    )
+    if replace:
+        for table, _, rows in tables:
+            if rows:
+                wh.execute(f"DELETE FROM {table} WHERE event_id IN "
+                           "(SELECT unnest(CAST(? AS VARCHAR[])))", ([r[0] for r in rows],))
+        if batch.invoice:
+            wh.execute("DELETE FROM revops.stg_invoice_line WHERE event_id IN "
+                       "(SELECT unnest(CAST(? AS VARCHAR[])))", ([r[0] for r in batch.invoice],))
+    for table, columns, rows in tables:
+        if rows:
+            wh.insert_rows(table, columns, rows)
+    if batch.line:
+        wh.insert_rows("revops.stg_invoice_line", STG_LINE, batch.line)
+
+
+def raw_batches(wh: Warehouse, where: str, params: tuple[Any, ...], batch_size: int,
+                low: int, high: int) -> Iterator[list[dict[str, Any]]]:
+    """Revenue raw rows with ``low < raw_seq <= high`` matching ``where``, in raw_seq order,
+    ``batch_size`` at a time (keyset pagination, so empty stretches cost nothing)."""
+    last = low
+    while last < high:
+        rows = wh.query(
+            "SELECT event_id, type, event_ts, payload, raw_seq FROM revops.events_raw "
+            f"WHERE raw_seq > ? AND raw_seq <= ? AND {RAW_TYPES_SQL} AND {where} "
+            "ORDER BY raw_seq LIMIT ?",
+            (last, high, *params, batch_size),
+        )
+        if not rows:
+            return
+        yield rows
+        last = int(rows[-1]["raw_seq"])
