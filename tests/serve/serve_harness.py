@@ -32,7 +32,8 @@ def _fixture(name: str) -> dict:
 
 
 def stripe_event(n: int, *, type_: str = "invoice.paid", created: int = 1759914301,
-                 status: str = "paid", amount: int = 1200000) -> bytes:
+                 status: str = "paid", amount: int = 1200000,
+                 opportunity: str | None = None) -> bytes:
     """A real-format Stripe event (about 3 KB) with ids ``evt_<n>`` / ``in_<n>``."""
     event = copy.deepcopy(_fixture("stripe_invoice_paid.json"))
     event["id"] = f"evt_test_{n:06d}"
@@ -42,6 +43,8 @@ def stripe_event(n: int, *, type_: str = "invoice.paid", created: int = 17599143
     invoice["id"] = f"in_test_{n:06d}"
     invoice["status"] = status
     invoice["amount_paid"] = amount if status == "paid" else 0
+    invoice["amount_due"] = amount
+    invoice["metadata"] = {"opportunity_id": opportunity} if opportunity else {}
     return orjson.dumps(event)
 
 

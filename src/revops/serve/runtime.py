@@ -143,6 +143,9 @@ class ServeRuntime:
         drained = self.loader.drain(self.config.shutdown_drain_s)
         if drained:
             log.info("drained %d messages into the warehouse", drained)
+        if self.transform_available and (drained or self._awaiting_mart):
+            # Leave the marts as fresh as events_raw, as a clean run would.
+            self.run_transform_once(load_run_transform())
         if self._own_bus:
             self.bus.close()
         if self._own_warehouse:
