@@ -15,7 +15,7 @@ Figures: acknowledged webhooks/s, ack latency p50 / p99, and receipt → mart p5
 server's ``revops_receipt_to_mart_seconds`` histogram when transforms are installed. At the end
 the server is stopped with SIGTERM and the warehouse is checked to hold every acknowledged event.
 
-    python benchmarks/ingest.py [--requests 10000] [--seconds 20] [--out benchmarks/RESULTS-ingest.md]
+    python benchmarks/ingest.py [--requests 10000] [--seconds 20] [--out FILE]
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import os
 import platform
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,6 @@ sys.path.insert(0, str(SRC))
 
 from starlette.requests import Request  # noqa: E402 - resolved by FastAPI at route creation
 from starlette.responses import Response  # noqa: E402
-
 
 # -- servers --------------------------------------------------------------------------------
 
@@ -81,15 +79,23 @@ def reference_app(role: str, pg_url: str | None):  # type: ignore[no-untyped-def
         return parse_stripe(body, accept)
 
     if role == "ceiling":
+
         async def ceiling(request: Request) -> Response:
             body = await request.body()
             try:
                 parsed = receive(request.headers, body)
             except Rejection as rej:
                 return Response(orjson.dumps(rej.body()), status_code=rej.status)
-            return Response(orjson.dumps({"accepted": len(parsed.messages), "duplicates": 0,
-                                          "event_ids": [m.event_id for m in parsed.messages]}),
-                            media_type="application/json")
+            return Response(
+                orjson.dumps(
+                    {
+                        "accepted": len(parsed.messages),
+                        "duplicates": 0,
+                        "event_ids": [m.event_id for m in parsed.messages],
+                    }
+                ),
+                media_type="application/json",
+            )
 
         app.add_api_route("/webhooks/stripe", ceiling, methods=["POST"])
         return app
@@ -106,17 +112,22 @@ def reference_app(role: str, pg_url: str | None):  # type: ignore[no-untyped-def
             return Response(orjson.dumps(rej.body()), status_code=rej.status)
         m = parsed.messages[0]
         with wh.transaction():
-            wh.execute("INSERT INTO revops.events_raw (event_id, source, type, event_ts, "
-                       "payload, correlation_id, inserted_at, raw_seq) VALUES "
-                       "(?, ?, ?, ?, ?, NULL, now(), nextval('revops.events_raw_seq')) "
-                       "ON CONFLICT (event_id) DO NOTHING",
-                       (m.event_id, m.source, m.type, m.event_ts, m.body.decode()))
-            wh.execute("INSERT INTO revops.audit_events (at, actor, resource, action, status, "
-                       "event_id) VALUES (now(), 'receiver', 'events_raw', 'receive', 'ok', ?)",
-                       (m.event_id,))
-        return Response(orjson.dumps({"accepted": 1, "duplicates": 0,
-                                      "event_ids": [m.event_id]}),
-                        media_type="application/json")
+            wh.execute(
+                "INSERT INTO revops.events_raw (event_id, source, type, event_ts, "
+                "payload, correlation_id, inserted_at, raw_seq) VALUES "
+                "(?, ?, ?, ?, ?, NULL, now(), nextval('revops.events_raw_seq')) "
+                "ON CONFLICT (event_id) DO NOTHING",
+                (m.event_id, m.source, m.type, m.event_ts, m.body.decode()),
+            )
+            wh.execute(
+                "INSERT INTO revops.audit_events (at, actor, resource, action, status, "
+                "event_id) VALUES (now(), 'receiver', 'events_raw', 'receive', 'ok', ?)",
+                (m.event_id,),
+            )
+        return Response(
+            orjson.dumps({"accepted": 1, "duplicates": 0, "event_ids": [m.event_id]}),
+            media_type="application/json",
+        )
 
     async def seed_route(request: Request) -> Response:
         from starlette.concurrency import run_in_threadpool
@@ -131,8 +142,16 @@ def reference_app(role: str, pg_url: str | None):  # type: ignore[no-untyped-def
 def run_reference(role: str, port: int, pg_url: str | None) -> None:
     import uvicorn
 
-    uvicorn.run(reference_app(role, pg_url), host="127.0.0.1", port=port, log_level="warning",
-                access_log=False, server_header=False, date_header=False, backlog=2048)
+    uvicorn.run(
+        reference_app(role, pg_url),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        date_header=False,
+        backlog=2048,
+    )
 
 
 def start(cmd: list[str], env: dict[str, str], port: int, cwd: Path) -> subprocess.Popen:
@@ -167,11 +186,14 @@ def make_requests(n: int, offset: int) -> list[bytes]:
         event["created"] = now
         event["data"]["object"]["id"] = f"in_bench_{offset + i:08d}"
         body = orjson.dumps(event)
-        sig = stripe.WebhookSignature.generate_signature_header(body.decode(), SECRET,
-                                                                timestamp=now)
-        head = ("POST /webhooks/stripe HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                "Content-Type: application/json; charset=utf-8\r\n"
-                f"Stripe-Signature: {sig}\r\nContent-Length: {len(body)}\r\n\r\n")
+        sig = stripe.WebhookSignature.generate_signature_header(
+            body.decode(), SECRET, timestamp=now
+        )
+        head = (
+            "POST /webhooks/stripe HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Content-Type: application/json; charset=utf-8\r\n"
+            f"Stripe-Signature: {sig}\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
         out.append(head.encode() + body)
     return out
 
@@ -193,8 +215,9 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def _load(port: int, requests: list[bytes], concurrency: int, seconds: float
-                ) -> tuple[list[float], int, float]:
+async def _load(
+    port: int, requests: list[bytes], concurrency: int, seconds: float
+) -> tuple[list[float], int, float]:
     queue = iter(requests)
     latencies: list[float] = []
     failures = 0
@@ -228,11 +251,20 @@ def measure(port: int, n: int, concurrency: int, seconds: float, offset: int) ->
     latencies.sort()
 
     def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 \
-            if latencies else float("nan")
+        return (
+            latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+            if latencies
+            else float("nan")
+        )
 
-    return {"c": concurrency, "ok": len(latencies), "failed": failures,
-            "rate": len(latencies) / elapsed, "p50": pct(0.50), "p99": pct(0.99)}
+    return {
+        "c": concurrency,
+        "ok": len(latencies),
+        "failed": failures,
+        "rate": len(latencies) / elapsed,
+        "p50": pct(0.50),
+        "p99": pct(0.99),
+    }
 
 
 def mart_latency(port: int) -> tuple[float, float, int] | None:
@@ -267,8 +299,11 @@ def bench_server(name: str, port: int, args: argparse.Namespace, offset: int) ->
         row = measure(port, n, c, args.seconds, offset + (i + 1) * 1_000_000)
         row["server"] = name
         rows.append(row)
-        print(f"{name:>8}  c={c:<3} {row['rate']:8.0f}/s  p50 {row['p50']:6.1f} ms  "
-              f"p99 {row['p99']:6.1f} ms  ok {row['ok']}  failed {row['failed']}", flush=True)
+        print(
+            f"{name:>8}  c={c:<3} {row['rate']:8.0f}/s  p50 {row['p50']:6.1f} ms  "
+            f"p99 {row['p99']:6.1f} ms  ok {row['ok']}  failed {row['failed']}",
+            flush=True,
+        )
     return rows
 
 
@@ -288,13 +323,32 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="revops-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("REVOPS_")}
-    env.update({"PYTHONPATH": str(SRC), "REVOPS_STRIPE__WEBHOOK_SECRET": SECRET,
-                "REVOPS_WAREHOUSE__URL": f"duckdb:///{work}/revops.duckdb"})
+    env.update(
+        {
+            "PYTHONPATH": str(SRC),
+            "REVOPS_STRIPE__WEBHOOK_SECRET": SECRET,
+            "REVOPS_WAREHOUSE__URL": f"duckdb:///{work}/revops.duckdb",
+        }
+    )
     rows: list[dict] = []
 
     port = free_port()
-    serve = start([sys.executable, "-m", "revops", "serve", "--port", str(port),
-                   "--no-schedule", "--log-level", "warning"], env, port, work)
+    serve = start(
+        [
+            sys.executable,
+            "-m",
+            "revops",
+            "serve",
+            "--port",
+            str(port),
+            "--no-schedule",
+            "--log-level",
+            "warning",
+        ],
+        env,
+        port,
+        work,
+    )
     try:
         rows += bench_server("serve", port, args, 0)
         mart = mart_latency(port)
@@ -310,8 +364,9 @@ def main() -> None:
     print(f"serve exit code {code}; events_raw holds {stored} of {acked} acknowledged")
 
     port = free_port()
-    ceiling = start([sys.executable, __file__, "--role", "ceiling", "--port", str(port)],
-                    env, port, work)
+    ceiling = start(
+        [sys.executable, __file__, "--role", "ceiling", "--port", str(port)], env, port, work
+    )
     try:
         rows += bench_server("ceiling", port, args, 50_000_000)
     finally:
@@ -333,8 +388,12 @@ def bench_seed(env: dict[str, str], work: Path, args: argparse.Namespace) -> lis
         admin.execute(f'CREATE DATABASE "{name}"')
     url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
     port = free_port()
-    seed = start([sys.executable, __file__, "--role", "seed", "--port", str(port),
-                  "--pg-url", url], env, port, work)
+    seed = start(
+        [sys.executable, __file__, "--role", "seed", "--port", str(port), "--pg-url", url],
+        env,
+        port,
+        work,
+    )
     try:
         return bench_server("seed", port, args, 90_000_000)
     finally:
@@ -344,48 +403,68 @@ def bench_seed(env: dict[str, str], work: Path, args: argparse.Namespace) -> lis
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def write_results(args: argparse.Namespace, rows: list[dict], mart: tuple | None, stored: int,
-                  acked: int, code: int) -> None:
+def write_results(
+    args: argparse.Namespace,
+    rows: list[dict],
+    mart: tuple | None,
+    stored: int,
+    acked: int,
+    code: int,
+) -> None:
     by = {(r["server"], r["c"]): r for r in rows}
     lines = [
-        "# Ingest benchmark (`revops serve`)", "",
+        "# Ingest benchmark (`revops serve`)",
+        "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} "
         f"cores ({platform.machine()}, Python {platform.python_version()}). **The machine was "
         "shared with other work while this ran, and the load generator ran on the same cores: "
-        "the figures are lower bounds.**", "",
+        "the figures are lower bounds.**",
+        "",
         f"Command: `python benchmarks/ingest.py --requests {args.requests} "
-        f"--seconds {args.seconds:g}`", "",
+        f"--seconds {args.seconds:g}`",
+        "",
         "Real-format signed Stripe `invoice.paid` events (~3 KB), HTTP/1.1 keep-alive, one "
         "uvicorn worker. *serve*: acknowledged only once durable on the SQLite WAL bus "
         "(synchronous=FULL, group commit), loader landing into DuckDB in the same process. "
         "*ceiling*: same stack, verify + parse, stores nothing. *seed*: verify, then one "
-        "PostgreSQL transaction per request (event + audit row).", "",
+        "PostgreSQL transaction per request (event + audit row).",
+        "",
         "| server | concurrency | webhooks/s | ack p50 ms | ack p99 ms | ok | failed |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| {r['server']} | {r['c']} | {r['rate']:.0f} | {r['p50']:.1f} | "
-                     f"{r['p99']:.1f} | {r['ok']} | {r['failed']} |")
+        lines.append(
+            f"| {r['server']} | {r['c']} | {r['rate']:.0f} | {r['p50']:.1f} | "
+            f"{r['p99']:.1f} | {r['ok']} | {r['failed']} |"
+        )
     lines.append("")
     s16, c16 = by.get(("serve", 16)), by.get(("ceiling", 16))
     if s16 and c16:
-        lines.append(f"serve at c16: {s16['rate']:.0f}/s = {100 * s16['rate'] / c16['rate']:.0f} % "
-                     f"of the same run's ceiling ({c16['rate']:.0f}/s); ack p99 "
-                     f"{s16['p99']:.1f} ms. Targets: >= 3,000/s, >= 60 % of the ceiling, "
-                     "p99 <= 50 ms.")
+        lines.append(
+            f"serve at c16: {s16['rate']:.0f}/s = {100 * s16['rate'] / c16['rate']:.0f} % "
+            f"of the same run's ceiling ({c16['rate']:.0f}/s); ack p99 "
+            f"{s16['p99']:.1f} ms. Targets: >= 3,000/s, >= 60 % of the ceiling, "
+            "p99 <= 50 ms."
+        )
     if ("seed", 16) in by:
         lines.append(f"seed design at c16: {by[('seed', 16)]['rate']:.0f}/s.")
     lines.append("")
     if mart:
-        lines.append(f"Receipt → marts (end of the transform run that included the event, "
-                     f"from the `revops_receipt_to_mart_seconds` histogram, bucket upper "
-                     f"bounds): p50 <= {mart[0]:g} s, p95 <= {mart[1]:g} s over {mart[2]} "
-                     "events.")
+        lines.append(
+            f"Receipt → marts (end of the transform run that included the event, "
+            f"from the `revops_receipt_to_mart_seconds` histogram, bucket upper "
+            f"bounds): p50 <= {mart[0]:g} s, p95 <= {mart[1]:g} s over {mart[2]} "
+            "events."
+        )
     else:
-        lines.append("Receipt → mart: not measured (no transforms installed in this build: "
-                     "`revops.transform.run_transform` missing).")
-    lines.append(f"After SIGTERM (exit code {code}) events_raw held {stored} events for "
-                 f"{acked} acknowledged requests.")
+        lines.append(
+            "Receipt → mart: not measured (no transforms installed in this build: "
+            "`revops.transform.run_transform` missing)."
+        )
+    lines.append(
+        f"After SIGTERM (exit code {code}) events_raw held {stored} events for "
+        f"{acked} acknowledged requests."
+    )
     Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 

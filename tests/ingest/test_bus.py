@@ -15,9 +15,13 @@ from revops.ingest.bus import BusMessage, SqliteBus, open_bus
 
 
 def msg(n: int, event_id: str | None = None) -> BusMessage:
-    return BusMessage(source="stripe", body=b'{"n": %d}' % n,
-                      event_id=event_id or f"stripe:evt_{n}", type="stripe.invoice.paid",
-                      event_ts="2025-10-08T09:00:00+00:00")
+    return BusMessage(
+        source="stripe",
+        body=b'{"n": %d}' % n,
+        event_id=event_id or f"stripe:evt_{n}",
+        type="stripe.invoice.paid",
+        event_ts="2025-10-08T09:00:00+00:00",
+    )
 
 
 def test_publish_flags_duplicates_and_ack_removes(tmp_path: Path) -> None:
@@ -47,7 +51,9 @@ def test_unacked_messages_are_delivered_again_after_reopen(tmp_path: Path) -> No
     again = SqliteBus(tmp_path / "bus.sqlite3")
     try:
         assert [d.message.event_id for d in again.consume(10, timeout=1)] == [
-            "stripe:evt_2", "stripe:evt_3"]
+            "stripe:evt_2",
+            "stripe:evt_3",
+        ]
         assert again.publish([msg(1)]).result() == [False]  # still remembered as seen
     finally:
         again.close()
@@ -101,8 +107,13 @@ def test_acknowledged_publish_survives_kill_9(tmp_path: Path) -> None:
         os.kill(os.getpid(), 9)
     """)
     src = Path(__file__).resolve().parents[2] / "src"
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env={"PYTHONPATH": str(src)}, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(src)},
+        timeout=60,
+    )
     assert proc.returncode == -9
     acknowledged = len(proc.stdout.split())
     bus = SqliteBus(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -18,14 +19,31 @@ from revops.warehouse import connect, ensure_schema
 
 
 def stripe_msg(n: int, type_: str = "invoice.paid") -> BusMessage:
-    body = orjson.dumps({"id": f"evt_{n}", "object": "event", "type": type_,
-                         "created": 1759914301,
-                         "data": {"object": {"id": f"in_{n}", "amount_paid": 500,
-                                             "currency": "usd", "customer": "cus_1",
-                                             "customer_email": "a@example.com"}}})
-    return BusMessage(source="stripe", body=body, event_id=f"stripe:evt_{n}",
-                      type=f"stripe.{type_}", event_ts="2025-10-08T09:05:01+00:00",
-                      received_at=time.time())
+    body = orjson.dumps(
+        {
+            "id": f"evt_{n}",
+            "object": "event",
+            "type": type_,
+            "created": 1759914301,
+            "data": {
+                "object": {
+                    "id": f"in_{n}",
+                    "amount_paid": 500,
+                    "currency": "usd",
+                    "customer": "cus_1",
+                    "customer_email": "a@example.com",
+                }
+            },
+        }
+    )
+    return BusMessage(
+        source="stripe",
+        body=body,
+        event_id=f"stripe:evt_{n}",
+        type=f"stripe.{type_}",
+        event_ts="2025-10-08T09:05:01+00:00",
+        received_at=time.time(),
+    )
 
 
 def wait_until(predicate, timeout: float = 20.0):  # type: ignore[no-untyped-def]
@@ -36,10 +54,18 @@ def wait_until(predicate, timeout: float = 20.0):  # type: ignore[no-untyped-def
 
 
 def test_micro_batch_lands_dead_letters_and_notifies_once(wh) -> None:  # type: ignore[no-untyped-def]
-    letter = BusMessage(source="stripe", body=b"{bad", reason="malformed_json",
-                        detail='{"endpoint": "/webhooks/stripe"}', request_id="r-9")
-    first = load_micro_batch(wh, [stripe_msg(1), stripe_msg(2, "invoice.updated"),
-                                  stripe_msg(1), letter], rules=default_rules())
+    letter = BusMessage(
+        source="stripe",
+        body=b"{bad",
+        reason="malformed_json",
+        detail='{"endpoint": "/webhooks/stripe"}',
+        request_id="r-9",
+    )
+    first = load_micro_batch(
+        wh,
+        [stripe_msg(1), stripe_msg(2, "invoice.updated"), stripe_msg(1), letter],
+        rules=default_rules(),
+    )
     assert (first.new, first.duplicates) == (["stripe:evt_1", "stripe:evt_2"], ["stripe:evt_1"])
     assert (first.dead_letters, first.notifications) == (1, 1)
     again = load_micro_batch(wh, [stripe_msg(1)], rules=default_rules())
@@ -51,8 +77,12 @@ def test_micro_batch_lands_dead_letters_and_notifies_once(wh) -> None:  # type: 
     out = wh.query("SELECT key, payload FROM revops.notifications_outbox")
     assert [r["key"] for r in out] == ["invoice_paid:stripe:evt_1"]
     payload = orjson.loads(out[0]["payload"])
-    assert payload["fields"] == {"invoice": "in_1", "amount": 500, "currency": "usd",
-                                 "customer": "cus_1"}
+    assert payload["fields"] == {
+        "invoice": "in_1",
+        "amount": 500,
+        "currency": "usd",
+        "customer": "cus_1",
+    }
     assert "a@example.com" not in out[0]["payload"]  # only the fields the rule names
     dl = wh.query("SELECT reason, body, detail FROM revops.dead_letters")
     assert bytes(dl[0]["body"]) == b"{bad"
@@ -114,10 +144,8 @@ class TcpProxy:
             pass
         finally:
             for s in (a, b):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def down(self) -> None:
         self.up = False
@@ -135,8 +163,9 @@ class TcpProxy:
 
 
 @pytest.mark.postgres
-def test_warehouse_outage_keeps_events_on_the_bus_until_it_is_back(tmp_path: Path,
-                                                                   pg_database: str) -> None:
+def test_warehouse_outage_keeps_events_on_the_bus_until_it_is_back(
+    tmp_path: Path, pg_database: str
+) -> None:
     from urllib.parse import urlsplit
 
     parts = urlsplit(pg_database)
@@ -168,8 +197,10 @@ def test_warehouse_outage_keeps_events_on_the_bus_until_it_is_back(tmp_path: Pat
         proxy.close()
     check = connect(pg_database)
     try:
-        ids = [r["event_id"] for r in check.query(
-            "SELECT event_id FROM revops.events_raw ORDER BY raw_seq")]
+        ids = [
+            r["event_id"]
+            for r in check.query("SELECT event_id FROM revops.events_raw ORDER BY raw_seq")
+        ]
         assert ids == ["stripe:evt_1", "stripe:evt_2", "stripe:evt_3"]
     finally:
         check.close()

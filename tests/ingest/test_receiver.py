@@ -24,14 +24,20 @@ from revops.ingest.receiver import (
 )
 
 SECRET = "whsec_unit"
-EVENT = orjson.dumps({"id": "evt_1", "object": "event", "type": "invoice.paid",
-                      "created": 1759914301, "data": {"object": {"id": "in_1"}}})
+EVENT = orjson.dumps(
+    {
+        "id": "evt_1",
+        "object": "event",
+        "type": "invoice.paid",
+        "created": 1759914301,
+        "data": {"object": {"id": "in_1"}},
+    }
+)
 ALL = TypeFilter(["*"])
 
 
 def header(body: bytes, secret: str = SECRET, ts: int | None = None) -> str:
-    return stripe.WebhookSignature.generate_signature_header(body.decode(), secret,
-                                                             timestamp=ts)
+    return stripe.WebhookSignature.generate_signature_header(body.decode(), secret, timestamp=ts)
 
 
 def reason(fn, *args) -> str:  # type: ignore[no-untyped-def]
@@ -50,11 +56,11 @@ def test_stripe_signature_failures_name_the_reason() -> None:
     creds = Credentials((SECRET,))
     old = int(time.time()) - 301
     assert reason(verify_stripe, EVENT, None, creds, 300) == "400 missing_signature"
-    assert reason(verify_stripe, EVENT, header(EVENT, "whsec_x"), creds, 300) \
-        == "400 bad_signature"
+    assert reason(verify_stripe, EVENT, header(EVENT, "whsec_x"), creds, 300) == "400 bad_signature"
     assert reason(verify_stripe, EVENT + b" ", header(EVENT), creds, 300) == "400 bad_signature"
-    assert reason(verify_stripe, EVENT, header(EVENT, ts=old), creds, 300) \
-        == "400 expired_signature"
+    assert (
+        reason(verify_stripe, EVENT, header(EVENT, ts=old), creds, 300) == "400 expired_signature"
+    )
     assert reason(verify_stripe, EVENT, "garbage", creds, 300) == "400 bad_signature"
 
 
@@ -63,21 +69,23 @@ def test_hmac_signature_or_bearer_token() -> None:
     good = "sha256=" + hmac.new(b"k1", b"body", hashlib.sha256).hexdigest()
     verify_hmac(b"body", {"x-revops-signature": good}, creds)
     verify_hmac(b"body", {"authorization": "Bearer tok"}, creds)
-    assert reason(verify_hmac, b"other", {"x-revops-signature": good}, creds) \
-        == "401 bad_signature"
+    assert reason(verify_hmac, b"other", {"x-revops-signature": good}, creds) == "401 bad_signature"
     assert reason(verify_hmac, b"body", {"authorization": "Bearer no"}, creds) == "401 bad_token"
     assert reason(verify_hmac, b"body", {}, creds) == "401 missing_credentials"
     assert repr(creds) == "Credentials(secrets=1, token=set)"  # never the values
 
 
 def test_content_types() -> None:
-    assert check_content_type("application/json; charset=utf-8", ("application/json",)) \
+    assert (
+        check_content_type("application/json; charset=utf-8", ("application/json",))
         == "application/json"
+    )
     assert check_content_type("application/vnd.x+json", ("application/json",))
-    assert reason(check_content_type, "text/plain", ("application/json",)) \
+    assert (
+        reason(check_content_type, "text/plain", ("application/json",))
         == "415 unsupported_media_type"
-    assert reason(check_content_type, None, ("application/json",)) \
-        == "415 unsupported_media_type"
+    )
+    assert reason(check_content_type, None, ("application/json",)) == "415 unsupported_media_type"
 
 
 def test_parse_keeps_the_body_as_received_and_filters_types() -> None:
@@ -89,24 +97,39 @@ def test_parse_keeps_the_body_as_received_and_filters_types() -> None:
 
 
 def test_bad_bodies_are_dead_lettered_with_a_reason() -> None:
-    for body, expected in ((b"{nope", "malformed_json"), (b"[1]", "not_an_object"),
-                           (b'{"object": "customer"}', "unrecognised_event")):
+    for body, expected in (
+        (b"{nope", "malformed_json"),
+        (b"[1]", "not_an_object"),
+        (b'{"object": "customer"}', "unrecognised_event"),
+    ):
         with pytest.raises(Rejection) as info:
             parse_stripe(body, ALL)
         assert (info.value.status, info.value.reason, info.value.dead_letter) == (
-            400, expected, True)
+            400,
+            expected,
+            True,
+        )
     assert reason(parse_salesforce, b"[]", ALL) == "400 empty_batch"
-    assert reason(parse_events, b'{"a": 1}\n', "application/x-ndjson", ALL) \
-        == "400 invalid_envelope"
+    assert (
+        reason(parse_events, b'{"a": 1}\n', "application/x-ndjson", ALL) == "400 invalid_envelope"
+    )
 
 
 def test_salesforce_array_gives_one_message_per_record() -> None:
-    cdc = {"ChangeEventHeader": {"entityName": "Opportunity", "recordIds": ["006A", "006B"],
-                                 "changeType": "UPDATE", "commitTimestamp": 1759914000000,
-                                 "commitNumber": 10732465012345678901},
-           "StageName": "Closed Won"}
+    cdc = {
+        "ChangeEventHeader": {
+            "entityName": "Opportunity",
+            "recordIds": ["006A", "006B"],
+            "changeType": "UPDATE",
+            "commitTimestamp": 1759914000000,
+            "commitNumber": 10732465012345678901,
+        },
+        "StageName": "Closed Won",
+    }
     parsed = parse_salesforce(orjson.dumps([cdc]), ALL)
     assert [m.event_id for m in parsed.messages] == [
-        "salesforce:006A:10732465012345678901", "salesforce:006B:10732465012345678901"]
+        "salesforce:006A:10732465012345678901",
+        "salesforce:006B:10732465012345678901",
+    ]
     assert orjson.loads(parsed.messages[0].body) == cdc
     assert parsed.messages[0].type == "salesforce.opportunity.updated"

@@ -31,9 +31,15 @@ def _fixture(name: str) -> dict:
     return orjson.loads((FIXTURES / name).read_bytes())
 
 
-def stripe_event(n: int, *, type_: str = "invoice.paid", created: int = 1759914301,
-                 status: str = "paid", amount: int = 1200000,
-                 opportunity: str | None = None) -> bytes:
+def stripe_event(
+    n: int,
+    *,
+    type_: str = "invoice.paid",
+    created: int = 1759914301,
+    status: str = "paid",
+    amount: int = 1200000,
+    opportunity: str | None = None,
+) -> bytes:
     """A real-format Stripe event (about 3 KB) with ids ``evt_<n>`` / ``in_<n>``."""
     event = copy.deepcopy(_fixture("stripe_invoice_paid.json"))
     event["id"] = f"evt_test_{n:06d}"
@@ -48,16 +54,24 @@ def stripe_event(n: int, *, type_: str = "invoice.paid", created: int = 17599143
     return orjson.dumps(event)
 
 
-def stripe_headers(body: bytes, *, secret: str = STRIPE_SECRET,
-                   timestamp: int | None = None) -> dict[str, str]:
+def stripe_headers(
+    body: bytes, *, secret: str = STRIPE_SECRET, timestamp: int | None = None
+) -> dict[str, str]:
     """Headers as Stripe sends them, signed by the stripe library's own code."""
-    header = stripe.WebhookSignature.generate_signature_header(body.decode(), secret,
-                                                               timestamp=timestamp)
+    header = stripe.WebhookSignature.generate_signature_header(
+        body.decode(), secret, timestamp=timestamp
+    )
     return {"Stripe-Signature": header, "Content-Type": "application/json; charset=utf-8"}
 
 
-def cdc_event(record_id: str, *, stage: str = "Closed Won", commit: int = 10732465012345678901,
-              commit_ts: int = 1759914000000, change: str = "UPDATE") -> bytes:
+def cdc_event(
+    record_id: str,
+    *,
+    stage: str = "Closed Won",
+    commit: int = 10732465012345678901,
+    commit_ts: int = 1759914000000,
+    change: str = "UPDATE",
+) -> bytes:
     """A Salesforce Opportunity CDC event changing ``StageName``."""
     event = copy.deepcopy(_fixture("salesforce_opportunity_cdc.json"))
     header = event["ChangeEventHeader"]
@@ -85,16 +99,18 @@ def free_port() -> int:
 def serve_env(warehouse_url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment of a test server: secrets, warehouse and fast loader settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REVOPS_")}
-    env.update({
-        "PYTHONPATH": str(SRC) + os.pathsep + env.get("PYTHONPATH", ""),
-        "REVOPS_WAREHOUSE__URL": warehouse_url,
-        "REVOPS_STRIPE__WEBHOOK_SECRET": f"whsec_old_rotated_out,{STRIPE_SECRET}",
-        "REVOPS_SALESFORCE__WEBHOOK_SECRET": SF_SECRET,
-        "REVOPS_SALESFORCE__WEBHOOK_TOKEN": SF_TOKEN,
-        "REVOPS_EVENTS__WEBHOOK_SECRET": EVENTS_SECRET,
-        "REVOPS_LOADER__MAX_WAIT_MS": "20",
-        "REVOPS_SERVE__MAX_BODY_BYTES": "65536",
-    })
+    env.update(
+        {
+            "PYTHONPATH": str(SRC) + os.pathsep + env.get("PYTHONPATH", ""),
+            "REVOPS_WAREHOUSE__URL": warehouse_url,
+            "REVOPS_STRIPE__WEBHOOK_SECRET": f"whsec_old_rotated_out,{STRIPE_SECRET}",
+            "REVOPS_SALESFORCE__WEBHOOK_SECRET": SF_SECRET,
+            "REVOPS_SALESFORCE__WEBHOOK_TOKEN": SF_TOKEN,
+            "REVOPS_EVENTS__WEBHOOK_SECRET": EVENTS_SECRET,
+            "REVOPS_LOADER__MAX_WAIT_MS": "20",
+            "REVOPS_SERVE__MAX_BODY_BYTES": "65536",
+        }
+    )
     env.update(extra or {})
     return env
 
@@ -114,9 +130,22 @@ class ServeProcess:
         """Start the server and wait until ``/healthz`` answers."""
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "revops", "serve", "--port", str(self.port),
-                 "--no-schedule", "--log-level", "warning"],
-                cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "revops",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--no-schedule",
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=self.cwd,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

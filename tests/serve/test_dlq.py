@@ -15,13 +15,25 @@ from revops.notify.rules import default_rules
 
 def test_replay_lands_fixed_letters_once(wh) -> None:  # type: ignore[no-untyped-def]
     good = stripe_event(5)
-    fixed = dead_letter(wh, "stripe", "unrecognised_event", good,
-                        {"endpoint": "/webhooks/stripe"})
-    broken = dead_letter(wh, "stripe", "malformed_json", b"{still bad",
-                         {"endpoint": "/webhooks/stripe"})
-    line = dead_letter(wh, "unknown", "malformed_json", orjson.dumps({
-        "source": "crm", "type": "crm.customer.created", "event_ts": "2025-10-08T09:00:00Z",
-        "event_id": "c-9", "payload": {}}), {"file": "x.ndjson", "line": 3})
+    fixed = dead_letter(wh, "stripe", "unrecognised_event", good, {"endpoint": "/webhooks/stripe"})
+    broken = dead_letter(
+        wh, "stripe", "malformed_json", b"{still bad", {"endpoint": "/webhooks/stripe"}
+    )
+    line = dead_letter(
+        wh,
+        "unknown",
+        "malformed_json",
+        orjson.dumps(
+            {
+                "source": "crm",
+                "type": "crm.customer.created",
+                "event_ts": "2025-10-08T09:00:00Z",
+                "event_id": "c-9",
+                "payload": {},
+            }
+        ),
+        {"file": "x.ndjson", "line": 3},
+    )
     listed = list_dead_letters(wh)
     assert [r["id"] for r in listed] == [line, broken, fixed]
     assert listed[-1]["size"] == len(good)
@@ -45,15 +57,15 @@ def test_dlq_commands(tmp_path) -> None:  # type: ignore[no-untyped-def]
     url = f"duckdb:///{tmp_path}/revops.duckdb"
     wh = connect(url)
     ensure_schema(wh)
-    letter = dead_letter(wh, "stripe", "malformed_json", b"{oops",
-                         {"endpoint": "/webhooks/stripe"})
+    letter = dead_letter(wh, "stripe", "malformed_json", b"{oops", {"endpoint": "/webhooks/stripe"})
     wh.close()
     env = {"REVOPS_WAREHOUSE__URL": url}
     runner = CliRunner()
     listed = runner.invoke(cli_app, ["dlq", "list", "--format", "json"], env=env)
     assert listed.exit_code == 0, listed.output
     assert [(r["id"], r["reason"]) for r in orjson.loads(listed.output)] == [
-        (letter, "malformed_json")]
+        (letter, "malformed_json")
+    ]
     shown = runner.invoke(cli_app, ["dlq", "show", str(letter)], env=env)
     assert "reason: malformed_json" in shown.output and "{oops" in shown.output
     failed = runner.invoke(cli_app, ["dlq", "replay", "--all"], env=env)

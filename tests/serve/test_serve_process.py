@@ -40,65 +40,114 @@ def test_answers_bad_requests_and_duplicates_then_drains_on_sigterm(tmp_path: Pa
         with httpx.Client(timeout=10) as c:
             first = post_stripe(c, server.url, 1)
             assert first.status_code == 200
-            assert first.json() == {"accepted": 1, "duplicates": 0, "ignored": 0,
-                                    "event_ids": ["stripe:evt_test_000001"]}
+            assert first.json() == {
+                "accepted": 1,
+                "duplicates": 0,
+                "ignored": 0,
+                "event_ids": ["stripe:evt_test_000001"],
+            }
             again = post_stripe(c, server.url, 1)
             assert again.json()["duplicates"] == 1 and again.json()["accepted"] == 0
             # Out of order: the older "open" update arrives after "paid".
-            older = post_stripe(c, server.url, 2, type_="invoice.updated", status="open",
-                                created=1759914000)
+            older = post_stripe(
+                c, server.url, 2, type_="invoice.updated", status="open", created=1759914000
+            )
             assert older.json()["accepted"] == 1
 
             body = stripe_event(3)
-            bad_sig = c.post(server.url + "/webhooks/stripe", content=body,
-                             headers=stripe_headers(body, secret="whsec_wrong"))
-            expired = c.post(server.url + "/webhooks/stripe", content=body,
-                             headers=stripe_headers(body, timestamp=1_000_000_000))
-            no_sig = c.post(server.url + "/webhooks/stripe", content=body,
-                            headers={"Content-Type": "application/json"})
-            wrong_type = c.post(server.url + "/webhooks/stripe", content=body,
-                                headers={**stripe_headers(body), "Content-Type": "text/plain"})
+            bad_sig = c.post(
+                server.url + "/webhooks/stripe",
+                content=body,
+                headers=stripe_headers(body, secret="whsec_wrong"),
+            )
+            expired = c.post(
+                server.url + "/webhooks/stripe",
+                content=body,
+                headers=stripe_headers(body, timestamp=1_000_000_000),
+            )
+            no_sig = c.post(
+                server.url + "/webhooks/stripe",
+                content=body,
+                headers={"Content-Type": "application/json"},
+            )
+            wrong_type = c.post(
+                server.url + "/webhooks/stripe",
+                content=body,
+                headers={**stripe_headers(body), "Content-Type": "text/plain"},
+            )
             huge = b'{"x": "' + b"a" * 70_000 + b'"}'
-            too_big = c.post(server.url + "/webhooks/stripe", content=huge,
-                             headers=stripe_headers(huge))
+            too_big = c.post(
+                server.url + "/webhooks/stripe", content=huge, headers=stripe_headers(huge)
+            )
             not_json = b"{this is not json"
-            garbage = c.post(server.url + "/webhooks/stripe", content=not_json,
-                             headers=stripe_headers(not_json))
+            garbage = c.post(
+                server.url + "/webhooks/stripe", content=not_json, headers=stripe_headers(not_json)
+            )
             not_event = b'{"object": "customer", "id": "cus_1"}'
-            unknown = c.post(server.url + "/webhooks/stripe", content=not_event,
-                             headers=stripe_headers(not_event))
-            assert [r.status_code for r in (bad_sig, expired, no_sig, wrong_type, too_big,
-                                            garbage, unknown)] == [400, 400, 400, 415, 413,
-                                                                   400, 400]
-            assert [r.json()["reason"] for r in (bad_sig, expired, no_sig, garbage, unknown)] \
-                == ["bad_signature", "expired_signature", "missing_signature",
-                    "malformed_json", "unrecognised_event"]
+            unknown = c.post(
+                server.url + "/webhooks/stripe",
+                content=not_event,
+                headers=stripe_headers(not_event),
+            )
+            assert [
+                r.status_code
+                for r in (bad_sig, expired, no_sig, wrong_type, too_big, garbage, unknown)
+            ] == [400, 400, 400, 415, 413, 400, 400]
+            assert [r.json()["reason"] for r in (bad_sig, expired, no_sig, garbage, unknown)] == [
+                "bad_signature",
+                "expired_signature",
+                "missing_signature",
+                "malformed_json",
+                "unrecognised_event",
+            ]
 
             cdc = cdc_event("006xx00000ABCDEF")
-            sf_unsigned = c.post(server.url + "/webhooks/salesforce", content=cdc,
-                                 headers={"Content-Type": "application/json"})
-            sf_bad = c.post(server.url + "/webhooks/salesforce", content=cdc,
-                            headers={"Content-Type": "application/json",
-                                     "Authorization": "Bearer nope"})
-            sf_ok = c.post(server.url + "/webhooks/salesforce", content=b"[" + cdc + b"]",
-                           headers={"Content-Type": "application/json",
-                                    "Authorization": f"Bearer {SF_TOKEN}"})
-            sf_hmac = c.post(server.url + "/webhooks/salesforce", content=cdc,
-                             headers=hmac_headers(cdc))
+            sf_unsigned = c.post(
+                server.url + "/webhooks/salesforce",
+                content=cdc,
+                headers={"Content-Type": "application/json"},
+            )
+            sf_bad = c.post(
+                server.url + "/webhooks/salesforce",
+                content=cdc,
+                headers={"Content-Type": "application/json", "Authorization": "Bearer nope"},
+            )
+            sf_ok = c.post(
+                server.url + "/webhooks/salesforce",
+                content=b"[" + cdc + b"]",
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {SF_TOKEN}"},
+            )
+            sf_hmac = c.post(
+                server.url + "/webhooks/salesforce", content=cdc, headers=hmac_headers(cdc)
+            )
             assert (sf_unsigned.status_code, sf_bad.status_code) == (401, 401)
-            assert sf_ok.json()["event_ids"] == ["salesforce:006xx00000ABCDEF:"
-                                                 "10732465012345678901"]
+            assert sf_ok.json()["event_ids"] == ["salesforce:006xx00000ABCDEF:10732465012345678901"]
             assert sf_hmac.json()["duplicates"] == 1
 
-            envelope = orjson.dumps({"source": "crm", "type": "crm.customer.created",
-                                     "event_ts": "2025-10-08T09:00:00Z", "event_id": "c-1",
-                                     "payload": {"customer_id": "c-1"}})
+            envelope = orjson.dumps(
+                {
+                    "source": "crm",
+                    "type": "crm.customer.created",
+                    "event_ts": "2025-10-08T09:00:00Z",
+                    "event_id": "c-1",
+                    "payload": {"customer_id": "c-1"},
+                }
+            )
             ndjson = envelope + b"\n" + envelope + b"\n"
-            ev = c.post(server.url + "/events", content=ndjson,
-                        headers={**hmac_headers(ndjson, EVENTS_SECRET),
-                                 "Content-Type": "application/x-ndjson"})
-            assert ev.json() == {"accepted": 1, "duplicates": 1, "ignored": 0,
-                                 "event_ids": ["crm:c-1", "crm:c-1"]}
+            ev = c.post(
+                server.url + "/events",
+                content=ndjson,
+                headers={
+                    **hmac_headers(ndjson, EVENTS_SECRET),
+                    "Content-Type": "application/x-ndjson",
+                },
+            )
+            assert ev.json() == {
+                "accepted": 1,
+                "duplicates": 1,
+                "ignored": 0,
+                "event_ids": ["crm:c-1", "crm:c-1"],
+            }
 
             ready = c.get(server.url + "/readyz")
             assert ready.status_code == 200 and ready.json()["warehouse"] == "ok"
@@ -106,16 +155,24 @@ def test_answers_bad_requests_and_duplicates_then_drains_on_sigterm(tmp_path: Pa
             def landed() -> bool:
                 text = c.get(server.url + "/metrics").text
                 return 'revops_loader_events_total{result="new"} 4.0' in text
+
             wait_for(landed)
             metrics = c.get(server.url + "/metrics").text
-            assert 'revops_requests_rejected_total{reason="bad_signature",source="stripe"} 1.0' \
+            assert (
+                'revops_requests_rejected_total{reason="bad_signature",source="stripe"} 1.0'
                 in metrics
+            )
             assert 'revops_events_duplicate_total{source="stripe"} 1.0' in metrics
 
         # While the server holds the DuckDB file, other commands say so plainly.
-        other = subprocess.run([sys.executable, "-m", "revops", "sql", "SELECT 1"],
-                               cwd=tmp_path, env=server.env, capture_output=True, text=True,
-                               timeout=60)
+        other = subprocess.run(
+            [sys.executable, "-m", "revops", "sql", "SELECT 1"],
+            cwd=tmp_path,
+            env=server.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert other.returncode == 1
         assert "the warehouse file is held by process" in other.stderr
         assert str(server.proc.pid) in other.stderr  # type: ignore[union-attr]
@@ -126,22 +183,34 @@ def test_answers_bad_requests_and_duplicates_then_drains_on_sigterm(tmp_path: Pa
         server.close()
     wh = connect(url)
     try:
-        ids = [r["event_id"] for r in wh.query(
-            "SELECT event_id FROM revops.events_raw ORDER BY raw_seq")]
-        assert sorted(ids) == ["crm:c-1", "salesforce:006xx00000ABCDEF:10732465012345678901",
-                               "stripe:evt_test_000001", "stripe:evt_test_000002"]
+        ids = [
+            r["event_id"]
+            for r in wh.query("SELECT event_id FROM revops.events_raw ORDER BY raw_seq")
+        ]
+        assert sorted(ids) == [
+            "crm:c-1",
+            "salesforce:006xx00000ABCDEF:10732465012345678901",
+            "stripe:evt_test_000001",
+            "stripe:evt_test_000002",
+        ]
         letters = wh.query("SELECT source, reason, body FROM revops.dead_letters ORDER BY id")
         assert [(r["source"], r["reason"]) for r in letters] == [
-            ("stripe", "malformed_json"), ("stripe", "unrecognised_event")]
+            ("stripe", "malformed_json"),
+            ("stripe", "unrecognised_event"),
+        ]
         assert bytes(letters[0]["body"]) == not_json
-        rejected = wh.query_value("SELECT count(*) FROM revops.audit_events "
-                                  "WHERE action = 'receive' AND status = 'rejected'")
+        rejected = wh.query_value(
+            "SELECT count(*) FROM revops.audit_events "
+            "WHERE action = 'receive' AND status = 'rejected'"
+        )
         assert rejected == 9
-        outbox = [r["key"] for r in wh.query(
-            "SELECT key FROM revops.notifications_outbox ORDER BY key")]
-        assert outbox == ["invoice_paid:stripe:evt_test_000001",
-                          "opportunity_closed_won:salesforce:006xx00000ABCDEF:"
-                          "10732465012345678901"]
+        outbox = [
+            r["key"] for r in wh.query("SELECT key FROM revops.notifications_outbox ORDER BY key")
+        ]
+        assert outbox == [
+            "invoice_paid:stripe:evt_test_000001",
+            "opportunity_closed_won:salesforce:006xx00000ABCDEF:10732465012345678901",
+        ]
     finally:
         wh.close()
 
@@ -150,8 +219,9 @@ OPPORTUNITIES = [f"006K{n:05d}" for n in range(20)]
 
 
 def stream_event(n: int) -> bytes:
-    return stripe_event(n, opportunity=OPPORTUNITIES[n % len(OPPORTUNITIES)],
-                        created=1759914301 + n)
+    return stripe_event(
+        n, opportunity=OPPORTUNITIES[n % len(OPPORTUNITIES)], created=1759914301 + n
+    )
 
 
 def post_won(client: httpx.Client, url: str) -> None:
@@ -179,8 +249,7 @@ def clean_run_marts(tmp_path: Path, events: list[tuple[str, bytes]]) -> list[dic
         wh.close()
 
 
-def test_kill_9_mid_stream_loses_no_acknowledged_event(tmp_path: Path, warehouse_url: str
-                                                       ) -> None:
+def test_kill_9_mid_stream_loses_no_acknowledged_event(tmp_path: Path, warehouse_url: str) -> None:
     env = serve_env(warehouse_url)
     server = ServeProcess(tmp_path, env).start()
     acked: set[str] = set()
@@ -196,8 +265,9 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(tmp_path: Path, warehouse
                 with lock:
                     sent.add(n)
                 try:
-                    r = c.post(server.url + "/webhooks/stripe", content=body,
-                               headers=stripe_headers(body))
+                    r = c.post(
+                        server.url + "/webhooks/stripe", content=body, headers=stripe_headers(body)
+                    )
                 except httpx.HTTPError:
                     return  # the server is gone: this event was never acknowledged
                 if r.status_code == 200:
@@ -220,9 +290,13 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(tmp_path: Path, warehouse
                 with httpx.Client(timeout=10) as c:
                     for n in numbers:
                         body = stream_event(n)
-                        r = c.post(restarted.url + "/webhooks/stripe", content=body,
-                                   headers=stripe_headers(body))
+                        r = c.post(
+                            restarted.url + "/webhooks/stripe",
+                            content=body,
+                            headers=stripe_headers(body),
+                        )
                         assert r.status_code == 200
+
             ordered = sorted(sent, reverse=True)
             with ThreadPoolExecutor(4) as pool:
                 list(pool.map(resend, [ordered[k::4] for k in range(4)]))
@@ -240,14 +314,16 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(tmp_path: Path, warehouse
         assert acked <= stored.keys()
         assert set(stored.values()) == {1}
         assert len(stored) == len(sent) + len(OPPORTUNITIES)
-        seqs = [r["raw_seq"] for r in wh.query(
-            "SELECT raw_seq FROM revops.events_raw ORDER BY raw_seq")]
+        seqs = [
+            r["raw_seq"] for r in wh.query("SELECT raw_seq FROM revops.events_raw ORDER BY raw_seq")
+        ]
         assert seqs == list(range(1, len(seqs) + 1))
         served = wh.query("SELECT * FROM revops.mart_won_to_paid ORDER BY opportunity_id")
     finally:
         wh.close()
-    events = [("salesforce", cdc_event(opp, commit=1000 + k))
-              for k, opp in enumerate(OPPORTUNITIES)]
+    events = [
+        ("salesforce", cdc_event(opp, commit=1000 + k)) for k, opp in enumerate(OPPORTUNITIES)
+    ]
     events += [("stripe", stream_event(n)) for n in sorted(sent)]
     clean = clean_run_marts(tmp_path, events)
     assert len(clean) == len(OPPORTUNITIES)
@@ -256,8 +332,9 @@ def test_kill_9_mid_stream_loses_no_acknowledged_event(tmp_path: Path, warehouse
 
 
 @pytest.mark.postgres
-def test_receipt_becomes_visible_in_the_mart_while_serving(tmp_path: Path, pg_database: str
-                                                           ) -> None:
+def test_receipt_becomes_visible_in_the_mart_while_serving(
+    tmp_path: Path, pg_database: str
+) -> None:
     import psycopg
 
     with psycopg.connect(pg_database, autocommit=True) as con:
@@ -267,26 +344,40 @@ def test_receipt_becomes_visible_in_the_mart_while_serving(tmp_path: Path, pg_da
     try:
         with httpx.Client(timeout=10) as c:
             won = cdc_event("006E2E0001", commit=77)
-            assert c.post(server.url + "/webhooks/salesforce", content=won,
-                          headers=hmac_headers(won)).status_code == 200
+            assert (
+                c.post(
+                    server.url + "/webhooks/salesforce", content=won, headers=hmac_headers(won)
+                ).status_code
+                == 200
+            )
             paid = stripe_event(42, opportunity="006E2E0001")
-            assert c.post(server.url + "/webhooks/stripe", content=paid,
-                          headers=stripe_headers(paid)).status_code == 200
+            assert (
+                c.post(
+                    server.url + "/webhooks/stripe", content=paid, headers=stripe_headers(paid)
+                ).status_code
+                == 200
+            )
             # PostgreSQL allows reading while the server writes: poll the mart itself.
             wh = connect(pg_database)
 
             def visible() -> list[dict]:
                 try:
-                    return wh.query("SELECT status, paid_amount FROM revops.mart_won_to_paid "
-                                    "WHERE opportunity_id = ? AND status = 'paid'",
-                                    ("006E2E0001",))
-                except Exception:  # noqa: BLE001 - the schema may not exist yet
+                    return wh.query(
+                        "SELECT status, paid_amount FROM revops.mart_won_to_paid "
+                        "WHERE opportunity_id = ? AND status = 'paid'",
+                        ("006E2E0001",),
+                    )
+                except Exception:  # the schema may not exist yet
                     return []
+
             row = wait_for(visible)[0]
             assert row["paid_amount"] == 1200000
             metrics = c.get(server.url + "/metrics").text
-            count = [line for line in metrics.splitlines()
-                     if line.startswith("revops_receipt_to_mart_seconds_count")]
+            count = [
+                line
+                for line in metrics.splitlines()
+                if line.startswith("revops_receipt_to_mart_seconds_count")
+            ]
             assert count and float(count[0].split()[-1]) >= 1
         assert server.terminate() == 0
     finally:

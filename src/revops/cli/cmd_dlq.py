@@ -8,8 +8,9 @@ from revops.cli import context
 from revops.cli.render import FORMATS, echo, render
 from revops.errors import UsageError
 
-dlq_app = typer.Typer(help="Dead letters: what could not be processed, kept with its bytes.",
-                      no_args_is_help=True)
+dlq_app = typer.Typer(
+    help="Dead letters: what could not be processed, kept with its bytes.", no_args_is_help=True
+)
 
 
 def _check(fmt: str) -> None:
@@ -58,7 +59,7 @@ def show_cmd(
 @dlq_app.command("replay")
 def replay_cmd(
     ctx: typer.Context,
-    ids: list[int] = typer.Argument(None, help="Ids of the letters to replay."),
+    ids: list[int] = typer.Argument(None, help="Ids of the letters to replay."),  # noqa: B008
     all_: bool = typer.Option(False, "--all", help="Replay every letter not yet replayed."),
     fmt: str = typer.Option("table", "--format", help="table, csv or json."),
 ) -> None:
@@ -73,12 +74,13 @@ def replay_cmd(
         raise UsageError("give ids or --all, not both")
     notify = notify_config(context.settings(ctx))
     with context.warehouse(ctx) as wh:
-        report = replay(wh, None if all_ else ids,
-                        rules=notify.rules if notify.enabled else ())
+        report = replay(wh, None if all_ else ids, rules=notify.rules if notify.enabled else ())
     echo(render(report.rows(), fmt, title="replay"))
     if fmt == "table":
-        echo(f"replayed {len(report.replayed)}  failed {len(report.failed)}  "
-             f"new events {report.new}  duplicates {report.duplicates}\n")
+        echo(
+            f"replayed {len(report.replayed)}  failed {len(report.failed)}  "
+            f"new events {report.new}  duplicates {report.duplicates}\n"
+        )
     if report.failed:
         raise typer.Exit(1)
 

@@ -10,8 +10,9 @@ from revops.cli import context
 from revops.cli.render import echo, render
 from revops.errors import UsageError
 
-notify_app = typer.Typer(help="Notifications for important events (the outbox).",
-                         no_args_is_help=True)
+notify_app = typer.Typer(
+    help="Notifications for important events (the outbox).", no_args_is_help=True
+)
 
 
 def parse_since(text: str) -> datetime:
@@ -19,19 +20,30 @@ def parse_since(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as exc:
-        raise UsageError("--since is not an ISO-8601 time", input=text,
-                         hint="e.g. --since 2025-10-08T09:00:00Z or --since 2025-10-08") from exc
+        raise UsageError(
+            "--since is not an ISO-8601 time",
+            input=text,
+            hint="e.g. --since 2025-10-08T09:00:00Z or --since 2025-10-08",
+        ) from exc
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @notify_app.command("resend")
 def resend_cmd(
     ctx: typer.Context,
-    since: str = typer.Option(..., "--since", help="Resend messages created at or after this "
-                              "time (ISO-8601, UTC unless a zone is given)."),
+    since: str = typer.Option(
+        ...,
+        "--since",
+        help="Resend messages created at or after this "
+        "time (ISO-8601, UTC unless a zone is given).",
+    ),
     kind: str = typer.Option(None, "--kind", help="Only this rule / kind."),
-    deliver: bool = typer.Option(False, "--deliver", help="Also send them now (needs "
-                                 "REVOPS_SLACK__WEBHOOK_URL); else the server's notifier does."),
+    deliver: bool = typer.Option(
+        False,
+        "--deliver",
+        help="Also send them now (needs "
+        "REVOPS_SLACK__WEBHOOK_URL); else the server's notifier does.",
+    ),
 ) -> None:
     """Queue notifications again so they are sent once more."""
     from revops.outputs.outbox import deliver_pending, resend, slack_sender
@@ -59,8 +71,11 @@ def status_cmd(
 
     with context.warehouse(ctx) as wh:
         counts = backlog(wh)
-    echo(render([{"status": k, "messages": v} for k, v in counts.items()], fmt,
-                title="notifications"))
+    echo(
+        render(
+            [{"status": k, "messages": v} for k, v in counts.items()], fmt, title="notifications"
+        )
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,7 @@ event id); the warehouse dedupes forever behind it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -50,8 +51,19 @@ CREATE TABLE IF NOT EXISTS seen (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_at ON seen (at);
 """
-COLUMNS = ("source", "event_id", "type", "event_ts", "correlation_id", "request_id",
-           "received_at", "reason", "detail", "notify", "body")
+COLUMNS = (
+    "source",
+    "event_id",
+    "type",
+    "event_ts",
+    "correlation_id",
+    "request_id",
+    "received_at",
+    "reason",
+    "detail",
+    "notify",
+    "body",
+)
 PRUNE_EVERY_S = 300.0
 
 
@@ -87,9 +99,19 @@ class BusMessage:
 
     def row(self) -> tuple[Any, ...]:
         """The message's values in :data:`COLUMNS` order."""
-        return (self.source, self.event_id, self.type, self.event_ts, self.correlation_id,
-                self.request_id, self.received_at or time.time(), self.reason, self.detail,
-                self.notify, self.body)
+        return (
+            self.source,
+            self.event_id,
+            self.type,
+            self.event_ts,
+            self.correlation_id,
+            self.request_id,
+            self.received_at or time.time(),
+            self.reason,
+            self.detail,
+            self.notify,
+            self.body,
+        )
 
 
 @dataclass(frozen=True)
@@ -112,8 +134,7 @@ class Bus(Protocol):
         """:meth:`publish` for a caller on an asyncio event loop."""
         ...
 
-    def consume(self, max_messages: int, timeout: float, max_wait: float = 0.0
-                ) -> list[Delivery]:
+    def consume(self, max_messages: int, timeout: float, max_wait: float = 0.0) -> list[Delivery]:
         """Up to ``max_messages`` not yet delivered, waiting up to ``timeout`` for the first
         and then up to ``max_wait`` for the batch to fill."""
         ...
@@ -145,27 +166,43 @@ def _settle(items: list[tuple[Any, Any, BaseException | None]]) -> None:
 def sqlite_path(url: str) -> Path:
     """The file of a ``sqlite:///relative`` or ``sqlite:////absolute`` URL."""
     if not url.startswith("sqlite:///") or len(url) == len("sqlite:///"):
-        raise ConfigError("a bus URL reads sqlite:///relative/path or sqlite:////absolute/path",
-                          input=url, where="[bus] url / REVOPS_BUS__URL")
+        raise ConfigError(
+            "a bus URL reads sqlite:///relative/path or sqlite:////absolute/path",
+            input=url,
+            where="[bus] url / REVOPS_BUS__URL",
+        )
     return Path(url[len("sqlite:///") :])
 
 
-def open_bus(url: str, *, synchronous: str = "full", dedupe_window_hours: float = 168.0,
-             max_group: int = 2000) -> SqliteBus:
+def open_bus(
+    url: str,
+    *,
+    synchronous: str = "full",
+    dedupe_window_hours: float = 168.0,
+    max_group: int = 2000,
+) -> SqliteBus:
     """Open the bus named by ``url`` (only ``sqlite:///`` is built in)."""
     if not url.startswith("sqlite:"):
-        raise ConfigError(f"unsupported bus URL scheme {url.split(':', 1)[0]!r}", input=url,
-                          where="[bus] url / REVOPS_BUS__URL",
-                          hint="use sqlite:///path/to/bus.sqlite3 (the default)")
-    return SqliteBus(sqlite_path(url), synchronous=synchronous,
-                     dedupe_window_s=dedupe_window_hours * 3600, max_group=max_group)
+        raise ConfigError(
+            f"unsupported bus URL scheme {url.split(':', 1)[0]!r}",
+            input=url,
+            where="[bus] url / REVOPS_BUS__URL",
+            hint="use sqlite:///path/to/bus.sqlite3 (the default)",
+        )
+    return SqliteBus(
+        sqlite_path(url),
+        synchronous=synchronous,
+        dedupe_window_s=dedupe_window_hours * 3600,
+        max_group=max_group,
+    )
 
 
 class _Op:
     __slots__ = ("future", "kind", "loop", "value")
 
-    def __init__(self, kind: str, value: Any, loop: asyncio.AbstractEventLoop | None = None
-                 ) -> None:
+    def __init__(
+        self, kind: str, value: Any, loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
         self.kind = kind
         self.value = value
         self.loop = loop
@@ -176,8 +213,14 @@ class _Op:
 class SqliteBus:
     """The local bus: one SQLite file in WAL mode, a writer thread doing group commit."""
 
-    def __init__(self, path: Path, *, synchronous: str = "full",
-                 dedupe_window_s: float = 7 * 86400, max_group: int = 2000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        synchronous: str = "full",
+        dedupe_window_s: float = 7 * 86400,
+        max_group: int = 2000,
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.dedupe_window_s = dedupe_window_s
@@ -188,8 +231,11 @@ class SqliteBus:
             self._reader = self._connect(synchronous)
             self._depth = int(self._reader.execute("SELECT count(*) FROM messages").fetchone()[0])
         except sqlite3.Error as exc:
-            raise BusError(f"cannot open the bus: {exc}", input=str(self.path),
-                           hint="check the folder is writable ([bus] url)") from exc
+            raise BusError(
+                f"cannot open the bus: {exc}",
+                input=str(self.path),
+                hint="check the folder is writable ([bus] url)",
+            ) from exc
         self._read_lock = threading.Lock()
         self._cursor = 0  # highest seq handed to the consumer in this process
         self._inflight = 0  # handed to the consumer, not yet acked
@@ -202,8 +248,7 @@ class SqliteBus:
         self._thread.start()
 
     def _connect(self, synchronous: str) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                              timeout=30)
+        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         con.execute("PRAGMA journal_mode=WAL")
         con.execute(f"PRAGMA synchronous={synchronous.upper()}")
         return con
@@ -262,10 +307,8 @@ class SqliteBus:
             self._prune(con, now)
             con.execute("COMMIT")
         except sqlite3.Error as exc:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 con.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
             error = BusError(f"the bus could not commit: {exc}", input=str(self.path))
             self._resolve([(op, None, error) for op in group])
             return
@@ -298,14 +341,12 @@ class SqliteBus:
             else:
                 by_loop.setdefault(op.loop, []).append((op.future, value, error))
         for loop, items in by_loop.items():
-            try:
+            # A closed loop raises RuntimeError: nobody waits any more.
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, items)
-            except RuntimeError:  # the loop has closed: nobody waits any more
-                pass
 
     @staticmethod
-    def _insert(con: sqlite3.Connection, messages: list[BusMessage], now: float
-                ) -> list[bool]:
+    def _insert(con: sqlite3.Connection, messages: list[BusMessage], now: float) -> list[bool]:
         """Insert new messages; an event id already seen (or earlier in the group) is a
         duplicate and is not stored again."""
         ids = [m.event_id for m in messages if m.event_id is not None]
@@ -313,8 +354,12 @@ class SqliteBus:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            known.update(r[0] for r in con.execute(
-                f"SELECT event_id FROM seen WHERE event_id IN ({marks})", chunk))
+            known.update(
+                r[0]
+                for r in con.execute(
+                    f"SELECT event_id FROM seen WHERE event_id IN ({marks})", chunk
+                )
+            )
         flags: list[bool] = []
         rows: list[tuple[Any, ...]] = []
         seen_rows: list[tuple[str, float]] = []
@@ -328,8 +373,10 @@ class SqliteBus:
             rows.append(msg.row())
             flags.append(True)
         con.executemany("INSERT INTO seen (event_id, at) VALUES (?, ?)", seen_rows)
-        con.executemany(f"INSERT INTO messages ({', '.join(COLUMNS)}) "
-                        f"VALUES ({', '.join('?' * len(COLUMNS))})", rows)
+        con.executemany(
+            f"INSERT INTO messages ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+            rows,
+        )
         return flags
 
     def _prune(self, con: sqlite3.Connection, now: float) -> None:
@@ -339,8 +386,7 @@ class SqliteBus:
 
     # -- reading -------------------------------------------------------------------------
 
-    def consume(self, max_messages: int, timeout: float, max_wait: float = 0.0
-                ) -> list[Delivery]:
+    def consume(self, max_messages: int, timeout: float, max_wait: float = 0.0) -> list[Delivery]:
         deadline = time.monotonic() + timeout
         with self._arrived:
             while self._depth_undelivered() == 0 and not self._closed:
@@ -365,14 +411,30 @@ class SqliteBus:
         with self._read_lock:
             rows = self._reader.execute(
                 f"SELECT seq, {', '.join(COLUMNS)} FROM messages WHERE seq > ? "
-                "ORDER BY seq LIMIT ?", (self._cursor, max_messages)).fetchall()
+                "ORDER BY seq LIMIT ?",
+                (self._cursor, max_messages),
+            ).fetchall()
             if rows:
                 self._cursor = rows[-1][0]
-        out = [Delivery(r[0], BusMessage(
-            source=r[1], event_id=r[2], type=r[3], event_ts=r[4], correlation_id=r[5],
-            request_id=r[6], received_at=r[7], reason=r[8], detail=r[9], notify=r[10],
-            body=bytes(r[11])))
-            for r in rows]
+        out = [
+            Delivery(
+                r[0],
+                BusMessage(
+                    source=r[1],
+                    event_id=r[2],
+                    type=r[3],
+                    event_ts=r[4],
+                    correlation_id=r[5],
+                    request_id=r[6],
+                    received_at=r[7],
+                    reason=r[8],
+                    detail=r[9],
+                    notify=r[10],
+                    body=bytes(r[11]),
+                ),
+            )
+            for r in rows
+        ]
         with self._arrived:
             self._inflight += len(out)
         return out
@@ -390,14 +452,18 @@ class SqliteBus:
         """When the oldest waiting message arrived (epoch seconds), or None when empty."""
         with self._read_lock:
             row = self._reader.execute(
-                "SELECT received_at FROM messages ORDER BY seq LIMIT 1").fetchone()
+                "SELECT received_at FROM messages ORDER BY seq LIMIT 1"
+            ).fetchone()
         return None if row is None else float(row[0])
 
     def pending_dead_letters(self) -> int:
         """Dead letters waiting on the bus."""
         with self._read_lock:
-            return int(self._reader.execute(
-                "SELECT count(*) FROM messages WHERE reason IS NOT NULL").fetchone()[0])
+            return int(
+                self._reader.execute(
+                    "SELECT count(*) FROM messages WHERE reason IS NOT NULL"
+                ).fetchone()[0]
+            )
 
     def ping(self) -> None:
         """Raise :class:`BusError` unless the file can be read."""

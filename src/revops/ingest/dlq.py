@@ -47,28 +47,38 @@ class ReplayReport:
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per letter for rendering."""
-        out: list[dict[str, Any]] = [{"id": i, "result": "replayed", "reason": None}
-                                     for i in self.replayed]
+        out: list[dict[str, Any]] = [
+            {"id": i, "result": "replayed", "reason": None} for i in self.replayed
+        ]
         out += [{"id": i, "result": "failed", "reason": r} for i, r in self.failed.items()]
         return sorted(out, key=lambda r: r["id"])
 
 
-def list_dead_letters(wh: Warehouse, *, limit: int = 100, source: str | None = None,
-                      include_replayed: bool = False) -> list[dict[str, Any]]:
+def list_dead_letters(
+    wh: Warehouse, *, limit: int = 100, source: str | None = None, include_replayed: bool = False
+) -> list[dict[str, Any]]:
     """The newest dead letters first: id, time, source, reason, size, replayed_at."""
-    sql = ("SELECT id, received_at, source, reason, octet_length(body) AS size, replayed_at "
-           "FROM revops.dead_letters WHERE (? OR replayed_at IS NULL) "
-           "AND (CAST(? AS VARCHAR) IS NULL OR source = ?) ORDER BY id DESC LIMIT ?")
+    sql = (
+        "SELECT id, received_at, source, reason, octet_length(body) AS size, replayed_at "
+        "FROM revops.dead_letters WHERE (? OR replayed_at IS NULL) "
+        "AND (CAST(? AS VARCHAR) IS NULL OR source = ?) ORDER BY id DESC LIMIT ?"
+    )
     return wh.query(sql, (include_replayed, source, source, limit))
 
 
 def show_dead_letter(wh: Warehouse, letter_id: int) -> dict[str, Any]:
     """One dead letter with its detail decoded and its body as text (bytes kept as is)."""
-    rows = wh.query("SELECT id, received_at, source, reason, detail, replayed_at, body "
-                    "FROM revops.dead_letters WHERE id = ?", (letter_id,))
+    rows = wh.query(
+        "SELECT id, received_at, source, reason, detail, replayed_at, body "
+        "FROM revops.dead_letters WHERE id = ?",
+        (letter_id,),
+    )
     if not rows:
-        raise UsageError(f"no dead letter {letter_id}", input=str(letter_id),
-                         hint="list them with: revops dlq list")
+        raise UsageError(
+            f"no dead letter {letter_id}",
+            input=str(letter_id),
+            hint="list them with: revops dlq list",
+        )
     row = rows[0]
     row["detail"] = orjson.loads(row["detail"]) if row["detail"] else {}
     row["body"] = bytes(row["body"]) if row["body"] is not None else b""
@@ -90,8 +100,9 @@ def parse_letter(source: str, body: bytes, detail: dict[str, Any]) -> list[LandI
             parsed = parse_salesforce(body, EVERYTHING)
         elif endpoint == "/events":
             kind = media_type(detail.get("content_type"))
-            parsed = parse_events(body, kind if kind in NDJSON_TYPES else "application/json",
-                                  EVERYTHING)
+            parsed = parse_events(
+                body, kind if kind in NDJSON_TYPES else "application/json", EVERYTHING
+            )
         else:
             hint = source if source in ("stripe", "salesforce", "envelope") else None
             return parse_line(body, hint)  # type: ignore[arg-type]
@@ -100,20 +111,30 @@ def parse_letter(source: str, body: bytes, detail: dict[str, Any]) -> list[LandI
     return [land_item(m) for m in parsed.messages]
 
 
-def replay(wh: Warehouse, ids: Sequence[int] | None = None, *,
-           rules: Sequence[NotifyRule] = (), actor: str = "dlq") -> ReplayReport:
+def replay(
+    wh: Warehouse,
+    ids: Sequence[int] | None = None,
+    *,
+    rules: Sequence[NotifyRule] = (),
+    actor: str = "dlq",
+) -> ReplayReport:
     """Replay the letters ``ids`` (None: every letter not yet replayed)."""
     if ids is None:
-        ids = [int(r["id"]) for r in wh.query(
-            "SELECT id FROM revops.dead_letters WHERE replayed_at IS NULL ORDER BY id")]
+        ids = [
+            int(r["id"])
+            for r in wh.query(
+                "SELECT id FROM revops.dead_letters WHERE replayed_at IS NULL ORDER BY id"
+            )
+        ]
     report = ReplayReport()
     for letter_id in ids:
         _replay_one(wh, int(letter_id), rules, actor, report)
     return report
 
 
-def _replay_one(wh: Warehouse, letter_id: int, rules: Sequence[NotifyRule], actor: str,
-                report: ReplayReport) -> None:
+def _replay_one(
+    wh: Warehouse, letter_id: int, rules: Sequence[NotifyRule], actor: str, report: ReplayReport
+) -> None:
     from revops.notify.rules import enqueue_notifications
 
     letter = show_dead_letter(wh, letter_id)
@@ -127,11 +148,22 @@ def _replay_one(wh: Warehouse, letter_id: int, rules: Sequence[NotifyRule], acto
         fresh = set(landed.new)
         if rules:
             enqueue_notifications(wh, rules, [i for i in items if i.envelope.event_id in fresh])
-        wh.execute("UPDATE revops.dead_letters SET replayed_at = ? WHERE id = ?",
-                   (datetime.now(UTC), letter_id))
-        record(wh, AuditEvent(actor, "dead_letters", "replay", "ok", None, None,
-                              {"id": letter_id, "new": len(landed.new),
-                               "duplicates": len(landed.duplicates)}))
+        wh.execute(
+            "UPDATE revops.dead_letters SET replayed_at = ? WHERE id = ?",
+            (datetime.now(UTC), letter_id),
+        )
+        record(
+            wh,
+            AuditEvent(
+                actor,
+                "dead_letters",
+                "replay",
+                "ok",
+                None,
+                None,
+                {"id": letter_id, "new": len(landed.new), "duplicates": len(landed.duplicates)},
+            ),
+        )
     report.replayed.append(letter_id)
     report.new += len(landed.new)
     report.duplicates += len(landed.duplicates)

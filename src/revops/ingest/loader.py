@@ -28,10 +28,11 @@ from revops.ingest.dead_letters import dead_letter_many
 from revops.ingest.land import LOCK_NAME, LandItem, land_envelopes
 
 if TYPE_CHECKING:
-    from revops.notify.rules import NotifyRule
+    from revops.notify.rules import NotifyRule, OutboxEntry
     from revops.warehouse.base import Warehouse
 
 log = logging.getLogger(__name__)
+Letter = tuple[str, str, bytes | str | None, dict[str, Any] | None]
 ACTOR = "loader"
 
 
@@ -59,20 +60,29 @@ def land_item(msg: BusMessage, *, parse: bool = True) -> LandItem:
     if not isinstance(payload, dict):
         raise ValueError(f"the payload is a JSON {type(payload).__name__}, not an object")
     env = Envelope.model_construct(
-        source=msg.source, type=msg.type, event_ts=datetime.fromisoformat(msg.event_ts),
-        event_id=msg.event_id, correlation_id=msg.correlation_id, payload=payload)
+        source=msg.source,
+        type=msg.type,
+        event_ts=datetime.fromisoformat(msg.event_ts),
+        event_id=msg.event_id,
+        correlation_id=msg.correlation_id,
+        payload=payload,
+    )
     return LandItem(env, msg.body.decode("utf-8"))
 
 
-def _letter(msg: BusMessage) -> tuple[str, str, bytes, dict[str, Any]]:
+def _letter(msg: BusMessage) -> Letter:
     detail = orjson.loads(msg.detail) if msg.detail else {}
     detail.setdefault("request_id", msg.request_id)
     return (msg.source, msg.reason or "rejected", msg.body, detail)
 
 
-def load_micro_batch(wh: Warehouse, messages: Sequence[BusMessage], *,
-                     rules: Sequence[NotifyRule] = (),
-                     audits: Sequence[AuditEvent] = ()) -> BatchResult:
+def load_micro_batch(
+    wh: Warehouse,
+    messages: Sequence[BusMessage],
+    *,
+    rules: Sequence[NotifyRule] = (),
+    audits: Sequence[AuditEvent] = (),
+) -> BatchResult:
     """Land ``messages`` (events and dead letters) in one transaction.
 
     Notifications come from each message's ``notify`` (computed at receipt) or, for messages
@@ -96,12 +106,18 @@ def load_micro_batch(wh: Warehouse, messages: Sequence[BusMessage], *,
         except (ValueError, TypeError) as exc:
             # A message the receiver let through but that cannot be read back must not
             # block the bus: it is kept as a dead letter instead.
-            letters.append((m.source, "corrupt_bus_message", m.body,
-                            {"event_id": m.event_id, "error": str(exc)[:300]}))
+            letters.append(
+                (
+                    m.source,
+                    "corrupt_bus_message",
+                    m.body,
+                    {"event_id": m.event_id, "error": str(exc)[:300]},
+                )
+            )
     with wh.transaction(lock=LOCK_NAME):
         landed = land_envelopes(wh, items, actor=ACTOR, audit=bool(items))
         fresh = set(landed.new)
-        entries = []
+        entries: list[OutboxEntry] = []
         for msg, item in zip(events, items, strict=True):
             if msg.event_id not in fresh:
                 continue
@@ -129,12 +145,19 @@ class Loader:
     After each commit it emits ``events_landed`` (``event_ids``, ``types``, ``count``).
     """
 
-    def __init__(self, wh: Warehouse, bus: Bus, *, batch_size: int = 1000,
-                 max_wait_ms: int = 50, max_backoff_s: float = 30.0,
-                 rules: Sequence[NotifyRule] = (),
-                 stop_event: threading.Event | None = None,
-                 audits: deque[AuditEvent] | None = None,
-                 on_landed: Callable[[BatchResult], None] | None = None) -> None:
+    def __init__(
+        self,
+        wh: Warehouse,
+        bus: Bus,
+        *,
+        batch_size: int = 1000,
+        max_wait_ms: int = 50,
+        max_backoff_s: float = 30.0,
+        rules: Sequence[NotifyRule] = (),
+        stop_event: threading.Event | None = None,
+        audits: deque[AuditEvent] | None = None,
+        on_landed: Callable[[BatchResult], None] | None = None,
+    ) -> None:
         self.wh = wh
         self.bus = bus
         self.batch_size = batch_size
@@ -159,8 +182,9 @@ class Loader:
         if not self._pending and not audits:
             return 0
         try:
-            result = load_micro_batch(self.wh, [d.message for d in self._pending],
-                                      rules=self.rules, audits=audits)
+            result = load_micro_batch(
+                self.wh, [d.message for d in self._pending], rules=self.rules, audits=audits
+            )
         except BaseException:
             self.audits.extendleft(reversed(audits))
             raise
@@ -175,8 +199,12 @@ class Loader:
         metrics.landed.labels("new").inc(len(result.new))
         metrics.landed.labels("duplicate").inc(len(result.duplicates))
         if result.new:
-            signals.emit(signals.EVENTS_LANDED, event_ids=result.new, types=result.types,
-                         count=len(result.new))
+            signals.emit(
+                signals.EVENTS_LANDED,
+                event_ids=result.new,
+                types=result.types,
+                count=len(result.new),
+            )
         if self.on_landed is not None:
             self.on_landed(result)
 
@@ -188,13 +216,17 @@ class Loader:
                 break
             try:
                 self.load_once(timeout=1.0)
-            except Exception as exc:  # noqa: BLE001 - the loader must outlive outages
+            except Exception as exc:  # the loader must outlive outages
                 self.failures += 1
                 self.healthy = False
                 metrics.loader_failures.inc()
                 delay = min(self.max_backoff, max(0.25, delay * 2))
-                log.warning("loader: batch of %d failed (%s); retrying in %.1f s",
-                            len(self._pending), str(exc).splitlines()[0][:200], delay)
+                log.warning(
+                    "loader: batch of %d failed (%s); retrying in %.1f s",
+                    len(self._pending),
+                    str(exc).splitlines()[0][:200],
+                    delay,
+                )
                 continue
             self.healthy = True
             delay = 0.0
@@ -206,9 +238,12 @@ class Loader:
         while time.monotonic() < deadline:
             try:
                 n = self.load_once(timeout=0.0)
-            except Exception as exc:  # noqa: BLE001 - what is left stays on the bus
-                log.warning("loader: drain stopped (%s); %d messages stay on the bus",
-                            str(exc).splitlines()[0][:200], self.bus.depth())
+            except Exception as exc:  # what is left stays on the bus
+                log.warning(
+                    "loader: drain stopped (%s); %d messages stay on the bus",
+                    str(exc).splitlines()[0][:200],
+                    self.bus.depth(),
+                )
                 break
             if n == 0:
                 break

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from revops.envelope import Envelope
@@ -52,20 +51,38 @@ class NotifyRule(BaseModel):
 
 def default_rules() -> list[NotifyRule]:
     """The seed's important events: opportunity Closed Won / Closed Lost, invoice paid."""
-    opportunity_fields = {"opportunity": "$record_id|opportunity_id",
-                          "name": "Name|opportunity_name", "amount": "Amount|amount",
-                          "stage": "StageName|stage_name"}
+    opportunity_fields = {
+        "opportunity": "$record_id|opportunity_id",
+        "name": "Name|opportunity_name",
+        "amount": "Amount|amount",
+        "stage": "StageName|stage_name",
+    }
     return [
-        NotifyRule(name="opportunity_closed_won", types=["salesforce.opportunity.*"],
-                   where={"StageName|stage_name": "Closed Won"}, fields=opportunity_fields,
-                   text=":trophy: {name} ({opportunity}) → Closed Won ({amount})"),
-        NotifyRule(name="opportunity_closed_lost", types=["salesforce.opportunity.*"],
-                   where={"StageName|stage_name": "Closed Lost"}, fields=opportunity_fields,
-                   text=":x: {name} ({opportunity}) → Closed Lost ({amount})"),
-        NotifyRule(name="invoice_paid", types=["stripe.invoice.paid"],
-                   fields={"invoice": "id|invoice_id", "amount": "amount_paid|amount_due",
-                           "currency": "currency", "customer": "customer|customer_id"},
-                   text=":money_with_wings: invoice {invoice} paid: {amount} {currency}"),
+        NotifyRule(
+            name="opportunity_closed_won",
+            types=["salesforce.opportunity.*"],
+            where={"StageName|stage_name": "Closed Won"},
+            fields=opportunity_fields,
+            text=":trophy: {name} ({opportunity}) → Closed Won ({amount})",
+        ),
+        NotifyRule(
+            name="opportunity_closed_lost",
+            types=["salesforce.opportunity.*"],
+            where={"StageName|stage_name": "Closed Lost"},
+            fields=opportunity_fields,
+            text=":x: {name} ({opportunity}) → Closed Lost ({amount})",
+        ),
+        NotifyRule(
+            name="invoice_paid",
+            types=["stripe.invoice.paid"],
+            fields={
+                "invoice": "id|invoice_id",
+                "amount": "amount_paid|amount_due",
+                "currency": "currency",
+                "customer": "customer|customer_id",
+            },
+            text=":money_with_wings: invoice {invoice} paid: {amount} {currency}",
+        ),
     ]
 
 
@@ -88,8 +105,9 @@ def record_of(env: Envelope) -> dict[str, Any]:
     """The part of the payload field paths are read from."""
     payload = env.payload
     if env.source == "stripe":
-        obj = payload.get("data", {}).get("object") if isinstance(payload.get("data"),
-                                                                   dict) else None
+        obj = (
+            payload.get("data", {}).get("object") if isinstance(payload.get("data"), dict) else None
+        )
         return obj if isinstance(obj, dict) else payload
     if env.source == "salesforce":
         for inner in (payload, payload.get("data")):
@@ -144,19 +162,26 @@ def message_for(rule: NotifyRule, env: Envelope) -> dict[str, Any] | None:
         text = rule.text.format_map(values)
     except (ValueError, AttributeError, IndexError, KeyError):
         text = f"{rule.name}: {env.event_id}"
-    return {"text": text, "rule": rule.name, "event_id": env.event_id, "type": env.type,
-            "event_ts": env.event_ts.isoformat(), "fields": fields}
+    return {
+        "text": text,
+        "rule": rule.name,
+        "event_id": env.event_id,
+        "type": env.type,
+        "event_ts": env.event_ts.isoformat(),
+        "fields": fields,
+    }
 
 
-def notifications_for(rules: Sequence[NotifyRule], envelopes: Iterable[Envelope]
-                      ) -> list[tuple[str, NotifyRule, dict[str, Any]]]:
+def notifications_for(
+    rules: Sequence[NotifyRule], envelopes: Iterable[Envelope]
+) -> list[tuple[str, NotifyRule, dict[str, Any]]]:
     """(key, rule, payload) of every rule matching each envelope."""
     out = []
     for env in envelopes:
         for rule in rules:
             try:
                 payload = message_for(rule, env)
-            except Exception:  # noqa: BLE001 - a rule that cannot read an event skips it
+            except Exception:  # a rule that cannot read an event skips it
                 log.exception("notify rule %s could not read %s", rule.name, env.event_id)
                 continue
             if payload is not None:
@@ -185,11 +210,14 @@ class RuleSet:
     def entries(self, envelopes: Iterable[Envelope]) -> list[OutboxEntry]:
         """Outbox entries of every rule matching each envelope."""
         wanted = [e for e in envelopes if self.concerns(e.type)]
-        return [(key, rule.channel, rule.name, orjson.dumps(payload, default=str).decode())
-                for key, rule, payload in notifications_for(self.rules, wanted)]
+        return [
+            (key, rule.channel, rule.name, orjson.dumps(payload, default=str).decode())
+            for key, rule, payload in notifications_for(self.rules, wanted)
+        ]
 
-    def annotate(self, messages: Sequence[BusMessage], envelopes: Sequence[Envelope]
-                 ) -> list[BusMessage]:
+    def annotate(
+        self, messages: Sequence[BusMessage], envelopes: Sequence[Envelope]
+    ) -> list[BusMessage]:
         """``messages`` with the notifications of their envelopes attached."""
         out = list(messages)
         for n, env in enumerate(envelopes):
@@ -211,19 +239,28 @@ def enqueue_entries(wh: Warehouse, entries: Sequence[OutboxEntry]) -> int:
     unique = {e[0]: e for e in entries}
     if not unique:
         return 0
-    existing = {r["key"] for r in wh.query(
-        "SELECT key FROM revops.notifications_outbox "
-        "WHERE key IN (SELECT unnest(CAST(? AS VARCHAR[])))", (list(unique),))}
+    existing = {
+        r["key"]
+        for r in wh.query(
+            "SELECT key FROM revops.notifications_outbox "
+            "WHERE key IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+            (list(unique),),
+        )
+    }
     now = datetime.now(UTC)
-    rows = [(key, channel, kind, payload, "pending", 0, now, now)
-            for key, channel, kind, payload in unique.values() if key not in existing]
+    rows = [
+        (key, channel, kind, payload, "pending", 0, now, now)
+        for key, channel, kind, payload in unique.values()
+        if key not in existing
+    ]
     if rows:
         wh.insert_rows("revops.notifications_outbox", OUTBOX_COLUMNS, rows)
     return len(rows)
 
 
-def enqueue_notifications(wh: Warehouse, rules: Sequence[NotifyRule],
-                          items: Iterable[LandItem]) -> int:
+def enqueue_notifications(
+    wh: Warehouse, rules: Sequence[NotifyRule], items: Iterable[LandItem]
+) -> int:
     """Queue the messages of newly stored events in the outbox; returns how many were new.
 
     Same promise as :func:`enqueue_entries`: call it in the transaction that stored them.
