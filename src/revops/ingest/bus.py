@@ -13,12 +13,14 @@ event id); the warehouse dedupes forever behind it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,7 @@ CREATE TABLE IF NOT EXISTS messages (
     received_at REAL NOT NULL,
     reason TEXT,
     detail TEXT,
+    notify TEXT,
     body BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS seen (
@@ -48,8 +51,19 @@ CREATE TABLE IF NOT EXISTS seen (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_at ON seen (at);
 """
-COLUMNS = ("source", "event_id", "type", "event_ts", "correlation_id", "request_id",
-           "received_at", "reason", "detail", "body")
+COLUMNS = (
+    "source",
+    "event_id",
+    "type",
+    "event_ts",
+    "correlation_id",
+    "request_id",
+    "received_at",
+    "reason",
+    "detail",
+    "notify",
+    "body",
+)
 PRUNE_EVERY_S = 300.0
 
 
@@ -62,6 +76,8 @@ class BusMessage:
     """One message: an event (``event_id`` set) or a dead letter (``reason`` set).
 
     ``body`` is the event's payload JSON as received, or a dead letter's raw bytes.
+    ``notify`` holds the notifications its rules produced at receipt (JSON), enqueued by the
+    loader only once the event is stored.
     """
 
     source: str
@@ -74,6 +90,7 @@ class BusMessage:
     received_at: float = 0.0
     reason: str | None = None
     detail: str | None = None
+    notify: str | None = None
 
     @property
     def is_dead_letter(self) -> bool:
@@ -82,9 +99,19 @@ class BusMessage:
 
     def row(self) -> tuple[Any, ...]:
         """The message's values in :data:`COLUMNS` order."""
-        return (self.source, self.event_id, self.type, self.event_ts, self.correlation_id,
-                self.request_id, self.received_at or time.time(), self.reason, self.detail,
-                self.body)
+        return (
+            self.source,
+            self.event_id,
+            self.type,
+            self.event_ts,
+            self.correlation_id,
+            self.request_id,
+            self.received_at or time.time(),
+            self.reason,
+            self.detail,
+            self.notify,
+            self.body,
+        )
 
 
 @dataclass(frozen=True)
@@ -103,8 +130,11 @@ class Bus(Protocol):
         message: True when new, False when a duplicate event id (not stored again)."""
         ...
 
-    def consume(self, max_messages: int, timeout: float, max_wait: float = 0.0
-                ) -> list[Delivery]:
+    def publish_async(self, messages: Sequence[BusMessage]) -> Awaitable[list[bool]]:
+        """:meth:`publish` for a caller on an asyncio event loop."""
+        ...
+
+    def consume(self, max_messages: int, timeout: float, max_wait: float = 0.0) -> list[Delivery]:
         """Up to ``max_messages`` not yet delivered, waiting up to ``timeout`` for the first
         and then up to ``max_wait`` for the batch to fill."""
         ...
@@ -122,39 +152,75 @@ class Bus(Protocol):
         ...
 
 
+def _settle(items: list[tuple[Any, Any, BaseException | None]]) -> None:
+    """Resolve asyncio futures on their own loop (called there by the writer thread)."""
+    for future, value, error in items:
+        if future.done():
+            continue  # the request was cancelled (client went away)
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+
 def sqlite_path(url: str) -> Path:
     """The file of a ``sqlite:///relative`` or ``sqlite:////absolute`` URL."""
     if not url.startswith("sqlite:///") or len(url) == len("sqlite:///"):
-        raise ConfigError("a bus URL reads sqlite:///relative/path or sqlite:////absolute/path",
-                          input=url, where="[bus] url / REVOPS_BUS__URL")
+        raise ConfigError(
+            "a bus URL reads sqlite:///relative/path or sqlite:////absolute/path",
+            input=url,
+            where="[bus] url / REVOPS_BUS__URL",
+        )
     return Path(url[len("sqlite:///") :])
 
 
-def open_bus(url: str, *, synchronous: str = "full", dedupe_window_hours: float = 168.0,
-             max_group: int = 2000) -> SqliteBus:
+def open_bus(
+    url: str,
+    *,
+    synchronous: str = "full",
+    dedupe_window_hours: float = 168.0,
+    max_group: int = 2000,
+) -> SqliteBus:
     """Open the bus named by ``url`` (only ``sqlite:///`` is built in)."""
     if not url.startswith("sqlite:"):
-        raise ConfigError(f"unsupported bus URL scheme {url.split(':', 1)[0]!r}", input=url,
-                          where="[bus] url / REVOPS_BUS__URL",
-                          hint="use sqlite:///path/to/bus.sqlite3 (the default)")
-    return SqliteBus(sqlite_path(url), synchronous=synchronous,
-                     dedupe_window_s=dedupe_window_hours * 3600, max_group=max_group)
+        raise ConfigError(
+            f"unsupported bus URL scheme {url.split(':', 1)[0]!r}",
+            input=url,
+            where="[bus] url / REVOPS_BUS__URL",
+            hint="use sqlite:///path/to/bus.sqlite3 (the default)",
+        )
+    return SqliteBus(
+        sqlite_path(url),
+        synchronous=synchronous,
+        dedupe_window_s=dedupe_window_hours * 3600,
+        max_group=max_group,
+    )
 
 
 class _Op:
-    __slots__ = ("future", "kind", "value")
+    __slots__ = ("future", "kind", "loop", "value")
 
-    def __init__(self, kind: str, value: Any) -> None:
+    def __init__(
+        self, kind: str, value: Any, loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
         self.kind = kind
         self.value = value
-        self.future: Future[Any] = Future()
+        self.loop = loop
+        # An asyncio caller gets an asyncio future resolved on its loop; others a thread one.
+        self.future: Any = loop.create_future() if loop is not None else Future()
 
 
 class SqliteBus:
     """The local bus: one SQLite file in WAL mode, a writer thread doing group commit."""
 
-    def __init__(self, path: Path, *, synchronous: str = "full",
-                 dedupe_window_s: float = 7 * 86400, max_group: int = 2000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        synchronous: str = "full",
+        dedupe_window_s: float = 7 * 86400,
+        max_group: int = 2000,
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.dedupe_window_s = dedupe_window_s
@@ -165,8 +231,11 @@ class SqliteBus:
             self._reader = self._connect(synchronous)
             self._depth = int(self._reader.execute("SELECT count(*) FROM messages").fetchone()[0])
         except sqlite3.Error as exc:
-            raise BusError(f"cannot open the bus: {exc}", input=str(self.path),
-                           hint="check the folder is writable ([bus] url)") from exc
+            raise BusError(
+                f"cannot open the bus: {exc}",
+                input=str(self.path),
+                hint="check the folder is writable ([bus] url)",
+            ) from exc
         self._read_lock = threading.Lock()
         self._cursor = 0  # highest seq handed to the consumer in this process
         self._inflight = 0  # handed to the consumer, not yet acked
@@ -179,8 +248,7 @@ class SqliteBus:
         self._thread.start()
 
     def _connect(self, synchronous: str) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                              timeout=30)
+        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         con.execute("PRAGMA journal_mode=WAL")
         con.execute(f"PRAGMA synchronous={synchronous.upper()}")
         return con
@@ -188,14 +256,18 @@ class SqliteBus:
     # -- writing -------------------------------------------------------------------------
 
     def publish(self, messages: Sequence[BusMessage]) -> Future[list[bool]]:
-        return self._submit("publish", list(messages))
+        return self._submit(_Op("publish", list(messages)))
+
+    def publish_async(self, messages: Sequence[BusMessage]) -> Awaitable[list[bool]]:
+        """Like :meth:`publish`, awaitable on the calling event loop (one wake-up per loop
+        and commit, however many requests the commit served)."""
+        return self._submit(_Op("publish", list(messages), asyncio.get_running_loop()))
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         if deliveries:
-            self._submit("ack", [d.seq for d in deliveries]).result()
+            self._submit(_Op("ack", [d.seq for d in deliveries])).result()
 
-    def _submit(self, kind: str, value: Any) -> Future[Any]:
-        op = _Op(kind, value)
+    def _submit(self, op: _Op) -> Any:
         if self._closed:
             op.future.set_exception(BusError("the bus is closed", input=str(self.path)))
             return op.future
@@ -224,55 +296,87 @@ class SqliteBus:
     def _commit_group(self, group: list[_Op]) -> None:
         """Write every op of ``group`` in one transaction, then resolve their futures."""
         con = self._writer
-        results: list[Any] = []
-        new_messages = 0
+        publishes = [op for op in group if op.kind == "publish"]
+        acks = [seq for op in group if op.kind == "ack" for seq in op.value]
         try:
             con.execute("BEGIN IMMEDIATE")
             now = time.time()
-            for op in group:
-                if op.kind == "publish":
-                    flags = self._insert(con, op.value, now)
-                    new_messages += sum(flags)
-                    results.append(flags)
-                else:
-                    con.executemany("DELETE FROM messages WHERE seq = ?",
-                                    [(s,) for s in op.value])
-                    results.append(None)
+            flags = self._insert(con, [m for op in publishes for m in op.value], now)
+            if acks:
+                con.executemany("DELETE FROM messages WHERE seq = ?", [(s,) for s in acks])
             self._prune(con, now)
             con.execute("COMMIT")
         except sqlite3.Error as exc:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 con.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
             error = BusError(f"the bus could not commit: {exc}", input=str(self.path))
-            for op in group:
-                op.future.set_exception(error)
+            self._resolve([(op, None, error) for op in group])
             return
         self.commits += 1
-        acked = sum(len(op.value) for op in group if op.kind == "ack")
         with self._arrived:
-            self._depth += new_messages - acked
-            self._inflight = max(0, self._inflight - acked)
+            new_messages = sum(flags)
+            self._depth += new_messages - len(acks)
+            self._inflight = max(0, self._inflight - len(acks))
             if new_messages:
                 self._arrived.notify_all()
-        for op, result in zip(group, results, strict=True):
-            op.future.set_result(result)
+        results: list[tuple[_Op, Any, BaseException | None]] = []
+        at = 0
+        for op in group:
+            if op.kind == "publish":
+                results.append((op, flags[at : at + len(op.value)], None))
+                at += len(op.value)
+            else:
+                results.append((op, None, None))
+        self._resolve(results)
 
-    def _insert(self, con: sqlite3.Connection, messages: list[BusMessage], now: float
-                ) -> list[bool]:
-        flags = []
+    @staticmethod
+    def _resolve(results: list[tuple[_Op, Any, BaseException | None]]) -> None:
+        by_loop: dict[Any, list[tuple[Any, Any, BaseException | None]]] = {}
+        for op, value, error in results:
+            if op.loop is None:
+                if error is not None:
+                    op.future.set_exception(error)
+                else:
+                    op.future.set_result(value)
+            else:
+                by_loop.setdefault(op.loop, []).append((op.future, value, error))
+        for loop, items in by_loop.items():
+            # A closed loop raises RuntimeError: nobody waits any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, items)
+
+    @staticmethod
+    def _insert(con: sqlite3.Connection, messages: list[BusMessage], now: float) -> list[bool]:
+        """Insert new messages; an event id already seen (or earlier in the group) is a
+        duplicate and is not stored again."""
+        ids = [m.event_id for m in messages if m.event_id is not None]
+        known: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                r[0]
+                for r in con.execute(
+                    f"SELECT event_id FROM seen WHERE event_id IN ({marks})", chunk
+                )
+            )
+        flags: list[bool] = []
+        rows: list[tuple[Any, ...]] = []
+        seen_rows: list[tuple[str, float]] = []
         for msg in messages:
             if msg.event_id is not None:
-                cur = con.execute("INSERT OR IGNORE INTO seen (event_id, at) VALUES (?, ?)",
-                                  (msg.event_id, now))
-                if cur.rowcount == 0:
+                if msg.event_id in known:
                     flags.append(False)
                     continue
-            con.execute("INSERT INTO messages (source, event_id, type, event_ts, "
-                        "correlation_id, request_id, received_at, reason, detail, body) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", msg.row())
+                known.add(msg.event_id)
+                seen_rows.append((msg.event_id, now))
+            rows.append(msg.row())
             flags.append(True)
+        con.executemany("INSERT INTO seen (event_id, at) VALUES (?, ?)", seen_rows)
+        con.executemany(
+            f"INSERT INTO messages ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+            rows,
+        )
         return flags
 
     def _prune(self, con: sqlite3.Connection, now: float) -> None:
@@ -282,8 +386,7 @@ class SqliteBus:
 
     # -- reading -------------------------------------------------------------------------
 
-    def consume(self, max_messages: int, timeout: float, max_wait: float = 0.0
-                ) -> list[Delivery]:
+    def consume(self, max_messages: int, timeout: float, max_wait: float = 0.0) -> list[Delivery]:
         deadline = time.monotonic() + timeout
         with self._arrived:
             while self._depth_undelivered() == 0 and not self._closed:
@@ -308,13 +411,30 @@ class SqliteBus:
         with self._read_lock:
             rows = self._reader.execute(
                 f"SELECT seq, {', '.join(COLUMNS)} FROM messages WHERE seq > ? "
-                "ORDER BY seq LIMIT ?", (self._cursor, max_messages)).fetchall()
+                "ORDER BY seq LIMIT ?",
+                (self._cursor, max_messages),
+            ).fetchall()
             if rows:
                 self._cursor = rows[-1][0]
-        out = [Delivery(r[0], BusMessage(
-            source=r[1], event_id=r[2], type=r[3], event_ts=r[4], correlation_id=r[5],
-            request_id=r[6], received_at=r[7], reason=r[8], detail=r[9], body=bytes(r[10])))
-            for r in rows]
+        out = [
+            Delivery(
+                r[0],
+                BusMessage(
+                    source=r[1],
+                    event_id=r[2],
+                    type=r[3],
+                    event_ts=r[4],
+                    correlation_id=r[5],
+                    request_id=r[6],
+                    received_at=r[7],
+                    reason=r[8],
+                    detail=r[9],
+                    notify=r[10],
+                    body=bytes(r[11]),
+                ),
+            )
+            for r in rows
+        ]
         with self._arrived:
             self._inflight += len(out)
         return out
@@ -332,14 +452,18 @@ class SqliteBus:
         """When the oldest waiting message arrived (epoch seconds), or None when empty."""
         with self._read_lock:
             row = self._reader.execute(
-                "SELECT received_at FROM messages ORDER BY seq LIMIT 1").fetchone()
+                "SELECT received_at FROM messages ORDER BY seq LIMIT 1"
+            ).fetchone()
         return None if row is None else float(row[0])
 
     def pending_dead_letters(self) -> int:
         """Dead letters waiting on the bus."""
         with self._read_lock:
-            return int(self._reader.execute(
-                "SELECT count(*) FROM messages WHERE reason IS NOT NULL").fetchone()[0])
+            return int(
+                self._reader.execute(
+                    "SELECT count(*) FROM messages WHERE reason IS NOT NULL"
+                ).fetchone()[0]
+            )
 
     def ping(self) -> None:
         """Raise :class:`BusError` unless the file can be read."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from revops import metrics
+from revops import metrics, signals
 from revops.audit import AuditEvent, record_many
 from revops.envelope import Envelope
 from revops.ingest.bus import Bus, BusMessage, Delivery
@@ -28,10 +28,11 @@ from revops.ingest.dead_letters import dead_letter_many
 from revops.ingest.land import LOCK_NAME, LandItem, land_envelopes
 
 if TYPE_CHECKING:
-    from revops.notify.rules import NotifyRule
+    from revops.notify.rules import NotifyRule, OutboxEntry
     from revops.warehouse.base import Warehouse
 
 log = logging.getLogger(__name__)
+Letter = tuple[str, str, bytes | str | None, dict[str, Any] | None]
 ACTOR = "loader"
 
 
@@ -47,30 +48,50 @@ class BatchResult:
     notifications: int = 0
 
 
-def land_item(msg: BusMessage) -> LandItem:
-    """The envelope carried by an event message, with its payload text as received."""
-    assert msg.event_id is not None and msg.type is not None and msg.event_ts is not None
+def land_item(msg: BusMessage, *, parse: bool = True) -> LandItem:
+    """The envelope carried by an event message, with its payload text as received.
+
+    With ``parse=False`` the envelope's payload is left empty: landing needs only the text,
+    and the loader is spared decoding every body again (rules already ran at receipt).
+    """
+    if msg.event_id is None or msg.type is None or msg.event_ts is None:
+        raise ValueError("the message has no event_id, type or event_ts")
+    payload = orjson.loads(msg.body) if parse else {}
+    if not isinstance(payload, dict):
+        raise ValueError(f"the payload is a JSON {type(payload).__name__}, not an object")
     env = Envelope.model_construct(
-        source=msg.source, type=msg.type, event_ts=datetime.fromisoformat(msg.event_ts),
-        event_id=msg.event_id, correlation_id=msg.correlation_id,
-        payload=orjson.loads(msg.body))
+        source=msg.source,
+        type=msg.type,
+        event_ts=datetime.fromisoformat(msg.event_ts),
+        event_id=msg.event_id,
+        correlation_id=msg.correlation_id,
+        payload=payload,
+    )
     return LandItem(env, msg.body.decode("utf-8"))
 
 
-def _letter(msg: BusMessage) -> tuple[str, str, bytes, dict[str, Any]]:
+def _letter(msg: BusMessage) -> Letter:
     detail = orjson.loads(msg.detail) if msg.detail else {}
     detail.setdefault("request_id", msg.request_id)
     return (msg.source, msg.reason or "rejected", msg.body, detail)
 
 
-def load_micro_batch(wh: Warehouse, messages: Sequence[BusMessage], *,
-                     rules: Sequence[NotifyRule] = (),
-                     audits: Sequence[AuditEvent] = ()) -> BatchResult:
+def load_micro_batch(
+    wh: Warehouse,
+    messages: Sequence[BusMessage],
+    *,
+    rules: Sequence[NotifyRule] = (),
+    audits: Sequence[AuditEvent] = (),
+) -> BatchResult:
     """Land ``messages`` (events and dead letters) in one transaction.
 
+    Notifications come from each message's ``notify`` (computed at receipt) or, for messages
+    without it, from ``rules``; they are enqueued only for events new to ``events_raw``.
     Idempotent: events already in ``events_raw`` count as duplicates and enqueue nothing.
     """
-    from revops.notify.rules import enqueue_notifications
+    from revops.notify.rules import RuleSet, enqueue_entries
+
+    ruleset = RuleSet(rules)
 
     result = BatchResult()
     letters = [_letter(m) for m in messages if m.is_dead_letter]
@@ -79,19 +100,33 @@ def load_micro_batch(wh: Warehouse, messages: Sequence[BusMessage], *,
         if m.is_dead_letter:
             continue
         try:
-            items.append(land_item(m))
+            parse = m.notify is None and ruleset.concerns(m.type or "")
+            items.append(land_item(m, parse=parse))
             events.append(m)
-        except (AssertionError, ValueError, TypeError) as exc:
+        except (ValueError, TypeError) as exc:
             # A message the receiver let through but that cannot be read back must not
             # block the bus: it is kept as a dead letter instead.
-            letters.append((m.source, "corrupt_bus_message", m.body,
-                            {"event_id": m.event_id, "error": str(exc)[:300]}))
+            letters.append(
+                (
+                    m.source,
+                    "corrupt_bus_message",
+                    m.body,
+                    {"event_id": m.event_id, "error": str(exc)[:300]},
+                )
+            )
     with wh.transaction(lock=LOCK_NAME):
         landed = land_envelopes(wh, items, actor=ACTOR, audit=bool(items))
         fresh = set(landed.new)
-        new_items = [i for i in items if i.envelope.event_id in fresh]
-        if rules and new_items:
-            result.notifications = enqueue_notifications(wh, rules, new_items)
+        entries: list[OutboxEntry] = []
+        for msg, item in zip(events, items, strict=True):
+            if msg.event_id not in fresh:
+                continue
+            if msg.notify is not None:
+                entries.extend(tuple(e) for e in orjson.loads(msg.notify))
+            elif item.envelope.payload:
+                entries.extend(ruleset.entries([item.envelope]))
+        if entries:
+            result.notifications = enqueue_entries(wh, entries)
         if letters:
             dead_letter_many(wh, letters, actor="receiver")
         if audits:
@@ -105,14 +140,24 @@ def load_micro_batch(wh: Warehouse, messages: Sequence[BusMessage], *,
 
 
 class Loader:
-    """The loader thread: consume, land, ack, signal; retry a failed batch with backoff."""
+    """The loader thread: consume, land, ack, signal; retry a failed batch with backoff.
 
-    def __init__(self, wh: Warehouse, bus: Bus, *, batch_size: int = 1000,
-                 max_wait_ms: int = 50, max_backoff_s: float = 30.0,
-                 rules: Sequence[NotifyRule] = (),
-                 stop_event: threading.Event | None = None,
-                 audits: deque[AuditEvent] | None = None,
-                 on_landed: Callable[[BatchResult], None] | None = None) -> None:
+    After each commit it emits ``events_landed`` (``event_ids``, ``types``, ``count``).
+    """
+
+    def __init__(
+        self,
+        wh: Warehouse,
+        bus: Bus,
+        *,
+        batch_size: int = 1000,
+        max_wait_ms: int = 50,
+        max_backoff_s: float = 30.0,
+        rules: Sequence[NotifyRule] = (),
+        stop_event: threading.Event | None = None,
+        audits: deque[AuditEvent] | None = None,
+        on_landed: Callable[[BatchResult], None] | None = None,
+    ) -> None:
         self.wh = wh
         self.bus = bus
         self.batch_size = batch_size
@@ -137,8 +182,9 @@ class Loader:
         if not self._pending and not audits:
             return 0
         try:
-            result = load_micro_batch(self.wh, [d.message for d in self._pending],
-                                      rules=self.rules, audits=audits)
+            result = load_micro_batch(
+                self.wh, [d.message for d in self._pending], rules=self.rules, audits=audits
+            )
         except BaseException:
             self.audits.extendleft(reversed(audits))
             raise
@@ -152,6 +198,13 @@ class Loader:
             metrics.batch_size.observe(size)
         metrics.landed.labels("new").inc(len(result.new))
         metrics.landed.labels("duplicate").inc(len(result.duplicates))
+        if result.new:
+            signals.emit(
+                signals.EVENTS_LANDED,
+                event_ids=result.new,
+                types=result.types,
+                count=len(result.new),
+            )
         if self.on_landed is not None:
             self.on_landed(result)
 
@@ -163,13 +216,17 @@ class Loader:
                 break
             try:
                 self.load_once(timeout=1.0)
-            except Exception as exc:  # noqa: BLE001 - the loader must outlive outages
+            except Exception as exc:  # the loader must outlive outages
                 self.failures += 1
                 self.healthy = False
                 metrics.loader_failures.inc()
                 delay = min(self.max_backoff, max(0.25, delay * 2))
-                log.warning("loader: batch of %d failed (%s); retrying in %.1f s",
-                            len(self._pending), str(exc).splitlines()[0][:200], delay)
+                log.warning(
+                    "loader: batch of %d failed (%s); retrying in %.1f s",
+                    len(self._pending),
+                    str(exc).splitlines()[0][:200],
+                    delay,
+                )
                 continue
             self.healthy = True
             delay = 0.0
@@ -181,9 +238,12 @@ class Loader:
         while time.monotonic() < deadline:
             try:
                 n = self.load_once(timeout=0.0)
-            except Exception as exc:  # noqa: BLE001 - what is left stays on the bus
-                log.warning("loader: drain stopped (%s); %d messages stay on the bus",
-                            str(exc).splitlines()[0][:200], self.bus.depth())
+            except Exception as exc:  # what is left stays on the bus
+                log.warning(
+                    "loader: drain stopped (%s); %d messages stay on the bus",
+                    str(exc).splitlines()[0][:200],
+                    self.bus.depth(),
+                )
                 break
             if n == 0:
                 break

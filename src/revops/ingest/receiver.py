@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -25,8 +25,12 @@ from revops.ingest.bus import BusMessage
 from revops.sources.detect import normalize_envelope, normalize_record
 
 JSON_TYPES = ("application/json",)
-NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl",
-                "application/x-jsonlines")
+NDJSON_TYPES = (
+    "application/x-ndjson",
+    "application/ndjson",
+    "application/jsonl",
+    "application/x-jsonlines",
+)
 SIGNATURE_HEADER = "x-revops-signature"
 
 
@@ -82,9 +86,11 @@ def check_content_type(content_type: str | None, allowed: Sequence[str]) -> str:
     kind = media_type(content_type)
     if kind in allowed or (kind.endswith("+json") and "application/json" in allowed):
         return kind
-    raise Rejection(415, "unsupported_media_type",
-                    f"content type {kind or 'missing'!r} is not accepted here; send "
-                    + " or ".join(allowed))
+    raise Rejection(
+        415,
+        "unsupported_media_type",
+        f"content type {kind or 'missing'!r} is not accepted here; send " + " or ".join(allowed),
+    )
 
 
 # -- authentication -----------------------------------------------------------------------
@@ -110,8 +116,9 @@ def verify_stripe(body: bytes, header: str | None, creds: Credentials, tolerance
         except UnicodeDecodeError:
             break
     if expired:
-        raise Rejection(400, "expired_signature",
-                        f"the Stripe-Signature timestamp is older than {tolerance} s")
+        raise Rejection(
+            400, "expired_signature", f"the Stripe-Signature timestamp is older than {tolerance} s"
+        )
     raise Rejection(400, "bad_signature", "the Stripe-Signature does not match the body")
 
 
@@ -123,7 +130,7 @@ def verify_hmac(body: bytes, headers: Mapping[str, str], creds: Credentials) -> 
     signature = headers.get(SIGNATURE_HEADER)
     if signature and creds.secrets:
         given = signature.strip()
-        given = given[len("sha256="):] if given.lower().startswith("sha256=") else given
+        given = given[len("sha256=") :] if given.lower().startswith("sha256=") else given
         for secret in creds.secrets:
             expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
             if hmac.compare_digest(expected, given.lower()):
@@ -132,13 +139,17 @@ def verify_hmac(body: bytes, headers: Mapping[str, str], creds: Credentials) -> 
     auth = headers.get("authorization")
     if auth and creds.token:
         scheme, _, token = auth.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(),
-                                                              creds.token.encode()):
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            token.strip().encode(), creds.token.encode()
+        ):
             return
         raise Rejection(401, "bad_token", "the bearer token is not valid")
-    raise Rejection(401, "missing_credentials",
-                    "send X-Revops-Signature: sha256=<hex HMAC-SHA256 of the body> or "
-                    "Authorization: Bearer <token>")
+    raise Rejection(
+        401,
+        "missing_credentials",
+        "send X-Revops-Signature: sha256=<hex HMAC-SHA256 of the body> or "
+        "Authorization: Bearer <token>",
+    )
 
 
 # -- bodies → messages --------------------------------------------------------------------
@@ -146,10 +157,12 @@ def verify_hmac(body: bytes, headers: Mapping[str, str], creds: Credentials) -> 
 
 @dataclass
 class Parsed:
-    """The events of one request: messages to publish and how many types were filtered out."""
+    """The events of one request: messages to publish (with their envelopes, in the same
+    order) and how many were filtered out by type."""
 
     messages: list[BusMessage]
     ignored: int = 0
+    envelopes: list[Envelope] = field(default_factory=list)
 
 
 class TypeFilter:
@@ -175,35 +188,50 @@ def _loads(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise Rejection(400, "malformed_json", f"the body is not valid JSON: {exc}",
-                        dead_letter=True) from exc
+        raise Rejection(
+            400, "malformed_json", f"the body is not valid JSON: {exc}", dead_letter=True
+        ) from exc
 
 
 def _bad_event(exc: EventError, where: str = "") -> Rejection:
     return Rejection(400, exc.reason, f"{where}{exc.message}", dead_letter=True)
 
 
-def message_of(env: Envelope, body: bytes, request_id: str | None, received_at: float
-               ) -> BusMessage:
+def message_of(
+    env: Envelope, body: bytes, request_id: str | None, received_at: float
+) -> BusMessage:
     """The bus message carrying ``env`` whose payload JSON is ``body``."""
-    return BusMessage(source=env.source, body=body, event_id=env.event_id, type=env.type,
-                      event_ts=env.event_ts.isoformat(), correlation_id=env.correlation_id,
-                      request_id=request_id, received_at=received_at)
+    return BusMessage(
+        source=env.source,
+        body=body,
+        event_id=env.event_id,
+        type=env.type,
+        event_ts=env.event_ts.isoformat(),
+        correlation_id=env.correlation_id,
+        request_id=request_id,
+        received_at=received_at,
+    )
 
 
-def _keep(envs: list[tuple[Envelope, bytes]], accept: TypeFilter, request_id: str | None,
-          received_at: float) -> Parsed:
+def _keep(
+    envs: list[tuple[Envelope, bytes]],
+    accept: TypeFilter,
+    request_id: str | None,
+    received_at: float,
+) -> Parsed:
     out = Parsed([])
     for env, body in envs:
         if accept(env.type):
             out.messages.append(message_of(env, body, request_id, received_at))
+            out.envelopes.append(env)
         else:
             out.ignored += 1
     return out
 
 
-def parse_stripe(body: bytes, accept: TypeFilter, request_id: str | None = None,
-                 received_at: float | None = None) -> Parsed:
+def parse_stripe(
+    body: bytes, accept: TypeFilter, request_id: str | None = None, received_at: float | None = None
+) -> Parsed:
     """One Stripe event object; its payload is the body exactly as received."""
     obj = _loads(body)
     try:
@@ -213,8 +241,9 @@ def parse_stripe(body: bytes, accept: TypeFilter, request_id: str | None = None,
     return _keep([(e, body) for e in envs], accept, request_id, received_at or time.time())
 
 
-def parse_salesforce(body: bytes, accept: TypeFilter, request_id: str | None = None,
-                     received_at: float | None = None) -> Parsed:
+def parse_salesforce(
+    body: bytes, accept: TypeFilter, request_id: str | None = None, received_at: float | None = None
+) -> Parsed:
     """One CDC event or a JSON array of them; one message per record id."""
     obj = _loads(body)
     records = obj if isinstance(obj, list) else [obj]
@@ -226,19 +255,23 @@ def parse_salesforce(body: bytes, accept: TypeFilter, request_id: str | None = N
             found = normalize_record(record, "salesforce")
         except EventError as exc:
             raise _bad_event(exc, f"event {n}: " if len(records) > 1 else "") from exc
-        text = body if len(records) == 1 else orjson.dumps(record)
+        text = body if not isinstance(obj, list) else orjson.dumps(record)
         envs.extend((e, text) for e in found)
     return _keep(envs, accept, request_id, received_at or time.time())
 
 
-def parse_events(body: bytes, kind: str, accept: TypeFilter, request_id: str | None = None,
-                 received_at: float | None = None) -> Parsed:
+def parse_events(
+    body: bytes,
+    kind: str,
+    accept: TypeFilter,
+    request_id: str | None = None,
+    received_at: float | None = None,
+) -> Parsed:
     """Neutral envelopes: one JSON object, or NDJSON (one per line) when ``kind`` says so."""
     if kind in NDJSON_TYPES:
         lines = [line for line in body.splitlines() if line.strip()]
         if not lines:
-            raise Rejection(400, "empty_batch", "the NDJSON body holds no events",
-                            dead_letter=True)
+            raise Rejection(400, "empty_batch", "the NDJSON body holds no events", dead_letter=True)
     else:
         lines = [body]
     envs: list[tuple[Envelope, bytes]] = []
@@ -247,12 +280,16 @@ def parse_events(body: bytes, kind: str, accept: TypeFilter, request_id: str | N
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            raise Rejection(400, "malformed_json", f"{where}not valid JSON: {exc}",
-                            dead_letter=True) from exc
+            raise Rejection(
+                400, "malformed_json", f"{where}not valid JSON: {exc}", dead_letter=True
+            ) from exc
         if not isinstance(obj, dict) or not {"source", "type", "payload"} <= obj.keys():
-            raise Rejection(400, "invalid_envelope",
-                            f"{where}expected an envelope {{source, type, event_ts, event_id, "
-                            "payload}", dead_letter=True)
+            raise Rejection(
+                400,
+                "invalid_envelope",
+                f"{where}expected an envelope {{source, type, event_ts, event_id, payload}}",
+                dead_letter=True,
+            )
         try:
             env = normalize_envelope(obj)
         except EventError as exc:
@@ -261,9 +298,15 @@ def parse_events(body: bytes, kind: str, accept: TypeFilter, request_id: str | N
     return _keep(envs, accept, request_id, received_at or time.time())
 
 
-def dead_letter_message(source: str, reason: str, body: bytes, detail: dict[str, Any],
-                        request_id: str | None) -> BusMessage:
+def dead_letter_message(
+    source: str, reason: str, body: bytes, detail: dict[str, Any], request_id: str | None
+) -> BusMessage:
     """A bus message carrying a rejected, authenticated body to ``dead_letters``."""
-    return BusMessage(source=source, body=body, reason=reason, request_id=request_id,
-                      detail=orjson.dumps(detail, default=str).decode(),
-                      received_at=time.time())
+    return BusMessage(
+        source=source,
+        body=body,
+        reason=reason,
+        request_id=request_id,
+        detail=orjson.dumps(detail, default=str).decode(),
+        received_at=time.time(),
+    )

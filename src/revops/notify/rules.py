@@ -14,18 +14,26 @@ name the envelope itself.
 from __future__ import annotations
 
 import fnmatch
+import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from revops.envelope import Envelope
+from revops.ingest.bus import BusMessage
 from revops.sources.salesforce import record_id_of
 
 if TYPE_CHECKING:
     from revops.config import Settings
     from revops.ingest.land import LandItem
     from revops.warehouse.base import Warehouse
+
+log = logging.getLogger(__name__)
+OutboxEntry = tuple[str, str, str, str]  # key, channel, kind, payload JSON
 
 
 class NotifyRule(BaseModel):
@@ -43,20 +51,38 @@ class NotifyRule(BaseModel):
 
 def default_rules() -> list[NotifyRule]:
     """The seed's important events: opportunity Closed Won / Closed Lost, invoice paid."""
-    opportunity_fields = {"opportunity": "$record_id|opportunity_id",
-                          "name": "Name|opportunity_name", "amount": "Amount|amount",
-                          "stage": "StageName|stage_name"}
+    opportunity_fields = {
+        "opportunity": "$record_id|opportunity_id",
+        "name": "Name|opportunity_name",
+        "amount": "Amount|amount",
+        "stage": "StageName|stage_name",
+    }
     return [
-        NotifyRule(name="opportunity_closed_won", types=["salesforce.opportunity.*"],
-                   where={"StageName|stage_name": "Closed Won"}, fields=opportunity_fields,
-                   text=":trophy: {name} ({opportunity}) → Closed Won ({amount})"),
-        NotifyRule(name="opportunity_closed_lost", types=["salesforce.opportunity.*"],
-                   where={"StageName|stage_name": "Closed Lost"}, fields=opportunity_fields,
-                   text=":x: {name} ({opportunity}) → Closed Lost ({amount})"),
-        NotifyRule(name="invoice_paid", types=["stripe.invoice.paid"],
-                   fields={"invoice": "id|invoice_id", "amount": "amount_paid|amount_due",
-                           "currency": "currency", "customer": "customer|customer_id"},
-                   text=":money_with_wings: invoice {invoice} paid: {amount} {currency}"),
+        NotifyRule(
+            name="opportunity_closed_won",
+            types=["salesforce.opportunity.*"],
+            where={"StageName|stage_name": "Closed Won"},
+            fields=opportunity_fields,
+            text=":trophy: {name} ({opportunity}) → Closed Won ({amount})",
+        ),
+        NotifyRule(
+            name="opportunity_closed_lost",
+            types=["salesforce.opportunity.*"],
+            where={"StageName|stage_name": "Closed Lost"},
+            fields=opportunity_fields,
+            text=":x: {name} ({opportunity}) → Closed Lost ({amount})",
+        ),
+        NotifyRule(
+            name="invoice_paid",
+            types=["stripe.invoice.paid"],
+            fields={
+                "invoice": "id|invoice_id",
+                "amount": "amount_paid|amount_due",
+                "currency": "currency",
+                "customer": "customer|customer_id",
+            },
+            text=":money_with_wings: invoice {invoice} paid: {amount} {currency}",
+        ),
     ]
 
 
@@ -79,8 +105,9 @@ def record_of(env: Envelope) -> dict[str, Any]:
     """The part of the payload field paths are read from."""
     payload = env.payload
     if env.source == "stripe":
-        obj = payload.get("data", {}).get("object") if isinstance(payload.get("data"),
-                                                                   dict) else None
+        obj = (
+            payload.get("data", {}).get("object") if isinstance(payload.get("data"), dict) else None
+        )
         return obj if isinstance(obj, dict) else payload
     if env.source == "salesforce":
         for inner in (payload, payload.get("data")):
@@ -135,35 +162,107 @@ def message_for(rule: NotifyRule, env: Envelope) -> dict[str, Any] | None:
         text = rule.text.format_map(values)
     except (ValueError, AttributeError, IndexError, KeyError):
         text = f"{rule.name}: {env.event_id}"
-    return {"text": text, "rule": rule.name, "event_id": env.event_id, "type": env.type,
-            "event_ts": env.event_ts.isoformat(), "fields": fields}
+    return {
+        "text": text,
+        "rule": rule.name,
+        "event_id": env.event_id,
+        "type": env.type,
+        "event_ts": env.event_ts.isoformat(),
+        "fields": fields,
+    }
 
 
-def notifications_for(rules: Sequence[NotifyRule], envelopes: Iterable[Envelope]
-                      ) -> list[tuple[str, NotifyRule, dict[str, Any]]]:
+def notifications_for(
+    rules: Sequence[NotifyRule], envelopes: Iterable[Envelope]
+) -> list[tuple[str, NotifyRule, dict[str, Any]]]:
     """(key, rule, payload) of every rule matching each envelope."""
     out = []
     for env in envelopes:
         for rule in rules:
-            payload = message_for(rule, env)
+            try:
+                payload = message_for(rule, env)
+            except Exception:  # a rule that cannot read an event skips it
+                log.exception("notify rule %s could not read %s", rule.name, env.event_id)
+                continue
             if payload is not None:
                 out.append((f"{rule.name}:{env.event_id}", rule, payload))
     return out
 
 
-def enqueue_notifications(wh: Warehouse, rules: Sequence[NotifyRule],
-                          items: Iterable[LandItem]) -> int:
-    """Queue the messages of newly stored events in the outbox; returns how many were new.
+class RuleSet:
+    """Rules compiled for the receiver: a quick type test, then the notifications of one
+    event as JSON to carry on the bus until the loader stores the event."""
+
+    def __init__(self, rules: Sequence[NotifyRule]) -> None:
+        self.rules = list(rules)
+        self._patterns = [p for r in self.rules for p in r.types]
+        self._cache: dict[str, bool] = {}
+
+    def concerns(self, type_: str) -> bool:
+        """True when some rule may match events of ``type_``."""
+        hit = self._cache.get(type_)
+        if hit is None:
+            hit = any(fnmatch.fnmatchcase(type_, p) for p in self._patterns)
+            if len(self._cache) < 10_000:
+                self._cache[type_] = hit
+        return hit
+
+    def entries(self, envelopes: Iterable[Envelope]) -> list[OutboxEntry]:
+        """Outbox entries of every rule matching each envelope."""
+        wanted = [e for e in envelopes if self.concerns(e.type)]
+        return [
+            (key, rule.channel, rule.name, orjson.dumps(payload, default=str).decode())
+            for key, rule, payload in notifications_for(self.rules, wanted)
+        ]
+
+    def annotate(
+        self, messages: Sequence[BusMessage], envelopes: Sequence[Envelope]
+    ) -> list[BusMessage]:
+        """``messages`` with the notifications of their envelopes attached."""
+        out = list(messages)
+        for n, env in enumerate(envelopes):
+            if self.concerns(env.type):
+                found = self.entries([env])
+                if found:
+                    out[n] = replace(out[n], notify=orjson.dumps(found).decode())
+        return out
+
+
+def enqueue_entries(wh: Warehouse, entries: Sequence[OutboxEntry]) -> int:
+    """Insert outbox entries whose key is not queued yet (one bulk insert); returns how many.
 
     Call it in the transaction that stored the events, so a message exists only for a stored
-    event; the outbox key makes a second call for the same event a no-op.
+    event; a key already queued is skipped, so each (rule, event) is notified at most once.
     """
-    from revops.outputs.outbox import enqueue
+    from revops.outputs.outbox import OUTBOX_COLUMNS
 
-    patterns = [p for r in rules for p in r.types]
-    wanted = [i.envelope for i in items
-              if any(fnmatch.fnmatchcase(i.envelope.type, p) for p in patterns)]
-    n = 0
-    for key, rule, payload in notifications_for(rules, wanted):
-        n += enqueue(wh, key=key, channel=rule.channel, kind=rule.name, payload=payload)
-    return n
+    unique = {e[0]: e for e in entries}
+    if not unique:
+        return 0
+    existing = {
+        r["key"]
+        for r in wh.query(
+            "SELECT key FROM revops.notifications_outbox "
+            "WHERE key IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+            (list(unique),),
+        )
+    }
+    now = datetime.now(UTC)
+    rows = [
+        (key, channel, kind, payload, "pending", 0, now, now)
+        for key, channel, kind, payload in unique.values()
+        if key not in existing
+    ]
+    if rows:
+        wh.insert_rows("revops.notifications_outbox", OUTBOX_COLUMNS, rows)
+    return len(rows)
+
+
+def enqueue_notifications(
+    wh: Warehouse, rules: Sequence[NotifyRule], items: Iterable[LandItem]
+) -> int:
+    """Queue the messages of newly stored events in the outbox; returns how many were new.
+
+    Same promise as :func:`enqueue_entries`: call it in the transaction that stored them.
+    """
+    return enqueue_entries(wh, RuleSet(rules).entries(i.envelope for i in items))

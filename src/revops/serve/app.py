@@ -26,9 +26,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WEBHOOKS = (("/webhooks/stripe", "stripe", "Stripe webhook events (Stripe-Signature)."),
-            ("/webhooks/salesforce", "salesforce", "Salesforce Change Data Capture events."),
-            ("/events", "events", "Neutral envelopes: one JSON object or NDJSON."))
+WEBHOOKS = (
+    ("/webhooks/stripe", "stripe", "Stripe webhook events (Stripe-Signature)."),
+    ("/webhooks/salesforce", "salesforce", "Salesforce Change Data Capture events."),
+    ("/events", "events", "Neutral envelopes: one JSON object or NDJSON."),
+)
 
 
 def create_app(settings: Settings, runtime: ServeRuntime | None = None) -> FastAPI:
@@ -47,18 +49,33 @@ def create_app(settings: Settings, runtime: ServeRuntime | None = None) -> FastA
         finally:
             await run_in_threadpool(rt.stop)
 
-    app = FastAPI(title="revops", summary="revops serve: receiver, operations, dashboard",
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="revops", summary="revops serve: receiver, operations, dashboard", lifespan=lifespan
+    )
     app.state.runtime = runtime
     for path, source, doc in WEBHOOKS:
-        app.add_api_route(path, endpoints.receiver(runtime, source), methods=["POST"],
-                          summary=doc, name=f"receive_{source}")
-    app.add_api_route("/healthz", endpoints.healthz(runtime), methods=["GET"],
-                      summary="The process is alive.")
-    app.add_api_route("/readyz", endpoints.readyz(runtime), methods=["GET"],
-                      summary="The bus and the warehouse answer.")
-    app.add_api_route("/metrics", endpoints.metrics_endpoint(runtime), methods=["GET"],
-                      summary="Prometheus metrics.")
+        app.add_api_route(
+            path,
+            endpoints.receiver(runtime, source),
+            methods=["POST"],
+            summary=doc,
+            name=f"receive_{source}",
+        )
+    app.add_api_route(
+        "/healthz", endpoints.healthz(runtime), methods=["GET"], summary="The process is alive."
+    )
+    app.add_api_route(
+        "/readyz",
+        endpoints.readyz(runtime),
+        methods=["GET"],
+        summary="The bus and the warehouse answer.",
+    )
+    app.add_api_route(
+        "/metrics",
+        endpoints.metrics_endpoint(runtime),
+        methods=["GET"],
+        summary="Prometheus metrics.",
+    )
     _install_dashboard(app, runtime)
     return app
 

@@ -8,7 +8,6 @@ cost tens of microseconds, less than a hop to a thread pool.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -42,8 +41,9 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 def json_response(status: int, data: Any, headers: dict[str, str] | None = None) -> Response:
     """A JSON answer serialised with orjson."""
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json",
-                    headers=headers)
+    return Response(
+        orjson.dumps(data), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -63,8 +63,12 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def _stripe(runtime: ServeRuntime, request: Request, body: bytes, rid: str) -> Parsed:
     check_content_type(request.headers.get("content-type"), JSON_TYPES)
-    verify_stripe(body, request.headers.get("stripe-signature"),
-                  runtime.credentials["stripe"], runtime.config.stripe_tolerance_s)
+    verify_stripe(
+        body,
+        request.headers.get("stripe-signature"),
+        runtime.credentials["stripe"],
+        runtime.config.stripe_tolerance_s,
+    )
     return parse_stripe(body, runtime.accept, rid)
 
 
@@ -100,50 +104,73 @@ def receiver(runtime: ServeRuntime, source: str) -> Handler:
         body = b""
         try:
             if not runtime.credentials[source].configured:
-                raise Rejection(503, "not_configured",
-                                f"{source} webhooks are not configured on this server")
+                raise Rejection(
+                    503, "not_configured", f"{source} webhooks are not configured on this server"
+                )
             body = await read_body(request, limit)
             parsed = parse(runtime, request, body, rid)
         except Rejection as rej:
             return await _rejected(runtime, source, rej, body, rid, request)
         if runtime.bus.depth() >= runtime.config.max_bus_depth:
             runtime.reject(source, "backpressure", rid, 503)
-            return json_response(503, {"error": "the bus is full; retry later",
-                                       "reason": "backpressure"}, {"Retry-After": "5"})
+            return json_response(
+                503,
+                {"error": "the bus is full; retry later", "reason": "backpressure"},
+                {"Retry-After": "5"},
+            )
         flags: list[bool] = []
         if parsed.messages:
+            messages = parsed.messages
+            if runtime.ruleset is not None:
+                messages = runtime.ruleset.annotate(messages, parsed.envelopes)
             try:
-                flags = await asyncio.wrap_future(runtime.bus.publish(parsed.messages))
-            except Exception:  # noqa: BLE001 - nothing was acknowledged; the sender retries
+                flags = await runtime.bus.publish_async(messages)
+            except Exception:  # nothing was acknowledged; the sender retries
                 runtime.reject(source, "bus_unavailable", rid, 503)
-                return json_response(503, {"error": "the events could not be stored; retry",
-                                           "reason": "bus_unavailable"})
+                return json_response(
+                    503,
+                    {"error": "the events could not be stored; retry", "reason": "bus_unavailable"},
+                )
         new = sum(flags)
         accepted.inc(new)
         duplicates.inc(len(flags) - new)
         ignored.inc(parsed.ignored)
         ack.observe(time.perf_counter() - started)
-        return json_response(200, {"accepted": new, "duplicates": len(flags) - new,
-                                   "event_ids": [m.event_id for m in parsed.messages],
-                                   "ignored": parsed.ignored})
+        return json_response(
+            200,
+            {
+                "accepted": new,
+                "duplicates": len(flags) - new,
+                "event_ids": [m.event_id for m in parsed.messages],
+                "ignored": parsed.ignored,
+            },
+        )
 
     return handle
 
 
-async def _rejected(runtime: ServeRuntime, source: str, rej: Rejection, body: bytes, rid: str,
-                    request: Request) -> Response:
+async def _rejected(
+    runtime: ServeRuntime, source: str, rej: Rejection, body: bytes, rid: str, request: Request
+) -> Response:
     """Answer a rejection; an authenticated but unreadable body is kept as a dead letter."""
     runtime.reject(source, rej.reason, rid, rej.status)
     if rej.dead_letter:
         if runtime.pending_dead_letters < runtime.config.max_pending_dead_letters:
             runtime.pending_dead_letters += 1
             letter = dead_letter_message(
-                source, rej.reason, body,
-                {"endpoint": request.url.path, "error": rej.message[:500],
-                 "content_type": request.headers.get("content-type")}, rid)
+                source,
+                rej.reason,
+                body,
+                {
+                    "endpoint": request.url.path,
+                    "error": rej.message[:500],
+                    "content_type": request.headers.get("content-type"),
+                },
+                rid,
+            )
             try:
-                await asyncio.wrap_future(runtime.bus.publish([letter]))
-            except Exception:  # noqa: BLE001 - the sender still gets its 400
+                await runtime.bus.publish_async([letter])
+            except Exception:  # the sender still gets its 400
                 metrics.dead_letters_dropped.inc()
         else:
             metrics.dead_letters_dropped.inc()

@@ -21,7 +21,7 @@ from revops.config import Settings
 from revops.ingest.bus import Bus, SqliteBus, open_bus
 from revops.ingest.loader import BatchResult, Loader
 from revops.ingest.receiver import Credentials, TypeFilter, split_secrets
-from revops.notify.rules import notify_config
+from revops.notify.rules import RuleSet, notify_config
 from revops.serve.config import bus_config, default_bus_url, loader_config, serve_config
 from revops.warehouse.base import Warehouse
 
@@ -33,10 +33,14 @@ def endpoint_credentials(settings: Settings) -> dict[str, Credentials]:
     """Secrets of the three endpoints, from the environment only."""
     return {
         "stripe": Credentials(split_secrets(settings.secret("stripe", "webhook_secret"))),
-        "salesforce": Credentials(split_secrets(settings.secret("salesforce", "webhook_secret")),
-                                  settings.secret("salesforce", "webhook_token")),
-        "events": Credentials(split_secrets(settings.secret("events", "webhook_secret")),
-                              settings.secret("events", "webhook_token")),
+        "salesforce": Credentials(
+            split_secrets(settings.secret("salesforce", "webhook_secret")),
+            settings.secret("salesforce", "webhook_token"),
+        ),
+        "events": Credentials(
+            split_secrets(settings.secret("events", "webhook_secret")),
+            settings.secret("events", "webhook_token"),
+        ),
     }
 
 
@@ -58,8 +62,14 @@ class ServeRuntime:
     ``[serve] shutdown_drain_s``); anything left stays durable on the bus for the next start.
     """
 
-    def __init__(self, settings: Settings, *, warehouse: Warehouse | None = None,
-                 bus: Bus | None = None, schedule: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        warehouse: Warehouse | None = None,
+        bus: Bus | None = None,
+        schedule: bool = True,
+    ) -> None:
         self.settings = settings
         self.config = serve_config(settings)
         self.loader_config = loader_config(settings)
@@ -67,10 +77,12 @@ class ServeRuntime:
         self.schedule = schedule
         bus_cfg = bus_config(settings)
         self._own_bus = bus is None
-        self.bus: Any = bus or open_bus(bus_cfg.url or default_bus_url(settings.warehouse_url),
-                                        synchronous=bus_cfg.synchronous,
-                                        dedupe_window_hours=bus_cfg.dedupe_window_hours,
-                                        max_group=bus_cfg.max_group)
+        self.bus: Any = bus or open_bus(
+            bus_cfg.url or default_bus_url(settings.warehouse_url),
+            synchronous=bus_cfg.synchronous,
+            dedupe_window_hours=bus_cfg.dedupe_window_hours,
+            max_group=bus_cfg.max_group,
+        )
         self._own_warehouse = warehouse is None
         if warehouse is None:
             from revops.warehouse import open_warehouse
@@ -84,21 +96,29 @@ class ServeRuntime:
         self.stop_event = threading.Event()
         self.credentials = endpoint_credentials(settings)
         self.accept = TypeFilter(self.config.accepted_types)
+        # Rules run at receipt, where the body is already decoded; their notifications ride
+        # on the bus and are enqueued by the loader once the event is stored.
+        self.ruleset = RuleSet(self.notify_config.rules) if self.notify_config.enabled else None
         self.rejection_audits: deque[AuditEvent] = deque(maxlen=MAX_REJECTION_AUDITS)
-        self.pending_dead_letters = (self.bus.pending_dead_letters()
-                                     if isinstance(self.bus, SqliteBus) else 0)
+        self.pending_dead_letters = (
+            self.bus.pending_dead_letters() if isinstance(self.bus, SqliteBus) else 0
+        )
         self.transform_wake = threading.Event()
         self.notify_wake = threading.Event()
         self.transform_available: bool | None = None
         self.last_transform: Any = None
         self._awaiting_mart: deque[float] = deque(maxlen=100_000)
         self.loader = Loader(
-            warehouse, self.bus, batch_size=self.loader_config.batch_size,
+            warehouse,
+            self.bus,
+            batch_size=self.loader_config.batch_size,
             max_wait_ms=self.loader_config.max_wait_ms,
             max_backoff_s=self.loader_config.max_backoff_s,
             rules=self.notify_config.rules if self.notify_config.enabled else (),
-            stop_event=self.stop_event, audits=self.rejection_audits,
-            on_landed=self._landed)
+            stop_event=self.stop_event,
+            audits=self.rejection_audits,
+            on_landed=self._landed,
+        )
         self._threads: list[threading.Thread] = []
         self._stop_scheduler: Any = None
         self._started = False
@@ -112,8 +132,11 @@ class ServeRuntime:
         if self._started:
             return
         self._started = True
-        for name, target in (("loader", self.loader.run), ("transform", self._transform_loop),
-                             ("notifier", self._notify_loop)):
+        for name, target in (
+            ("loader", self.loader.run),
+            ("transform", self._transform_loop),
+            ("notifier", self._notify_loop),
+        ):
             thread = threading.Thread(target=target, name=f"revops-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -132,13 +155,16 @@ class ServeRuntime:
         if self._stop_scheduler is not None:
             try:
                 self._stop_scheduler()
-            except Exception:  # noqa: BLE001 - shutting down regardless
+            except Exception:  # shutting down regardless
                 log.exception("the scheduler did not stop cleanly")
         for thread in self._threads:
             thread.join(timeout=60)
         drained = self.loader.drain(self.config.shutdown_drain_s)
         if drained:
             log.info("drained %d messages into the warehouse", drained)
+        if self.transform_available and (drained or self._awaiting_mart):
+            # Leave the marts as fresh as events_raw, as a clean run would.
+            self.run_transform_once(load_run_transform())
         if self._own_bus:
             self.bus.close()
         if self._own_warehouse:
@@ -157,17 +183,29 @@ class ServeRuntime:
     def _warn_unconfigured(self) -> None:
         for name, creds in self.credentials.items():
             if not creds.configured:
-                log.warning("%s endpoint has no credentials: it answers 503 until "
-                            "REVOPS_%s__WEBHOOK_SECRET is set", name, name.upper())
+                log.warning(
+                    "%s endpoint has no credentials: it answers 503 until "
+                    "REVOPS_%s__WEBHOOK_SECRET is set",
+                    name,
+                    name.upper(),
+                )
 
     # -- receiver side -------------------------------------------------------------------
 
     def reject(self, source: str, reason: str, request_id: str | None, status: int) -> None:
         """Count and audit one rejected request (the audit row is written by the loader)."""
         metrics.rejected.labels(source, reason).inc()
-        self.rejection_audits.append(AuditEvent(
-            "receiver", f"webhook:{source}", "receive", "rejected", request_id, None,
-            {"reason": reason, "status": status}))
+        self.rejection_audits.append(
+            AuditEvent(
+                "receiver",
+                f"webhook:{source}",
+                "receive",
+                "rejected",
+                request_id,
+                None,
+                {"reason": reason, "status": status},
+            )
+        )
 
     # -- loader side ---------------------------------------------------------------------
 
@@ -175,15 +213,12 @@ class ServeRuntime:
         self.pending_dead_letters = max(0, self.pending_dead_letters - result.dead_letters)
         if result.new:
             self._awaiting_mart.extend(result.received_at)
-            signals.emit(signals.EVENTS_LANDED, event_ids=result.new, types=result.types,
-                         count=len(result.new))
             self.transform_wake.set()
         if result.notifications:
             self.notify_wake.set()
 
     def _loader_lag(self) -> float:
-        oldest = self.bus.oldest_received_at() if hasattr(self.bus, "oldest_received_at") \
-            else None
+        oldest = self.bus.oldest_received_at() if hasattr(self.bus, "oldest_received_at") else None
         return 0.0 if oldest is None else max(0.0, time.time() - oldest)
 
     # -- transform loop ------------------------------------------------------------------
@@ -192,8 +227,10 @@ class ServeRuntime:
         run_transform = load_run_transform()
         if run_transform is None:
             self.transform_available = False
-            log.info("no transforms installed (revops.transform.run_transform): "
-                     "events land in events_raw only")
+            log.info(
+                "no transforms installed (revops.transform.run_transform): "
+                "events land in events_raw only"
+            )
             return
         self.transform_available = True
         interval = self.config.transform_interval_s
@@ -211,7 +248,7 @@ class ServeRuntime:
         started = time.perf_counter()
         try:
             report = run_transform(self.warehouse, self.settings)
-        except Exception as exc:  # noqa: BLE001 - the next landing retries
+        except Exception as exc:  # the next landing retries
             metrics.transform_failures.inc()
             self._awaiting_mart.extendleft(reversed(received))
             log.warning("transform failed: %s", str(exc).splitlines()[0][:300])
@@ -221,10 +258,12 @@ class ServeRuntime:
         for at in received:
             metrics.receipt_to_mart.observe(max(0.0, now - at))
         self.last_transform = report
-        signals.emit(signals.MARTS_REFRESHED,
-                     marts=list(getattr(report, "marts_refreshed", []) or []),
-                     events=getattr(report, "events", None),
-                     seconds=getattr(report, "seconds", None))
+        signals.emit(
+            signals.MARTS_REFRESHED,
+            marts=list(getattr(report, "marts_refreshed", []) or []),
+            events=getattr(report, "events", None),
+            seconds=getattr(report, "seconds", None),
+        )
 
     # -- notifier loop -------------------------------------------------------------------
 
@@ -245,8 +284,10 @@ class ServeRuntime:
 
         url = self.settings.secret("slack", "webhook_url")
         if not url:
-            log.warning("REVOPS_SLACK__WEBHOOK_URL is not set: notifications stay queued in "
-                        "notifications_outbox")
+            log.warning(
+                "REVOPS_SLACK__WEBHOOK_URL is not set: notifications stay queued in "
+                "notifications_outbox"
+            )
             return {}
         return {"slack": slack_sender(url)}
 
@@ -256,7 +297,7 @@ class ServeRuntime:
 
         try:
             report = deliver_pending(self.warehouse, senders)
-        except Exception as exc:  # noqa: BLE001 - notifications never stop the server
+        except Exception as exc:  # notifications never stop the server
             log.warning("notification delivery failed: %s", str(exc).splitlines()[0][:300])
             return
         metrics.notifications.labels("sent").inc(report.sent)
@@ -270,12 +311,12 @@ class ServeRuntime:
         try:
             self.bus.ping()
             checks["bus"] = "ok"
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
+        except Exception as exc:  # reported, not raised
             checks["bus"] = str(exc).splitlines()[0]
         try:
             self.warehouse.query_value("SELECT 1")
             checks["warehouse"] = "ok"
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             checks["warehouse"] = str(exc).splitlines()[0]
         checks["loader"] = "ok" if self.loader.healthy else "retrying"
         checks["bus_depth"] = self.bus.depth()
