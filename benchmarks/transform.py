@@ -39,8 +39,10 @@ FIXTURES = ROOT / "tests" / "fixtures"
 PG_ADMIN = os.environ.get("REVOPS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 INCREMENT = 10_000
 T0 = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp())
-FILLER = ("Thank you for your business. Payment is due within 30 days. "
-          "お支払いは請求書記載の期日までにお願いいたします。")
+FILLER = (
+    "Thank you for your business. Payment is due within 30 days. "
+    "お支払いは請求書記載の期日までにお願いいたします。"
+)
 
 
 def _fixture(folder: str, name: str) -> dict[str, Any]:
@@ -79,45 +81,78 @@ class EventFactory:
         cust = f"cus_b{k % self.customers:07d}"
         start = T0 + (k % 700) * 86400
         amount = self.rng.choice((5000, 10000, 29900, 100000))
-        inv.update(id=f"in_b{k:09d}", customer=cust, created=start, amount_due=amount,
-                   footer=FILLER, description=FILLER[:80],
-                   customer_address={"city": "Shibuya", "country": "JP", "line1": "1-2-3",
-                                     "postal_code": "150-0002", "state": "Tokyo"},
-                   custom_fields=[{"name": "PO", "value": f"PO-{k}"}])
+        inv.update(
+            id=f"in_b{k:09d}",
+            customer=cust,
+            created=start,
+            amount_due=amount,
+            footer=FILLER,
+            description=FILLER[:80],
+            customer_address={
+                "city": "Shibuya",
+                "country": "JP",
+                "line1": "1-2-3",
+                "postal_code": "150-0002",
+                "state": "Tokyo",
+            },
+            custom_fields=[{"name": "PO", "value": f"PO-{k}"}],
+        )
         inv["metadata"] = {"opportunity_id": f"006b{k // 3:08d}"} if k % 3 == 0 else {}
         for line in inv["lines"]["data"]:
             line.update(id=f"il_b{k:09d}", amount=amount)
             line["period"] = {"start": start, "end": start + 30 * 86400}
         out = []
-        for step, (typ, status, paid) in enumerate((("invoice.finalized", "open", 0),
-                                                    ("invoice.paid", "paid", amount),
-                                                    ("invoice.updated", "paid", amount))):
+        for step, (typ, status, paid) in enumerate(
+            (
+                ("invoice.finalized", "open", 0),
+                ("invoice.paid", "paid", amount),
+                ("invoice.updated", "paid", amount),
+            )
+        ):
             snap = copy.deepcopy(inv)
             snap.update(status=status, amount_paid=paid, amount_remaining=amount - paid)
-            snap["status_transitions"] = {"finalized_at": start, "marked_uncollectible_at": None,
-                                          "paid_at": start + 86400 if paid else None,
-                                          "voided_at": None}
+            snap["status_transitions"] = {
+                "finalized_at": start,
+                "marked_uncollectible_at": None,
+                "paid_at": start + 86400 if paid else None,
+                "voided_at": None,
+            }
             out.append(self._stripe(kind, typ, start + step * 86400, snap))
         return out
 
     def customer_event(self, c: int) -> dict[str, Any]:
         obj = copy.deepcopy(TEMPLATES["customer"]["data"]["object"])
-        obj.update(id=f"cus_b{c:07d}", email=f"billing{c}@example.jp",
-                   metadata={"sf_account_id": f"001b{c:07d}"}, description=FILLER)
+        obj.update(
+            id=f"cus_b{c:07d}",
+            email=f"billing{c}@example.jp",
+            metadata={"sf_account_id": f"001b{c:07d}"},
+            description=FILLER,
+        )
         return self._stripe("customer", "customer.updated", T0 + c, obj)
 
     def opportunity_events(self, o: int) -> list[dict[str, Any]]:
         out = []
-        for kind, extra in (("create", {"Name": f"Deal {o}", "AccountId":
-                                        f"001b{o % self.customers:07d}",
-                                        "Amount": 120000, "Description": FILLER * 8}),
-                            ("update", {"StageName": "Closed Won"})):
+        for kind, extra in (
+            (
+                "create",
+                {
+                    "Name": f"Deal {o}",
+                    "AccountId": f"001b{o % self.customers:07d}",
+                    "Amount": 120000,
+                    "Description": FILLER * 8,
+                },
+            ),
+            ("update", {"StageName": "Closed Won"}),
+        ):
             self.n += 1
             ev = copy.deepcopy(TEMPLATES[kind])
             header = ev["payload"]["ChangeEventHeader"]
-            header.update(recordIds=[f"006b{o:08d}"], commitNumber=2**53 + self.n,
-                          commitTimestamp=(T0 + (o % 700) * 86400 + self.n % 1000) * 1000,
-                          transactionKey=f"tx{self.n}")
+            header.update(
+                recordIds=[f"006b{o:08d}"],
+                commitNumber=2**53 + self.n,
+                commitTimestamp=(T0 + (o % 700) * 86400 + self.n % 1000) * 1000,
+                transactionKey=f"tx{self.n}",
+            )
             ev["payload"].update(extra)
             ev["event"] = {"replayId": self.n}
             out.append(ev)
@@ -151,8 +186,18 @@ def ceiling_rows(lines: list[bytes]) -> list[tuple[Any, ...]]:
     rows = []
     for seq, line in enumerate(lines, start=1):
         (env,) = normalize_record(orjson.loads(line))[:1]
-        rows.append((env.event_id, env.source, env.type, env.event_ts, line.decode(),
-                     env.correlation_id, now, seq))
+        rows.append(
+            (
+                env.event_id,
+                env.source,
+                env.type,
+                env.event_ts,
+                line.decode(),
+                env.correlation_id,
+                now,
+                seq,
+            )
+        )
     return rows
 
 
@@ -160,10 +205,12 @@ def engine_bulk_rate(wh: Any, rows: list[tuple[Any, ...]]) -> float:
     """Rows/s of the engine's own bulk insert of ``rows`` into a copy of events_raw."""
     wh.execute("CREATE SCHEMA IF NOT EXISTS revops_bench")
     wh.execute("DROP TABLE IF EXISTS revops_bench.events_raw_ceiling")
-    wh.execute("CREATE TABLE revops_bench.events_raw_ceiling (event_id VARCHAR PRIMARY KEY, "
-               "source VARCHAR NOT NULL, type VARCHAR NOT NULL, event_ts TIMESTAMPTZ NOT NULL, "
-               "payload VARCHAR NOT NULL, correlation_id VARCHAR, inserted_at TIMESTAMPTZ "
-               "NOT NULL, raw_seq BIGINT NOT NULL)")
+    wh.execute(
+        "CREATE TABLE revops_bench.events_raw_ceiling (event_id VARCHAR PRIMARY KEY, "
+        "source VARCHAR NOT NULL, type VARCHAR NOT NULL, event_ts TIMESTAMPTZ NOT NULL, "
+        "payload VARCHAR NOT NULL, correlation_id VARCHAR, inserted_at TIMESTAMPTZ "
+        "NOT NULL, raw_seq BIGINT NOT NULL)"
+    )
     started = time.perf_counter()
     step = 50_000
     for i in range(0, len(rows), step):
@@ -188,8 +235,15 @@ def open_engine(engine: str, workdir: Path, n: int) -> tuple[Any, str]:
     return connect(url), url
 
 
-def bench_one(engine: str, n: int, workdir: Path, lines: list[bytes], more: list[bytes],
-              ndjson: Path, more_path: Path) -> dict[str, Any]:
+def bench_one(
+    engine: str,
+    n: int,
+    workdir: Path,
+    lines: list[bytes],
+    more: list[bytes],
+    ndjson: Path,
+    more_path: Path,
+) -> dict[str, Any]:
     wh, _ = open_engine(engine, workdir, n)
     ensure_schema(wh)
     ceiling = engine_bulk_rate(wh, ceiling_rows(lines))
@@ -205,9 +259,15 @@ def bench_one(engine: str, n: int, workdir: Path, lines: list[bytes], more: list
     again = run_transform(wh, full=True)
     wh.close()
     return {
-        "engine": engine, "n": n, "land_eps": n / land_s, "ceiling_eps": ceiling,
-        "land_ratio": (n / land_s) / ceiling, "full_s": full.seconds,
-        "incr_s": incr.seconds, "incr_events": incr.events, "full_after_s": again.seconds,
+        "engine": engine,
+        "n": n,
+        "land_eps": n / land_s,
+        "ceiling_eps": ceiling,
+        "land_ratio": (n / land_s) / ceiling,
+        "full_s": full.seconds,
+        "incr_s": incr.seconds,
+        "incr_events": incr.events,
+        "full_after_s": again.seconds,
     }
 
 
@@ -233,32 +293,42 @@ def main(argv: list[str] | None = None) -> int:
                 r = bench_one(engine, n, workdir, lines, more, ndjson, more_path)
                 r["bytes_per_event"] = size / n
                 results.append(r)
-                print(f"  {engine:8s} land {r['land_eps']:9,.0f} ev/s  bulk ceiling "
-                      f"{r['ceiling_eps']:9,.0f} rows/s  ({r['land_ratio']:.0%})  full "
-                      f"transform {r['full_s']:.2f}s  +{INCREMENT:,} incremental "
-                      f"{r['incr_s']:.2f}s", flush=True)
+                print(
+                    f"  {engine:8s} land {r['land_eps']:9,.0f} ev/s  bulk ceiling "
+                    f"{r['ceiling_eps']:9,.0f} rows/s  ({r['land_ratio']:.0%})  full "
+                    f"transform {r['full_s']:.2f}s  +{INCREMENT:,} incremental "
+                    f"{r['incr_s']:.2f}s",
+                    flush=True,
+                )
     write_results(Path(args.out), results, args, argv)
     return 0
 
 
-def write_results(path: Path, results: list[dict[str, Any]], args: Any,
-                  argv: list[str] | None) -> None:
-    command = "python benchmarks/transform.py " + " ".join(argv if argv is not None
-                                                            else sys.argv[1:])
+def write_results(
+    path: Path, results: list[dict[str, Any]], args: Any, argv: list[str] | None
+) -> None:
+    command = "python benchmarks/transform.py " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
     lines = [
-        "# Transform benchmark (landing, full and incremental transform)", "",
-        f"Command: `{command}`", "",
+        "# Transform benchmark (landing, full and incremental transform)",
+        "",
+        f"Command: `{command}`",
+        "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, {platform.system()} {platform.release()}. "
-        + (args.note or ""), "",
+        + (args.note or ""),
+        "",
         "| engine | N | bytes/event | landing ev/s (NDJSON → events_raw) | engine bulk rows/s "
         "| landing / bulk | full transform s | +10,000 events incremental s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        lines.append(f"| {r['engine']} | {r['n']:,} | {r['bytes_per_event']:.0f} | "
-                     f"{r['land_eps']:,.0f} | {r['ceiling_eps']:,.0f} | {r['land_ratio']:.0%} | "
-                     f"{r['full_s']:.2f} | {r['incr_s']:.2f} |")
+        lines.append(
+            f"| {r['engine']} | {r['n']:,} | {r['bytes_per_event']:.0f} | "
+            f"{r['land_eps']:,.0f} | {r['ceiling_eps']:,.0f} | {r['land_ratio']:.0%} | "
+            f"{r['full_s']:.2f} | {r['incr_s']:.2f} |"
+        )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {path}")
 
