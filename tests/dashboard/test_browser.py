@@ -364,6 +364,12 @@ def test_signed_webhook_turns_won_into_paid_in_revops_serve(browser: Any, tmp_pa
             )
             assert mart == [{"status": "paid", "won_to_paid_days": pytest.approx(3.0, abs=0.01)}]
             assert _text(page, "wtp-median") == "3.0 d"
+            ingestion = httpx.get(
+                url + "/api/ingestion", headers={"Authorization": f"Bearer {TOKEN}"}
+            ).json()
+            receiver = ingestion["receiver"]
+            assert receiver["accepted"] >= 1 and receiver["receipt_to_mart_events"] >= 1
+            assert receiver["receipt_to_mart_avg_seconds"] < 60
             page.screenshot(path=str(ARTIFACTS / "dashboard-serve-webhook.png"), full_page=True)
             assert errors == []
         finally:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query
 
 from revops.outputs.dashboard import models, queries
 from revops.outputs.dashboard.context import Dashboard
+from revops.outputs.dashboard.receiver import receiver_figures
 
 DateFrom = Annotated[date | None, Query(description="first business day (inclusive)")]
 DateTo = Annotated[date | None, Query(description="last business day (inclusive)")]
@@ -136,6 +137,7 @@ def api_router(dash: Dashboard) -> APIRouter:
         wh = dash.warehouse
         return {
             "freshness": queries.freshness(wh, f),
+            "receiver": receiver_figures(),
             "duplicates": queries.duplicates(wh, f),
             "dead_letter_counts": queries.dead_letter_counts(wh, f),
             "dead_letters": queries.dead_letter_list(wh, f),

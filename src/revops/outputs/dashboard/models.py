@@ -230,8 +230,17 @@ class DeadLetter(BaseModel):
     replayed_at: Text
 
 
+class Receiver(BaseModel):
+    accepted: int
+    duplicates: int
+    bus_depth: int
+    receipt_to_mart_events: int
+    receipt_to_mart_avg_seconds: Num
+
+
 class Ingestion(BaseModel):
     freshness: list[Freshness]
+    receiver: Receiver | None
     duplicates: Duplicates
     dead_letter_counts: list[DeadLetterCount]
     dead_letters: list[DeadLetter]

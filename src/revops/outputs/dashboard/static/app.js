@@ -309,6 +309,14 @@
       tile("in-dup-rate", "Duplicate rate", dup.duplicate_rate, ratio(dup.duplicate_rate), num(dup.duplicates) + " of " + num(dup.deliveries) + " deliveries"),
       tile("in-dead", "Dead letters pending", pending, num(pending), "", pending ? "tone-not_invoiced" : ""),
     ].join("");
+    const rx = d.receiver;
+    const rxTiles = rx ? [
+      tile("rx-mart", "Receipt → marts (avg)", rx.receipt_to_mart_avg_seconds, secs(rx.receipt_to_mart_avg_seconds), num(rx.receipt_to_mart_events) + " events · target under 15 min",
+           rx.receipt_to_mart_avg_seconds !== null && rx.receipt_to_mart_avg_seconds > 900 ? "tone-not_invoiced" : "tone-paid"),
+      tile("rx-accepted", "Accepted by the receiver", rx.accepted, num(rx.accepted)),
+      tile("rx-duplicates", "Duplicates at the receiver", rx.duplicates, num(rx.duplicates), rx.accepted + rx.duplicates ? ratio(rx.duplicates / (rx.accepted + rx.duplicates)) + " of deliveries" : ""),
+      tile("rx-bus", "Waiting on the bus", rx.bus_depth, num(rx.bus_depth)),
+    ].join("") : "";
     const fresh = table("in-freshness", [
       {key: "source", title: "Source"}, {key: "type", title: "Type"}, {...N("events"), title: "Events"},
       {key: "avg_lag_seconds", title: "Avg delay", cls: "num", fmt: (r) => esc(secs(r.avg_lag_seconds))},
@@ -326,7 +334,8 @@
       {key: "detail", title: "Detail", fmt: (r) => `<code>${esc(r.detail || "")}</code>`},
       {key: "replayed_at", title: "Replayed", fmt: (r) => esc(r.replayed_at ? when(r.replayed_at) : "pending")}],
       d.dead_letters, "No dead letters.");
-    return `<div class="tiles">${tiles}</div>${card("Freshness per source and type", fresh)}
+    const server = rx ? `<h3 class="section">This server since it started</h3><div class="tiles">${rxTiles}</div>` : "";
+    return `<div class="tiles">${tiles}</div>${server}${card("Freshness per source and type", fresh)}
       <div class="grid2">${card("Dead letters by reason", counts)}${card("Latest dead letters", list)}</div>`;
   };
 
