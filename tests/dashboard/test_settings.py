@@ -40,3 +40,19 @@ def test_credentials_come_from_the_environment_and_never_show() -> None:
     assert access.enabled and access.user == "ops"
     assert "tok-123" not in repr(access) and "pw-456" not in repr(access)
     assert "tok-123" not in access.cookie_value()
+
+
+def test_without_the_extra_install_adds_nothing_and_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fastapi import FastAPI
+
+    import revops.outputs.dashboard as dashboard
+    from dashboard.harness import Runtime
+
+    monkeypatch.setattr(dashboard, "REQUIRES", ("fastapi", "no_such_module_for_test"))
+    app = FastAPI()
+    before = len(app.routes)
+    dashboard.install(app, Runtime(settings=Settings(data={}, env={}), warehouse=None))  # type: ignore[arg-type]
+    assert len(app.routes) == before
+    assert "pip install 'revops[dashboard]'" in caplog.text

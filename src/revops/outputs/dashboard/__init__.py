@@ -6,6 +6,7 @@ live feed at ``GET /api/events``.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 from typing import Any
@@ -18,6 +19,7 @@ from revops.outputs.live import LiveHub, hub_from_settings
 log = logging.getLogger(__name__)
 
 TOPICS = (signals.EVENTS_LANDED, signals.MARTS_REFRESHED, signals.PIPELINE_RUN)
+REQUIRES = ("fastapi", "sse_starlette", "jinja2")  # the `dashboard` extra (redis: only if used)
 MAX_IDS = 50  # event ids forwarded per message; the count says how many there were
 
 
@@ -27,8 +29,16 @@ def install(app: Any, runtime: Any) -> None:
     ``runtime`` provides ``settings``, ``warehouse`` (shared, thread-safe) and ``stop_event``;
     a ``live_hub`` attribute, when present, is used instead of one built from ``[live]``.
     When ``stop_event`` is set the signal subscriptions end, open streams close and the Redis
-    listener stops. The hub is exposed as ``app.state.live_hub``.
+    listener stops. The hub is exposed as ``app.state.live_hub``. Without the ``dashboard``
+    extra installed it logs which one to install and adds nothing, so the receiver still runs.
     """
+    missing = [name for name in REQUIRES if importlib.util.find_spec(name) is None]
+    if missing:
+        log.warning(
+            "dashboard not installed: %s missing (pip install 'revops[dashboard]')",
+            ", ".join(missing),
+        )
+        return
     from revops.outputs.dashboard.api import api_router
     from revops.outputs.dashboard.pages import pages_router
     from revops.outputs.dashboard.stream import stream_router
