@@ -37,13 +37,35 @@ def fill(wh, n: int) -> None:
         status = statuses[i % 4]
         won = now - timedelta(days=i % 365, hours=i % 24)
         days = (i % 40) + 0.5 if status == "paid" else None
-        rows.append((f"006{i:08d}", f"001{i % 5000:05d}", Decimal(100000 + i), won,
-                     won + timedelta(days=days) if days else None, days, Decimal(100000 + i),
-                     Decimal(100000 + i if status == "paid" else 0), status))
+        rows.append(
+            (
+                f"006{i:08d}",
+                f"001{i % 5000:05d}",
+                Decimal(100000 + i),
+                won,
+                won + timedelta(days=days) if days else None,
+                days,
+                Decimal(100000 + i),
+                Decimal(100000 + i if status == "paid" else 0),
+                status,
+            )
+        )
         opps.append((f"006{i:08d}", "JPY" if i % 10 else "USD", now))
-    wh.insert_rows("revops.mart_won_to_paid",
-                   ("opportunity_id", "account_id", "amount", "won_at", "first_paid_at",
-                    "won_to_paid_days", "invoiced_amount", "paid_amount", "status"), rows)
+    wh.insert_rows(
+        "revops.mart_won_to_paid",
+        (
+            "opportunity_id",
+            "account_id",
+            "amount",
+            "won_at",
+            "first_paid_at",
+            "won_to_paid_days",
+            "invoiced_amount",
+            "paid_amount",
+            "status",
+        ),
+        rows,
+    )
     wh.insert_rows("revops.fact_opportunity", ("opportunity_id", "currency", "updated_at"), opps)
 
 
@@ -65,8 +87,10 @@ class Stream(threading.Thread):
 
     def run(self) -> None:
         try:
-            with httpx.Client(timeout=httpx.Timeout(5, read=None)) as c, \
-                    c.stream("GET", self.url + "/api/events") as r:
+            with (
+                httpx.Client(timeout=httpx.Timeout(5, read=None)) as c,
+                c.stream("GET", self.url + "/api/events") as r,
+            ):
                 for line in r.iter_lines():
                     if line.startswith("event: ready") or line.startswith("event:ready"):
                         self.ready.set()
@@ -109,24 +133,41 @@ def main() -> None:
     wh = connect(f"duckdb:///{tmp}/bench.duckdb")
     ensure_schema(wh)
     fill(wh, args.opportunities)
-    lines = [f"## dashboard ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "",
-             "Machine shared with other sessions (2 cores): figures are lower bounds.",
-             f"Command: `python benchmarks/dashboard_live.py --opportunities "
-             f"{args.opportunities} --streams {args.streams} --messages {args.messages}`", ""]
+    lines = [
+        f"## dashboard ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
+        "",
+        "Machine shared with other sessions (2 cores); the clients ran in the same process "
+        "as the servers: figures are lower bounds.",
+        f"Command: `python benchmarks/dashboard_live.py --opportunities "
+        f"{args.opportunities} --streams {args.streams} --messages {args.messages}`",
+        "",
+    ]
     with serve_dashboard(wh, settings_for(wh.url)) as one:
         for path in ("/api/won-to-paid", "/api/won-to-paid?currency=USD&date_from=2026-06-01"):
-            lines.append(f"- GET {path} over {args.opportunities:,} opportunities "
-                         f"(DuckDB): {fmt(api_latency(one.url, path, args.requests))}")
-        lines.append(f"- live fan-out in process, {args.streams} streams: "
-                     f"{fmt(fanout([one], args.streams, args.messages))} (publish → last stream)")
-    live = {"live": {"redis_url": "redis://127.0.0.1:6379/0",
-                     "channel": f"revops:bench:{uuid.uuid4().hex}"}}
-    with serve_dashboard(wh, settings_for(wh.url, data=live)) as a, \
-            serve_dashboard(wh, settings_for(wh.url, data=live)) as b:
+            lines.append(
+                f"- GET {path} over {args.opportunities:,} opportunities "
+                f"(DuckDB): {fmt(api_latency(one.url, path, args.requests))}"
+            )
+        lines.append(
+            f"- live fan-out in process, {args.streams} streams: "
+            f"{fmt(fanout([one], args.streams, args.messages))} (publish → last stream)"
+        )
+    live = {
+        "live": {
+            "redis_url": "redis://127.0.0.1:6379/0",
+            "channel": f"revops:bench:{uuid.uuid4().hex}",
+        }
+    }
+    with (
+        serve_dashboard(wh, settings_for(wh.url, data=live)) as a,
+        serve_dashboard(wh, settings_for(wh.url, data=live)) as b,
+    ):
         a.app.state.live_hub.wait_listening()
         b.app.state.live_hub.wait_listening()
-        lines.append(f"- live fan-out through Redis, 2 servers, {args.streams} streams: "
-                     f"{fmt(fanout([a, b], args.streams, args.messages))}")
+        lines.append(
+            f"- live fan-out through Redis, 2 servers, {args.streams} streams: "
+            f"{fmt(fanout([a, b], args.streams, args.messages))}"
+        )
     text = "\n".join(lines) + "\n"
     print(text)
     with open(ROOT / "benchmarks" / "RESULTS-dashboard.md", "a", encoding="utf-8") as f:
