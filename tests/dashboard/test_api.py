@@ -66,6 +66,21 @@ def test_latency_distribution_is_hand_computed(wh: Warehouse) -> None:
     assert bands == {"prepaid": 1, "0-7": 2, "7-15": 1, "15-30": 0, "30-60": 1, "60+": 0}
 
 
+def test_date_range_is_in_business_days(wh: Warehouse) -> None:
+    # 15:30 UTC on 31 October is 00:30 on 1 November in Tokyo, the default business zone.
+    won = datetime(2026, 10, 31, 15, 30, tzinfo=UTC)
+    wh.insert_rows(
+        "revops.mart_won_to_paid",
+        ("opportunity_id", "won_at", "status"),
+        [("006TZ", won, "invoiced")],
+    )
+    with _client(wh) as client:
+        november = client.get("/api/won-to-paid", params={"date_from": "2026-11-01"}).json()
+        october = client.get("/api/won-to-paid", params={"date_to": "2026-10-31"}).json()
+    assert [r["opportunity_id"] for r in november["open"]] == ["006TZ"]
+    assert october["open"] == [] and october["open_count"] == 0
+
+
 def test_won_to_paid_filters_by_currency_and_date(client: httpx.Client) -> None:
     usd = client.get("/api/won-to-paid", params={"currency": "usd"}).json()
     assert [r["opportunity_id"] for r in usd["open"]] == ["006D"]
