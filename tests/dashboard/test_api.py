@@ -210,6 +210,7 @@ def test_every_panel_answers_on_an_empty_warehouse(wh: Warehouse) -> None:
         assert client.get("/api/collections").json()["as_of"] is None
         page = client.get("/")
         assert page.status_code == 200 and "/dashboard/static/app.js" in page.text
+        assert "default-src 'self'" in page.headers["content-security-policy"]
 
 
 def test_bad_filter_is_a_422_naming_the_parameter(duck: Warehouse) -> None:

@@ -23,6 +23,15 @@ ICON = "data:image/svg+xml," + quote(
     '<rect x="14" y="12" width="4" height="13" rx="1" fill="#fff"/>'
     '<rect x="21" y="7" width="4" height="18" rx="1" fill="#7fd1ae"/></svg>'
 )
+# Only revops itself may serve what the page loads: a CDN script could not run even if added.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
+        "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 ASSETS = {
     "app.css": "text/css; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
@@ -75,7 +84,7 @@ def pages_router(dash: Dashboard) -> APIRouter:
             boot=boot,
             icon=ICON,
         )
-        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(html, headers={"Cache-Control": "no-store", **PAGE_HEADERS})
 
     @router.get("/dashboard/static/{name}")
     def asset(name: str, request: Request) -> Response:
