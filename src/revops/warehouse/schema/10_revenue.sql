@@ -272,3 +272,6 @@ CREATE INDEX IF NOT EXISTS stg_price_key ON revops.stg_price (price_id);
 CREATE INDEX IF NOT EXISTS fact_billing_customer ON revops.fact_billing (customer_id);
 CREATE INDEX IF NOT EXISTS fact_billing_opportunity ON revops.fact_billing (opportunity_id);
 CREATE INDEX IF NOT EXISTS mart_collections_as_of ON revops.mart_collections (as_of);
+-- Range joins of service periods to months use these (PostgreSQL would loop over all months).
+CREATE INDEX IF NOT EXISTS calendar_month_end ON revops.calendar_month (end_utc);
+CREATE INDEX IF NOT EXISTS calendar_month_start ON revops.calendar_month (start_utc);

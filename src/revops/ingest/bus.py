@@ -1,0 +1,487 @@
+"""The bus: an at-least-once queue between the receiver and the loader.
+
+The interface is small (:class:`Bus`: publish, consume, ack, depth, close) so a distributed
+broker can stand behind it later. The default, :class:`SqliteBus`, is one SQLite file in WAL
+mode written by a single thread with **group commit**: every publish waiting when a commit
+starts shares that commit (one fsync), and a publish's future resolves only once its commit is
+durable. A message stays on the bus until the consumer acks it, so a crash at any moment
+redelivers, never loses, what was acknowledged to a sender.
+
+Duplicates are recognised at the bus within a dedupe window (``seen``, one small row per
+event id); the warehouse dedupes forever behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Awaitable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from revops.errors import ConfigError, RevopsError
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    event_id TEXT,
+    type TEXT,
+    event_ts TEXT,
+    correlation_id TEXT,
+    request_id TEXT,
+    received_at REAL NOT NULL,
+    reason TEXT,
+    detail TEXT,
+    notify TEXT,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS seen (
+    event_id TEXT PRIMARY KEY,
+    at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_at ON seen (at);
+"""
+COLUMNS = (
+    "source",
+    "event_id",
+    "type",
+    "event_ts",
+    "correlation_id",
+    "request_id",
+    "received_at",
+    "reason",
+    "detail",
+    "notify",
+    "body",
+)
+PRUNE_EVERY_S = 300.0
+
+
+class BusError(RevopsError):
+    """The bus could not store or read messages."""
+
+
+@dataclass(frozen=True)
+class BusMessage:
+    """One message: an event (``event_id`` set) or a dead letter (``reason`` set).
+
+    ``body`` is the event's payload JSON as received, or a dead letter's raw bytes.
+    ``notify`` holds the notifications its rules produced at receipt (JSON), enqueued by the
+    loader only once the event is stored.
+    """
+
+    source: str
+    body: bytes
+    event_id: str | None = None
+    type: str | None = None
+    event_ts: str | None = None
+    correlation_id: str | None = None
+    request_id: str | None = None
+    received_at: float = 0.0
+    reason: str | None = None
+    detail: str | None = None
+    notify: str | None = None
+
+    @property
+    def is_dead_letter(self) -> bool:
+        """True for a message that records a rejected body."""
+        return self.reason is not None
+
+    def row(self) -> tuple[Any, ...]:
+        """The message's values in :data:`COLUMNS` order."""
+        return (
+            self.source,
+            self.event_id,
+            self.type,
+            self.event_ts,
+            self.correlation_id,
+            self.request_id,
+            self.received_at or time.time(),
+            self.reason,
+            self.detail,
+            self.notify,
+            self.body,
+        )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A consumed message and its position, to ack once processed."""
+
+    seq: int
+    message: BusMessage
+
+
+class Bus(Protocol):
+    """At-least-once queue; every method is safe to call from any thread."""
+
+    def publish(self, messages: Sequence[BusMessage]) -> Future[list[bool]]:
+        """Store ``messages``; the future resolves once they are durable, to one flag per
+        message: True when new, False when a duplicate event id (not stored again)."""
+        ...
+
+    def publish_async(self, messages: Sequence[BusMessage]) -> Awaitable[list[bool]]:
+        """:meth:`publish` for a caller on an asyncio event loop."""
+        ...
+
+    def consume(self, max_messages: int, timeout: float, max_wait: float = 0.0) -> list[Delivery]:
+        """Up to ``max_messages`` not yet delivered, waiting up to ``timeout`` for the first
+        and then up to ``max_wait`` for the batch to fill."""
+        ...
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        """Remove processed messages; unacked ones are delivered again after a restart."""
+        ...
+
+    def depth(self) -> int:
+        """How many messages wait (delivered but unacked included)."""
+        ...
+
+    def close(self) -> None:
+        """Finish pending writes and release the bus."""
+        ...
+
+
+def _settle(items: list[tuple[Any, Any, BaseException | None]]) -> None:
+    """Resolve asyncio futures on their own loop (called there by the writer thread)."""
+    for future, value, error in items:
+        if future.done():
+            continue  # the request was cancelled (client went away)
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a ``sqlite:///relative`` or ``sqlite:////absolute`` URL."""
+    if not url.startswith("sqlite:///") or len(url) == len("sqlite:///"):
+        raise ConfigError(
+            "a bus URL reads sqlite:///relative/path or sqlite:////absolute/path",
+            input=url,
+            where="[bus] url / REVOPS_BUS__URL",
+        )
+    return Path(url[len("sqlite:///") :])
+
+
+def open_bus(
+    url: str,
+    *,
+    synchronous: str = "full",
+    dedupe_window_hours: float = 168.0,
+    max_group: int = 2000,
+) -> SqliteBus:
+    """Open the bus named by ``url`` (only ``sqlite:///`` is built in)."""
+    if not url.startswith("sqlite:"):
+        raise ConfigError(
+            f"unsupported bus URL scheme {url.split(':', 1)[0]!r}",
+            input=url,
+            where="[bus] url / REVOPS_BUS__URL",
+            hint="use sqlite:///path/to/bus.sqlite3 (the default)",
+        )
+    return SqliteBus(
+        sqlite_path(url),
+        synchronous=synchronous,
+        dedupe_window_s=dedupe_window_hours * 3600,
+        max_group=max_group,
+    )
+
+
+class _Op:
+    __slots__ = ("future", "kind", "loop", "value")
+
+    def __init__(
+        self, kind: str, value: Any, loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
+        self.kind = kind
+        self.value = value
+        self.loop = loop
+        # An asyncio caller gets an asyncio future resolved on its loop; others a thread one.
+        self.future: Any = loop.create_future() if loop is not None else Future()
+
+
+class SqliteBus:
+    """The local bus: one SQLite file in WAL mode, a writer thread doing group commit."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        synchronous: str = "full",
+        dedupe_window_s: float = 7 * 86400,
+        max_group: int = 2000,
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.dedupe_window_s = dedupe_window_s
+        self.max_group = max_group
+        try:
+            self._writer = self._connect(synchronous)
+            self._writer.executescript(SCHEMA)
+            self._reader = self._connect(synchronous)
+            self._depth = int(self._reader.execute("SELECT count(*) FROM messages").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise BusError(
+                f"cannot open the bus: {exc}",
+                input=str(self.path),
+                hint="check the folder is writable ([bus] url)",
+            ) from exc
+        self._read_lock = threading.Lock()
+        self._cursor = 0  # highest seq handed to the consumer in this process
+        self._inflight = 0  # handed to the consumer, not yet acked
+        self._ops: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
+        self._arrived = threading.Condition()
+        self._closed = False
+        self._last_prune = 0.0
+        self.commits = 0
+        self._thread = threading.Thread(target=self._write_loop, name="bus-writer", daemon=True)
+        self._thread.start()
+
+    def _connect(self, synchronous: str) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        return con
+
+    # -- writing -------------------------------------------------------------------------
+
+    def publish(self, messages: Sequence[BusMessage]) -> Future[list[bool]]:
+        return self._submit(_Op("publish", list(messages)))
+
+    def publish_async(self, messages: Sequence[BusMessage]) -> Awaitable[list[bool]]:
+        """Like :meth:`publish`, awaitable on the calling event loop (one wake-up per loop
+        and commit, however many requests the commit served)."""
+        return self._submit(_Op("publish", list(messages), asyncio.get_running_loop()))
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        if deliveries:
+            self._submit(_Op("ack", [d.seq for d in deliveries])).result()
+
+    def _submit(self, op: _Op) -> Any:
+        if self._closed:
+            op.future.set_exception(BusError("the bus is closed", input=str(self.path)))
+            return op.future
+        self._ops.put(op)
+        return op.future
+
+    def _write_loop(self) -> None:
+        while True:
+            op = self._ops.get()
+            if op is None:
+                return
+            group = [op]
+            size = len(op.value)
+            while size < self.max_group:
+                try:
+                    nxt = self._ops.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._ops.put(None)  # stop after this group
+                    break
+                group.append(nxt)
+                size += len(nxt.value)
+            self._commit_group(group)
+
+    def _commit_group(self, group: list[_Op]) -> None:
+        """Write every op of ``group`` in one transaction, then resolve their futures."""
+        con = self._writer
+        publishes = [op for op in group if op.kind == "publish"]
+        acks = [seq for op in group if op.kind == "ack" for seq in op.value]
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            now = time.time()
+            flags = self._insert(con, [m for op in publishes for m in op.value], now)
+            if acks:
+                con.executemany("DELETE FROM messages WHERE seq = ?", [(s,) for s in acks])
+            self._prune(con, now)
+            con.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                con.execute("ROLLBACK")
+            error = BusError(f"the bus could not commit: {exc}", input=str(self.path))
+            self._resolve([(op, None, error) for op in group])
+            return
+        self.commits += 1
+        with self._arrived:
+            new_messages = sum(flags)
+            self._depth += new_messages - len(acks)
+            self._inflight = max(0, self._inflight - len(acks))
+            if new_messages:
+                self._arrived.notify_all()
+        results: list[tuple[_Op, Any, BaseException | None]] = []
+        at = 0
+        for op in group:
+            if op.kind == "publish":
+                results.append((op, flags[at : at + len(op.value)], None))
+                at += len(op.value)
+            else:
+                results.append((op, None, None))
+        self._resolve(results)
+
+    @staticmethod
+    def _resolve(results: list[tuple[_Op, Any, BaseException | None]]) -> None:
+        by_loop: dict[Any, list[tuple[Any, Any, BaseException | None]]] = {}
+        for op, value, error in results:
+            if op.loop is None:
+                if error is not None:
+                    op.future.set_exception(error)
+                else:
+                    op.future.set_result(value)
+            else:
+                by_loop.setdefault(op.loop, []).append((op.future, value, error))
+        for loop, items in by_loop.items():
+            # A closed loop raises RuntimeError: nobody waits any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, items)
+
+    @staticmethod
+    def _insert(con: sqlite3.Connection, messages: list[BusMessage], now: float) -> list[bool]:
+        """Insert new messages; an event id already seen (or earlier in the group) is a
+        duplicate and is not stored again."""
+        ids = [m.event_id for m in messages if m.event_id is not None]
+        known: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                r[0]
+                for r in con.execute(
+                    f"SELECT event_id FROM seen WHERE event_id IN ({marks})", chunk
+                )
+            )
+        flags: list[bool] = []
+        rows: list[tuple[Any, ...]] = []
+        seen_rows: list[tuple[str, float]] = []
+        for msg in messages:
+            if msg.event_id is not None:
+                if msg.event_id in known:
+                    flags.append(False)
+                    continue
+                known.add(msg.event_id)
+                seen_rows.append((msg.event_id, now))
+            rows.append(msg.row())
+            flags.append(True)
+        con.executemany("INSERT INTO seen (event_id, at) VALUES (?, ?)", seen_rows)
+        con.executemany(
+            f"INSERT INTO messages ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+            rows,
+        )
+        return flags
+
+    def _prune(self, con: sqlite3.Connection, now: float) -> None:
+        if now - self._last_prune >= PRUNE_EVERY_S:
+            self._last_prune = now
+            con.execute("DELETE FROM seen WHERE at < ?", (now - self.dedupe_window_s,))
+
+    # -- reading -------------------------------------------------------------------------
+
+    def consume(self, max_messages: int, timeout: float, max_wait: float = 0.0) -> list[Delivery]:
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while self._depth_undelivered() == 0 and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return []
+                self._arrived.wait(left)
+            if max_wait > 0:
+                fill_by = time.monotonic() + max_wait
+                while self._depth_undelivered() < max_messages and not self._closed:
+                    left = fill_by - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._arrived.wait(left)
+        return self._read(max_messages)
+
+    def _depth_undelivered(self) -> int:
+        # Approximate is enough: _read decides what is actually handed out.
+        return self._depth - self._inflight
+
+    def _read(self, max_messages: int) -> list[Delivery]:
+        with self._read_lock:
+            rows = self._reader.execute(
+                f"SELECT seq, {', '.join(COLUMNS)} FROM messages WHERE seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (self._cursor, max_messages),
+            ).fetchall()
+            if rows:
+                self._cursor = rows[-1][0]
+        out = [
+            Delivery(
+                r[0],
+                BusMessage(
+                    source=r[1],
+                    event_id=r[2],
+                    type=r[3],
+                    event_ts=r[4],
+                    correlation_id=r[5],
+                    request_id=r[6],
+                    received_at=r[7],
+                    reason=r[8],
+                    detail=r[9],
+                    notify=r[10],
+                    body=bytes(r[11]),
+                ),
+            )
+            for r in rows
+        ]
+        with self._arrived:
+            self._inflight += len(out)
+        return out
+
+    def redeliver(self) -> None:
+        """Hand out every unacked message again (after a consumer gave up on a batch)."""
+        with self._read_lock, self._arrived:
+            self._cursor = 0
+            self._inflight = 0
+
+    def depth(self) -> int:
+        return max(0, self._depth)
+
+    def oldest_received_at(self) -> float | None:
+        """When the oldest waiting message arrived (epoch seconds), or None when empty."""
+        with self._read_lock:
+            row = self._reader.execute(
+                "SELECT received_at FROM messages ORDER BY seq LIMIT 1"
+            ).fetchone()
+        return None if row is None else float(row[0])
+
+    def pending_dead_letters(self) -> int:
+        """Dead letters waiting on the bus."""
+        with self._read_lock:
+            return int(
+                self._reader.execute(
+                    "SELECT count(*) FROM messages WHERE reason IS NOT NULL"
+                ).fetchone()[0]
+            )
+
+    def ping(self) -> None:
+        """Raise :class:`BusError` unless the file can be read."""
+        try:
+            with self._read_lock:
+                self._reader.execute("SELECT 1 FROM messages LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            raise BusError(f"the bus is not readable: {exc}", input=str(self.path)) from exc
+        if not self._thread.is_alive():
+            raise BusError("the bus writer has stopped", input=str(self.path))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._ops.put(None)
+        self._thread.join(timeout=30)
+        with self._arrived:
+            self._arrived.notify_all()
+        self._reader.close()
+        self._writer.close()

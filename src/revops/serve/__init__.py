@@ -1,0 +1,1 @@
+"""``revops serve``: receiver, bus, loader, continuous transforms and notifier in one process."""

@@ -1,0 +1,60 @@
+"""Run ``revops serve`` in the foreground: uvicorn on one event loop, workers in threads.
+
+SIGTERM and SIGINT stop accepting connections, let in-flight requests finish, drain the bus
+into the warehouse (bounded by ``[serve] shutdown_drain_s``) and return normally, so the
+process exits 0. What could not be drained stays durable on the bus for the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from revops.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def serve(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    schedule: bool = True,
+    log_level: str = "info",
+) -> None:
+    """Serve until SIGTERM / SIGINT; raises :class:`revops.errors.RevopsError` when the
+    warehouse or the bus cannot be opened (for instance a DuckDB file held elsewhere)."""
+    import uvicorn
+
+    from revops.serve.app import create_app
+    from revops.serve.runtime import ServeRuntime
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    runtime = ServeRuntime(settings, schedule=schedule)
+    app = create_app(settings, runtime)
+    config = uvicorn.Config(
+        app,
+        host=host or runtime.config.host,
+        port=runtime.config.port if port is None else port,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        server_header=False,
+        date_header=False,
+        backlog=2048,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn re-raises a captured signal once it has shut down; with these no-op handlers in
+    # place that becomes a no-op and the process exits 0 after its orderly shutdown.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    try:
+        server.run()
+    finally:
+        runtime.stop()

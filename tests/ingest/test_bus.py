@@ -1,0 +1,130 @@
+"""The SQLite bus: durable publish with group commit, dedupe, consume, ack, redelivery."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from revops.errors import ConfigError
+from revops.ingest.bus import BusMessage, SqliteBus, open_bus
+
+
+def msg(n: int, event_id: str | None = None) -> BusMessage:
+    return BusMessage(
+        source="stripe",
+        body=b'{"n": %d}' % n,
+        event_id=event_id or f"stripe:evt_{n}",
+        type="stripe.invoice.paid",
+        event_ts="2025-10-08T09:00:00+00:00",
+    )
+
+
+def test_publish_flags_duplicates_and_ack_removes(tmp_path: Path) -> None:
+    bus = SqliteBus(tmp_path / "bus.sqlite3")
+    try:
+        assert bus.publish([msg(1), msg(2), msg(1)]).result() == [True, True, False]
+        assert bus.publish([msg(2)]).result() == [False]
+        dead = BusMessage(source="stripe", body=b"{bad", reason="malformed_json")
+        assert bus.publish([dead, dead]).result() == [True, True]  # letters never dedupe
+        assert bus.depth() == 4
+        got = bus.consume(10, timeout=1)
+        assert [d.message.event_id for d in got] == ["stripe:evt_1", "stripe:evt_2", None, None]
+        assert got[0].message.body == b'{"n": 1}'
+        assert bus.consume(10, timeout=0) == []  # handed out already
+        bus.ack(got[:2])
+        assert bus.depth() == 2
+    finally:
+        bus.close()
+
+
+def test_unacked_messages_are_delivered_again_after_reopen(tmp_path: Path) -> None:
+    bus = SqliteBus(tmp_path / "bus.sqlite3")
+    bus.publish([msg(1), msg(2), msg(3)]).result()
+    first = bus.consume(2, timeout=1)
+    bus.ack(first[:1])
+    bus.close()
+    again = SqliteBus(tmp_path / "bus.sqlite3")
+    try:
+        assert [d.message.event_id for d in again.consume(10, timeout=1)] == [
+            "stripe:evt_2",
+            "stripe:evt_3",
+        ]
+        assert again.publish([msg(1)]).result() == [False]  # still remembered as seen
+    finally:
+        again.close()
+
+
+def test_concurrent_publishers_share_commits(tmp_path: Path) -> None:
+    bus = SqliteBus(tmp_path / "bus.sqlite3")
+    try:
+        barrier = threading.Barrier(16)
+
+        def publish(worker: int) -> None:
+            barrier.wait()
+            futures = [bus.publish([msg(worker * 1000 + i)]) for i in range(50)]
+            assert all(f.result() == [True] for f in futures)
+
+        threads = [threading.Thread(target=publish, args=(w,)) for w in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert bus.depth() == 800
+        assert bus.commits < 800  # group commit: fewer commits than publishes
+    finally:
+        bus.close()
+
+
+def test_consume_waits_for_a_batch_to_fill(tmp_path: Path) -> None:
+    bus = SqliteBus(tmp_path / "bus.sqlite3")
+    try:
+        bus.publish([msg(1)]).result()
+        timer = threading.Timer(0.05, lambda: bus.publish([msg(2), msg(3)]))
+        timer.start()
+        got = bus.consume(3, timeout=1, max_wait=5)
+        timer.join()
+        assert len(got) == 3
+    finally:
+        bus.close()
+
+
+def test_acknowledged_publish_survives_kill_9(tmp_path: Path) -> None:
+    path = tmp_path / "bus.sqlite3"
+    script = textwrap.dedent(f"""
+        import os, sys
+        from revops.ingest.bus import SqliteBus, BusMessage
+        bus = SqliteBus({str(path)!r})
+        for n in range(200):
+            bus.publish([BusMessage(source="s", body=b"{{}}", event_id=f"s:{{n}}",
+                                    type="s.x.y", event_ts="2025-01-01T00:00:00+00:00")]
+                        ).result()
+            print(n, flush=True)
+        os.kill(os.getpid(), 9)
+    """)
+    src = Path(__file__).resolve().parents[2] / "src"
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(src)},
+        timeout=60,
+    )
+    assert proc.returncode == -9
+    acknowledged = len(proc.stdout.split())
+    bus = SqliteBus(path)
+    try:
+        assert bus.depth() == acknowledged == 200
+    finally:
+        bus.close()
+
+
+def test_bus_url_must_be_sqlite() -> None:
+    with pytest.raises(ConfigError, match="unsupported bus URL"):
+        open_bus("nats://127.0.0.1:4222")
+    with pytest.raises(ConfigError, match="sqlite:///"):
+        open_bus("sqlite://")
