@@ -15,17 +15,9 @@ import pytest
 
 from revops.warehouse import Warehouse, connect, ensure_schema
 
-PG_ADMIN_URL = os.environ.get("REVOPS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REQUIRE_SERVICES = os.environ.get("REVOPS_REQUIRE_SERVICES") == "1"
-FIXTURES = Path(__file__).parent / "fixtures"
+from servicecheck import FIXTURES, PG_ADMIN_URL, REQUIRE_SERVICES, service_unavailable
 
-
-def service_unavailable(what: str, why: str) -> None:
-    """Skip (or, in CI, fail) a test whose service is missing."""
-    message = f"{what} is not reachable: {why}"
-    if REQUIRE_SERVICES:
-        pytest.fail(message + " (REVOPS_REQUIRE_SERVICES=1, so this is a failure)")
-    pytest.skip(message)
+__all__ = ["FIXTURES", "PG_ADMIN_URL", "REQUIRE_SERVICES", "service_unavailable"]
 
 
 @pytest.fixture(scope="session")

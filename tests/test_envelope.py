@@ -93,8 +93,6 @@ def test_cdc_change_types(change, action):
     ({"ChangeEventHeader": {"entityName": "Opportunity", "changeType": "NOPE",
                             "commitTimestamp": 1, "recordIds": ["a"]}}, "bad_field"),
     ({"what": 1}, "unrecognised_event"),
-    ({"source": "hubspot", "type": "hubspot.deal.updated", "event_ts": "2025-01-01",
-      "payload": {}}, "unknown_source"),
     ({"source": "stripe", "type": "stripe.invoice.paid", "event_ts": True, "payload": {}},
      "bad_timestamp"),
     ({"source": "stripe", "type": "stripe.invoice.paid", "event_ts": "2025-01-01",
@@ -104,6 +102,16 @@ def test_bad_events_name_a_reason(obj, reason):
     with pytest.raises(EventError) as info:
         normalize_record(obj)
     assert info.value.reason == reason
+
+
+def test_unknown_source_is_refused_when_sources_are_listed():
+    obj = {"source": "hubspot", "type": "hubspot.deal.updated", "event_ts": "2025-01-01",
+           "payload": {}}
+    assert normalize_record(obj)[0].source == "hubspot"
+    with pytest.raises(EventError) as info:
+        normalize_record(obj, known_sources=frozenset({"stripe", "salesforce"}))
+    assert info.value.reason == "unknown_source"
+    assert "allowed_sources" in str(info.value)
 
 
 def test_timestamps():

@@ -18,7 +18,7 @@ import httpx
 import orjson
 import pytest
 
-from conftest import service_unavailable
+from servicecheck import service_unavailable
 from dashboard.harness import Served, load_fixture, serve_app, serve_dashboard, settings_for
 from revops import signals
 from revops.envelope import Envelope

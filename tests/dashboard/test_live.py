@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 
-from conftest import service_unavailable
+from servicecheck import service_unavailable
 from dashboard.harness import serve_dashboard, settings_for, wait_for
 from revops import signals
 from revops.outputs.live import LiveHub, LiveMessage

@@ -26,7 +26,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def browser():
-    from conftest import service_unavailable
+    from servicecheck import service_unavailable
 
     if not os.path.exists(CHROMIUM):
         service_unavailable("Chromium", f"{CHROMIUM} is missing (scripts/setup-dev installs it)")

@@ -22,7 +22,7 @@ def s3_endpoint():
     try:
         from moto.server import ThreadedMotoServer
     except ImportError as exc:
-        from conftest import service_unavailable
+        from servicecheck import service_unavailable
 
         service_unavailable("moto's S3 server", str(exc))
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -77,14 +77,14 @@ def ingest(
         raise typer.Exit(1)
 
 
-def known_sources(settings) -> frozenset[str]:  # type: ignore[no-untyped-def]
-    """Sources accepted in neutral envelopes: stripe, salesforce and ``[ingest] extra_sources``."""
-    from revops.sources.detect import KNOWN_SOURCES
-
-    extra = settings.get("ingest", "extra_sources", []) or []
-    if isinstance(extra, str):
-        extra = [s.strip() for s in extra.split(",") if s.strip()]
-    return KNOWN_SOURCES | frozenset(str(s) for s in extra)
+def known_sources(settings) -> frozenset[str] | None:  # type: ignore[no-untyped-def]
+    """Sources accepted in neutral envelopes: ``[ingest] allowed_sources`` (unset: any)."""
+    allowed = settings.get("ingest", "allowed_sources")
+    if allowed is None:
+        return None
+    if isinstance(allowed, str):
+        allowed = [s.strip() for s in allowed.split(",") if s.strip()]
+    return frozenset({"stripe", "salesforce"} | {str(s) for s in allowed})
 
 
 def sql(

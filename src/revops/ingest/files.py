@@ -49,7 +49,7 @@ class IngestReport:
 
 def parse_line(line: bytes, source: SourceHint | None,
                max_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-               known_sources: frozenset[str] = KNOWN_SOURCES) -> list[LandItem]:
+               known_sources: frozenset[str] | None = KNOWN_SOURCES) -> list[LandItem]:
     """The land items of one NDJSON line; raises :class:`EventError` with a reason."""
     if len(line) > max_bytes:
         raise EventError(f"event is {len(line)} bytes, above the limit of {max_bytes}",
@@ -77,7 +77,7 @@ def ingest_lines(
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     actor: str | None = None,
     progress: Callable[[int], None] | None = None,
-    known_sources: frozenset[str] = KNOWN_SOURCES,
+    known_sources: frozenset[str] | None = KNOWN_SOURCES,
 ) -> IngestReport:
     """Land every good line of ``lines``; dead-letter the bad ones with line number and reason.
 

@@ -13,7 +13,8 @@ from revops.sources.stripe import is_stripe_event, normalize_stripe_event
 
 SourceHint = Literal["stripe", "salesforce", "envelope"]
 SOURCE_HINTS: tuple[str, ...] = ("stripe", "salesforce", "envelope")
-KNOWN_SOURCES: frozenset[str] = frozenset({"stripe", "salesforce"})
+# None: any well-formed source name is accepted in a neutral envelope.
+KNOWN_SOURCES: frozenset[str] | None = None
 
 
 def is_envelope(obj: Any) -> bool:
@@ -22,17 +23,19 @@ def is_envelope(obj: Any) -> bool:
 
 
 def normalize_envelope(obj: dict[str, Any],
-                       known_sources: frozenset[str] = KNOWN_SOURCES) -> Envelope:
+                       known_sources: frozenset[str] | None = KNOWN_SOURCES) -> Envelope:
     """Validate a neutral envelope; without ``event_id`` one is derived from its content.
 
-    A source outside ``known_sources`` is refused (reason ``unknown_source``).
+    When ``known_sources`` is given, a source outside it is refused (reason
+    ``unknown_source``).
     """
     data = dict(obj)
-    if isinstance(data.get("source"), str) and data["source"] not in known_sources:
+    if (known_sources is not None and isinstance(data.get("source"), str)
+            and data["source"] not in known_sources):
         raise EventError(f"unknown source {data['source']!r}", reason="unknown_source",
                          input=str(data["source"])[:60],
                          hint="known sources: " + ", ".join(sorted(known_sources))
-                         + " (add more with [ingest] extra_sources)")
+                         + " (the list is [ingest] allowed_sources)")
     if not data.get("event_id"):
         from revops.envelope import content_event_id
 
@@ -51,7 +54,7 @@ def normalize_envelope(obj: dict[str, Any],
 
 
 def normalize_record(obj: Any, source: SourceHint | None = None,
-                     known_sources: frozenset[str] = KNOWN_SOURCES) -> list[Envelope]:
+                     known_sources: frozenset[str] | None = KNOWN_SOURCES) -> list[Envelope]:
     """Envelopes for one decoded JSON record; ``source`` forces how it is read.
 
     Raises :class:`EventError` (``reason`` ``unrecognised_event`` and others) for anything that
