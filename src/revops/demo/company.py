@@ -85,7 +85,7 @@ class Company:
         rng = self.rng
         currency = "jpy" if rng.random() < 0.7 else "usd"
         amount = (rng.randrange(30, 300) * 10_000 if currency == "jpy"
-                  else rng.randrange(50, 500) * 100)
+                  else rng.randrange(50, 500) * 10_000)
         company = f"{COMPANIES[n % len(COMPANIES)]} {n // len(COMPANIES) + 1}"
         created = self._at(self.start, 0, max(1.0, (self.end - self.start).days - 12))
         deal = Deal(self._sfid("006"), self._sfid("001"), f"{company} subscription",
@@ -121,6 +121,8 @@ class Company:
                                                          back, {}))
         if won:
             deal.won_at = at
+            if n % 29 == 11:  # won, but billing has not started yet
+                return
             self._billing(deal, n)
 
     def _fields(self, deal: Deal, stage: str) -> dict[str, Any]:
@@ -129,7 +131,7 @@ class Company:
                 "CurrencyIsoCode": deal.currency.upper(), "StageName": stage,
                 "CloseDate": (deal.created + timedelta(days=45)).date().isoformat()}
 
-    def _billing(self, deal: Deal, n: int) -> None:
+    def _billing(self, deal: Deal, n: int) -> None:  # noqa: PLR0915
         rng = self.rng
         assert deal.won_at is not None
         prepaid = n % 17 == 3
@@ -164,12 +166,14 @@ class Company:
             if behaviour == "upgrade" and months == 4:
                 unit = int(unit * 1.5)
             self._invoice(deal, cus_id, email, unit, (period_start, period_end), price_id,
-                          interval, sub_id, api, behaviour, months, prepaid and months == 1)
+                          interval, sub_id, api, behaviour, months, prepaid and months == 1,
+                          partial=n % 19 == 5 and months == 1)
             period_start = period_end
 
     def _invoice(self, deal: Deal, cus_id: str, email: str, amount: int,
                  period: tuple[datetime, datetime], price_id: str, interval: str, sub_id: str,
-                 api: str, behaviour: str, month: int, prepaid: bool) -> None:
+                 api: str, behaviour: str, month: int, prepaid: bool,
+                 partial: bool = False) -> None:
         rng = self.rng
         created = period[0]
         if created >= self.end:
@@ -191,6 +195,10 @@ class Company:
 
         emit("invoice.created", created, status="draft")
         emit("invoice.finalized", finalized, status="open", finalized_at=finalized)
+        if partial:  # half paid by bank transfer, the rest still open
+            emit("invoice.updated", finalized + timedelta(days=5), status="open",
+                 finalized_at=finalized, amount_paid=amount // 2)
+            return
         if prepaid:
             delay = 0.2
         elif behaviour == "late":
