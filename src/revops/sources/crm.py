@@ -116,7 +116,7 @@ def extract_crm(wh: Warehouse, settings: Settings) -> ExtractReport:
 def _load_chunk(wh: Warehouse, table: str, key: str, chunk: pa.Table, now: datetime,
                 report: ExtractReport) -> int:
     keys = pc.utf8_trim_whitespace(chunk[key])
-    missing = pc.or_(pc.is_null(keys), pc.equal(keys, ""))
+    missing = pc.fill_null(pc.or_kleene(pc.is_null(keys), pc.equal(keys, "")), True)
     bad = pc.sum(missing).as_py() or 0
     if bad:
         report.reject(f"missing_{key}", bad)
