@@ -16,10 +16,13 @@ an error.
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -28,7 +31,7 @@ from pydantic import BaseModel, Field
 from revops.audit import audit
 from revops.errors import ConfigError, RevopsError, TerminalSourceError, UsageError
 from revops.sources.extract import ExtractReport, insert_arrow
-from revops.sources.sales_clean import clean_rows
+from revops.sources.sales_clean import CleanRows, clean_rows
 from revops.sources.sales_dedupe import OrderDeduper
 from revops.sources.sales_read import (
     BLOCK_BYTES,
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     from revops.config import Settings
     from revops.warehouse.base import Warehouse
 
+T = TypeVar("T")
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 FILE_PATTERN = "sales_{month}.csv"
 RAW_COLUMNS = ("order_id", "customer_id", "order_date", "revenue", "product_category", "month",
@@ -156,12 +160,11 @@ def _load_month(wh: Warehouse, cfg: SalesSettings, month: str, fs: Any, path: st
         parts = read_sales_rows(fh, name, forced, cfg.block_bytes)
         decoder = next(parts)
         assert isinstance(decoder, BlockDecoder)
-        for block in parts:
-            assert isinstance(block, RawRows)
+        # Parsing the next block overlaps with writing this one (both release the GIL).
+        for block, cleaned in prefetch(_cleaned(parts), depth=1):
             report.skipped += block.blank
             _reject_malformed(wh, month, name, block, now, report)
-            if block.table.num_rows:
-                cleaned = clean_rows(block.table)
+            if cleaned is not None:
                 _insert_rejects(wh, month, name, cleaned.rejected, now, report)
                 good = cleaned.good
                 loaded += insert_arrow(wh, "revops.raw_sales_orders",
@@ -180,6 +183,52 @@ def _load_month(wh: Warehouse, cfg: SalesSettings, month: str, fs: Any, path: st
     report.loaded += loaded
     report.tables[f"raw_sales_orders[{month}]"] = loaded
     report.inputs.append(f"{path} ({decoder.encoding or 'utf-8'}{', BOM' if decoder.bom else ''})")
+
+
+def _cleaned(parts: Iterator[Any]) -> Iterator[tuple[RawRows, CleanRows | None]]:
+    for block in parts:
+        assert isinstance(block, RawRows)
+        yield block, clean_rows(block.table) if block.table.num_rows else None
+
+
+def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Run ``items`` in a background thread, at most ``depth`` items ahead (so memory stays
+    bounded); its exceptions are raised here, in order."""
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        box.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            box.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="revops-sales-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = box.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                worker.join(timeout=0.05)
 
 
 def _drop_lines(wh: Warehouse, month: str, lines: np.ndarray, batch: int = 50_000) -> None:

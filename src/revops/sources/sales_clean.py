@@ -33,7 +33,8 @@ REASONS = ("missing_customer_id", "missing_revenue", "unreadable_revenue", "nega
 
 @dataclass
 class CleanRows:
-    """Good rows (typed) and rejected rows (line_no, raw_line, reason) of one block."""
+    """Good rows (typed, with line_no) and rejected rows (line_no, raw_line, reason) of one
+    block."""
 
     good: pa.Table
     rejected: pa.Table
@@ -138,9 +139,10 @@ def clean_rows(rows: pa.Table) -> CleanRows:
     category = _text(rows["product_category"].combine_chunks())
     good = pa.table({
         "order_id": order, "customer_id": customer, "order_date": order_date,
-        "revenue": revenue, "product_category": category,
-        "line_no": rows["line_no"], "raw_line": rows["raw_line"],
-    }).filter(good_mask)
+        "revenue": revenue, "product_category": category, "line_no": rows["line_no"],
+    })
+    if pc.any(bad).as_py():
+        good = good.filter(good_mask)
     rejected = pa.table({"line_no": rows["line_no"], "raw_line": rows["raw_line"],
                          "reason": reason}).filter(bad)
     return CleanRows(good, rejected)

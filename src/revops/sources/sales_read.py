@@ -25,7 +25,7 @@ from revops.errors import SourceError, TerminalSourceError, UsageError
 
 COLUMNS = ("order_id", "customer_id", "order_date", "revenue", "product_category")
 REQUIRED = ("order_id", "customer_id", "order_date", "revenue")
-BLOCK_BYTES = 8 * 1024 * 1024
+BLOCK_BYTES = 4 * 1024 * 1024
 UTF8_BOM = codecs.BOM_UTF8
 DETECTABLE = ("utf-8", "cp932")
 
@@ -235,8 +235,9 @@ class RowSplitter:
         for i in np.flatnonzero(~ok):
             raw = part[int(i)].as_py()
             self._read_slow(first_line + int(idx[i]), raw, slow, malformed)
-        keep = pa.array(np.flatnonzero(ok))
-        found, part = found.filter(pa.array(ok)), part.take(keep)
+        if not ok.all():
+            keep = pa.array(np.flatnonzero(ok))
+            found, part = found.filter(pa.array(ok)), part.take(keep)
         columns = {name: _unquote(pc.struct_field(found, f"f{pos}"))
                    for name, pos in self._wanted()}
         table = _table(idx[ok] + first_line, part, columns)
@@ -306,7 +307,8 @@ def split_lines(data: bytes) -> pa.Array:
 def _line_options() -> dict[str, Any]:
     if not _LINE_OPTIONS:
         _LINE_OPTIONS.update(
-            read_options=pcsv.ReadOptions(column_names=["line"], block_size=1 << 22),
+            read_options=pcsv.ReadOptions(column_names=["line"], block_size=1 << 24,
+                                         use_threads=False),
             parse_options=pcsv.ParseOptions(delimiter="\x1f", quote_char=False,
                                             escape_char=False, ignore_empty_lines=False,
                                             newlines_in_values=False),
