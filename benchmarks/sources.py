@@ -49,17 +49,26 @@ def write_sales(path: Path, rows: int, encoding: str, messy: bool, seed: int = 1
             v = rng.randint(100, 500_000)
             if messy:
                 kind = rng.random()
-                rev = (str(v) if kind < 0.70 else f'"{v:,}"' if kind < 0.80
-                       else f'"{yen}{v:,}"' if kind < 0.90 else f"{v}円" if kind < 0.97
-                       else str(v).translate(full))
+                rev = (
+                    str(v)
+                    if kind < 0.70
+                    else f'"{v:,}"'
+                    if kind < 0.80
+                    else f'"{yen}{v:,}"'
+                    if kind < 0.90
+                    else f"{v}円"
+                    if kind < 0.97
+                    else str(v).translate(full)
+                )
                 day = f"2024-01-{i % 28 + 1:02d}" if kind < 0.9 else f"2024/1/{i % 28 + 1}"
             else:
                 rev, day = str(v), f"2024-01-{i % 28 + 1:02d}"
             if i % 1000 == 7:
                 rev = ""
             oid = i - 1 if i % 997 == 0 and i else i
-            buf.append(f"O-{oid:09d},C{rng.randint(1, 99_999):06d},{day},{rev},"
-                       f"{CATEGORIES[i % 4]}\n")
+            buf.append(
+                f"O-{oid:09d},C{rng.randint(1, 99_999):06d},{day},{rev},{CATEGORIES[i % 4]}\n"
+            )
             if len(buf) >= 200_000:
                 fh.write("".join(buf).encode(encoding))
                 buf = []
@@ -78,18 +87,28 @@ def prepare_crm(admin_url: str, orders: int) -> str:
     customers = max(1, orders // 10)
     with psycopg.connect(url, autocommit=True) as con:
         con.execute("CREATE SCHEMA crm")
-        con.execute("CREATE TABLE crm.customers (customer_id TEXT PRIMARY KEY, customer_name "
-                    "TEXT, email TEXT, acquisition_date DATE, acquisition_source TEXT, "
-                    "acquisition_channel TEXT)")
-        con.execute("CREATE TABLE crm.orders (order_id TEXT PRIMARY KEY, customer_id TEXT, "
-                    "order_date DATE, revenue NUMERIC(12, 2))")
-        con.execute("INSERT INTO crm.customers SELECT 'C' || g, '顧客 ' || g, "
-                    "'c' || g || '@example.com', DATE '2024-01-01' + (g %% 90), "
-                    "'GGL-' || (g %% 40), (ARRAY['Google','Facebook','Instagram','Organic',"
-                    "'Referral'])[1 + g %% 5] FROM generate_series(1, %s) g", (customers,))
-        con.execute("INSERT INTO crm.orders SELECT 'ORD-' || g, 'C' || (1 + g %% %s), "
-                    "DATE '2024-01-01' + (g %% 120), round((random() * 100000)::numeric, 2) "
-                    "FROM generate_series(1, %s) g" % (customers, orders))
+        con.execute(
+            "CREATE TABLE crm.customers (customer_id TEXT PRIMARY KEY, customer_name "
+            "TEXT, email TEXT, acquisition_date DATE, acquisition_source TEXT, "
+            "acquisition_channel TEXT)"
+        )
+        con.execute(
+            "CREATE TABLE crm.orders (order_id TEXT PRIMARY KEY, customer_id TEXT, "
+            "order_date DATE, revenue NUMERIC(12, 2))"
+        )
+        con.execute(
+            "INSERT INTO crm.customers SELECT 'C' || g, '顧客 ' || g, "
+            "'c' || g || '@example.com', DATE '2024-01-01' + (g %% 90), "
+            "'GGL-' || (g %% 40), (ARRAY['Google','Facebook','Instagram','Organic',"
+            "'Referral'])[1 + g %% 5] FROM generate_series(1, %s) g",
+            (customers,),
+        )
+        con.execute(
+            "INSERT INTO crm.orders SELECT 'ORD-' || g, 'C' || (1 + g % %s), "
+            "DATE '2024-01-01' + (g % 120), round((random() * 100000)::numeric, 2) "
+            "FROM generate_series(1, %s) g",
+            (customers, orders),
+        )
         con.execute("ANALYZE")
     return url
 
@@ -108,17 +127,24 @@ def child_revops_csv(folder: str, month: str) -> dict[str, object]:
         report = extract_sales(wh, settings, month=month)
         seconds = time.perf_counter() - started
         wh.close()
-    return {"seconds": seconds, "rows": report.loaded + report.rejected,
-            "loaded": report.loaded, "rejected": report.rejected}
+    return {
+        "seconds": seconds,
+        "rows": report.loaded + report.rejected,
+        "loaded": report.loaded,
+        "rejected": report.rejected,
+    }
 
 
 def child_seed_csv(path: str, write: bool) -> dict[str, object]:
     import pandas as pd
 
     started = time.perf_counter()
-    df = pd.read_csv(path, encoding="utf-8" if "utf-8" in path else "cp932",
-                     dtype={"customer_id": str, "product_category": str},
-                     parse_dates=["order_date"])
+    df = pd.read_csv(
+        path,
+        encoding="utf-8" if "utf-8" in path else "cp932",
+        dtype={"customer_id": str, "product_category": str},
+        parse_dates=["order_date"],
+    )
     rows = len(df)
     df = df.drop_duplicates(subset=["order_id"])
     df = df[df["customer_id"].notna()]
@@ -127,8 +153,12 @@ def child_seed_csv(path: str, write: bool) -> dict[str, object]:
     if write:
         with tempfile.TemporaryDirectory() as tmp:
             df.to_csv(Path(tmp) / "sales_data.csv", index=False)
-    return {"seconds": time.perf_counter() - started, "rows": rows, "loaded": len(df),
-            "pandas": pd.__version__}
+    return {
+        "seconds": time.perf_counter() - started,
+        "rows": rows,
+        "loaded": len(df),
+        "pandas": pd.__version__,
+    }
 
 
 def child_crm(url: str) -> dict[str, object]:
@@ -139,8 +169,16 @@ def child_crm(url: str) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         wh = connect(f"duckdb:///{tmp}/bench.duckdb")
         ensure_schema(wh)
-        settings = Settings(data={"crm": {"url": url, "customers_table": "crm.customers",
-                                          "orders_table": "crm.orders"}}, env={})
+        settings = Settings(
+            data={
+                "crm": {
+                    "url": url,
+                    "customers_table": "crm.customers",
+                    "orders_table": "crm.orders",
+                }
+            },
+            env={},
+        )
         started = time.perf_counter()
         report = extract_crm(wh, settings)
         seconds = time.perf_counter() - started
@@ -151,8 +189,9 @@ def child_crm(url: str) -> dict[str, object]:
 def run_child(*args: str) -> dict[str, object]:
     """Run this script as a child; its JSON result plus its peak RSS in MB."""
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    proc = subprocess.Popen([sys.executable, __file__, "--child", *args],
-                            stdout=subprocess.PIPE, env=env, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", *args], stdout=subprocess.PIPE, env=env, text=True
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     out = proc.stdout.read() if proc.stdout else ""
     if status != 0:
@@ -168,23 +207,30 @@ def main() -> None:
     parser.add_argument("--rows", type=int, action="append", help="sales rows (repeatable)")
     parser.add_argument("--encodings", nargs="+", default=["utf-8", "cp932"])
     parser.add_argument("--crm-orders", type=int, default=1_000_000)
-    parser.add_argument("--pg-url", default=os.environ.get(
-        "REVOPS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
-    parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(),
-                                                          "revops-bench-sources"))
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "REVOPS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    parser.add_argument(
+        "--workdir", default=os.path.join(tempfile.gettempdir(), "revops-bench-sources")
+    )
     parser.add_argument("--out", default=str(HERE / "RESULTS-sources.md"))
     parser.add_argument("--child", nargs="+")
     args = parser.parse_args()
     if args.child:
         kind, *rest = args.child
-        fn = {"revops": lambda: child_revops_csv(rest[0], rest[1]),
-              "seed": lambda: child_seed_csv(rest[0], rest[1] == "write"),
-              "crm": lambda: child_crm(rest[0])}[kind]
+        fn = {
+            "revops": lambda: child_revops_csv(rest[0], rest[1]),
+            "seed": lambda: child_seed_csv(rest[0], rest[1] == "write"),
+            "crm": lambda: child_crm(rest[0]),
+        }[kind]
         print(json.dumps(fn(), default=str))
         return
     rows_list = args.rows or [1_000_000]
     work = Path(args.workdir)
-    lines = [f"| {'what':48} | rows | seconds | rows/s | peak RSS MB |", "|---|---:|---:|---:|---:|"]
+    lines = ["| what | rows | seconds | rows/s | peak RSS MB |", "|---|---:|---:|---:|---:|"]
     results: list[dict[str, object]] = []
     for rows in rows_list:
         for encoding in args.encodings:
@@ -201,8 +247,10 @@ def main() -> None:
                 if not messy:
                     for write in (False, True):
                         s = run_child("seed", str(path), "write" if write else "read")
-                        what = (f"seed path (pandas {s['pandas']}) {encoding}, plain, "
-                                f"{'read+clean+to_csv' if write else 'read+clean'}")
+                        what = (
+                            f"seed path (pandas {s['pandas']}) {encoding}, plain, "
+                            f"{'read+clean+to_csv' if write else 'read+clean'}"
+                        )
                         results.append({"what": what, **s})
                 path.unlink()  # keep the disk free between sizes
                 print(results[-1] if messy else results[-3:], flush=True)
@@ -213,8 +261,10 @@ def main() -> None:
         print(results[-1], flush=True)
     for r in results:
         rate = float(r["rows"]) / float(r["seconds"])  # type: ignore[arg-type]
-        lines.append(f"| {r['what']} | {r['rows']:,} | {float(r['seconds']):.2f} | "  # type: ignore[arg-type]
-                     f"{rate:,.0f} | {r['peak_rss_mb']} |")
+        lines.append(
+            f"| {r['what']} | {r['rows']:,} | {float(r['seconds']):.2f} | "  # type: ignore[arg-type]
+            f"{rate:,.0f} | {r['peak_rss_mb']} |"
+        )
     write_results(Path(args.out), lines, sys.argv[1:])
 
 
@@ -224,20 +274,28 @@ def write_results(out: Path, table: list[str], argv: list[str]) -> None:
     import pyarrow
 
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    text = "\n".join([
-        "# Sources benchmark (sales CSV, CRM)", "",
-        f"Measured {now} with `python benchmarks/sources.py {' '.join(argv)}` on "
-        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"pyarrow {pyarrow.__version__}, duckdb {duckdb.__version__}, pandas "
-        f"{pandas.__version__}.", "",
-        "**The machine was shared with several other people's test and benchmark runs "
-        "while these figures were taken (load average well above the core count): they are "
-        "lower bounds.**", "",
-        "revops rows = loaded + rejected; the time covers reading, encoding detection, "
-        "cleaning, rejects with line numbers, dedupe, the load into a DuckDB warehouse file and "
-        "the commit. The seed path cannot read messy revenue (`¥1,234`), so it runs on the "
-        "plain file; it does not write a warehouse (its to_csv step is shown separately).", "",
-        *table, ""])
+    text = "\n".join(
+        [
+            "# Sources benchmark (sales CSV, CRM)",
+            "",
+            f"Measured {now} with `python benchmarks/sources.py {' '.join(argv)}` on "
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"pyarrow {pyarrow.__version__}, duckdb {duckdb.__version__}, pandas "
+            f"{pandas.__version__}.",
+            "",
+            "**The machine was shared with several other people's test and benchmark runs "
+            "while these figures were taken (load average well above the core count): they are "
+            "lower bounds.**",
+            "",
+            "revops rows = loaded + rejected; the time covers reading, encoding detection, "
+            "cleaning, rejects with line numbers, dedupe, the load into a DuckDB warehouse file and "
+            "the commit. The seed path cannot read messy revenue (`¥1,234`), so it runs on the "
+            "plain file; it does not write a warehouse (its to_csv step is shown separately).",
+            "",
+            *table,
+            "",
+        ]
+    )
     out.write_text(text, encoding="utf-8")
     print(text)
 

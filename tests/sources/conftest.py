@@ -24,8 +24,14 @@ def ads_api() -> Iterator[AdsApiServer]:
 def make_ads_settings(server: AdsApiServer, **overrides: Any) -> Settings:
     """Settings reading ``server`` with tiny backoff waits (tests never sleep long)."""
     section, env = demo_ads_settings(server.base_url)
-    section.update({"backoff_floor_s": 0.001, "backoff_max_s": 0.01, "retry_after_max_s": 0.01,
-                    "timeout_s": 2.0})
+    section.update(
+        {
+            "backoff_floor_s": 0.001,
+            "backoff_max_s": 0.01,
+            "retry_after_max_s": 0.01,
+            "timeout_s": 2.0,
+        }
+    )
     env = dict(env)
     for key, value in overrides.items():
         if key.startswith("REVOPS_"):

@@ -17,8 +17,11 @@ DAY = date(2024, 3, 5)
 
 
 def _ads_rows(wh, day=DAY):
-    return wh.query("SELECT campaign_id, channel, impressions, clicks, cost, conversions "
-                    "FROM revops.raw_ads WHERE date = ? ORDER BY campaign_id", (day,))
+    return wh.query(
+        "SELECT campaign_id, channel, impressions, clicks, cost, conversions "
+        "FROM revops.raw_ads WHERE date = ? ORDER BY campaign_id",
+        (day,),
+    )
 
 
 class Recorder:
@@ -116,8 +119,12 @@ def test_permanent_failure_leaves_the_previous_slice_untouched(wh, ads_api, ads_
     text = str(info.value)
     assert "ads API" in text and "page 3" in text and "4 attempts" in text
     assert _ads_rows(wh) == before
-    statuses = [r["status"] for r in wh.query(
-        "SELECT status FROM revops.audit_events WHERE resource = 'ads' ORDER BY \"at\"")]
+    statuses = [
+        r["status"]
+        for r in wh.query(
+            "SELECT status FROM revops.audit_events WHERE resource = 'ads' ORDER BY \"at\""
+        )
+    ]
     assert statuses == ["ok", "failed"]
 
 
@@ -132,8 +139,13 @@ def test_unreachable_api_names_the_url_and_the_fix(wh, ads_settings, ads_api):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = ads_settings(ads_api, base_url=f"http://127.0.0.1:{port}", token_url=None,
-                            REVOPS_ADS__TOKEN="revops-demo-token", max_retries=1)
+    settings = ads_settings(
+        ads_api,
+        base_url=f"http://127.0.0.1:{port}",
+        token_url=None,
+        REVOPS_ADS__TOKEN="revops-demo-token",
+        max_retries=1,
+    )
     with pytest.raises(TerminalSourceError) as info:
         extract_ads(wh, settings, DAY)
     text = str(info.value)
@@ -151,8 +163,9 @@ def test_wrong_secret_is_a_clear_error_without_the_secret(wh, ads_api, ads_setti
 
 
 def test_static_token(wh, ads_api, ads_settings):
-    settings = ads_settings(ads_api, token_url=None, client_id=None,
-                            REVOPS_ADS__TOKEN="revops-demo-token")
+    settings = ads_settings(
+        ads_api, token_url=None, client_id=None, REVOPS_ADS__TOKEN="revops-demo-token"
+    )
     assert extract_ads(wh, settings, DAY).loaded == 120
 
 
@@ -173,9 +186,9 @@ def test_no_rows_is_an_error_unless_allowed(wh, ads_api, ads_settings):
     assert report.loaded == 0
 
 
-def test_invalid_and_duplicate_records_are_dead_lettered_and_skipped(wh, ads_api,
-                                                                      ads_settings,
-                                                                      monkeypatch):
+def test_invalid_and_duplicate_records_are_dead_lettered_and_skipped(
+    wh, ads_api, ads_settings, monkeypatch
+):
     original = ads_api.state.records
 
     def records(day):
@@ -189,19 +202,21 @@ def test_invalid_and_duplicate_records_are_dead_lettered_and_skipped(wh, ads_api
     assert (report.loaded, report.skipped, report.rejected) == (3, 1, 2)
     assert report.reasons == {"invalid_record": 1, "wrong_date": 1}
     letters = wh.query("SELECT source, reason FROM revops.dead_letters ORDER BY reason")
-    assert letters == [{"source": "ads", "reason": "invalid_record"},
-                       {"source": "ads", "reason": "wrong_date"}]
+    assert letters == [
+        {"source": "ads", "reason": "invalid_record"},
+        {"source": "ads", "reason": "wrong_date"},
+    ]
 
 
 def test_channel_rule_record_then_longest_prefix_then_default_then_unknown():
     cfg = AdsSettings(channel_map={"G": "Generic", "GGL-": "Google"}, default_channel="Display")
-    record = AdsCampaign(campaign_id="GGL-1", date=DAY, impressions=1, clicks=1, cost=1,
-                         conversions=0)
+    record = AdsCampaign(
+        campaign_id="GGL-1", date=DAY, impressions=1, clicks=1, cost=1, conversions=0
+    )
     assert channel_for(record, cfg) == "Google"
     assert channel_for(record.model_copy(update={"channel": "Facebook"}), cfg) == "Facebook"
     assert channel_for(record.model_copy(update={"campaign_id": "X-1"}), cfg) == "Display"
-    assert channel_for(record.model_copy(update={"campaign_id": "X-1"}), AdsSettings()) == \
-        "Unknown"
+    assert channel_for(record.model_copy(update={"campaign_id": "X-1"}), AdsSettings()) == "Unknown"
 
 
 def test_retry_after_forms():

@@ -26,8 +26,10 @@ def _run(args, env):
 
 
 def test_extract_sales_prints_counts(tmp_path):
-    env = {"REVOPS_WAREHOUSE__URL": f"duckdb:///{tmp_path}/w.duckdb",
-           "REVOPS_SALES__PATH": str(FIXTURES / "cp932")}
+    env = {
+        "REVOPS_WAREHOUSE__URL": f"duckdb:///{tmp_path}/w.duckdb",
+        "REVOPS_SALES__PATH": str(FIXTURES / "cp932"),
+    }
     result = _run(["extract", "sales", "--month", "2024-01"], env)
     assert result.exit_code == 0, result.output
     assert result.output.startswith("sales 2024-01: loaded 11  skipped 1  rejected 9 (")
@@ -42,8 +44,7 @@ def test_extract_errors_exit_with_a_clear_message(tmp_path, monkeypatch, capsys)
     with pytest.raises(SystemExit) as info:
         main(["extract", "sales", "--month", "2024-01", "--encoding", "nope"])
     assert info.value.code == 2
-    assert capsys.readouterr().err.startswith(
-        "error: unknown encoding 'nope' for the sales CSV")
+    assert capsys.readouterr().err.startswith("error: unknown encoding 'nope' for the sales CSV")
     with pytest.raises(SystemExit) as info:
         main(["extract", "sales", "--month", "2024-01"])
     err = capsys.readouterr().err
@@ -56,21 +57,24 @@ def test_extract_errors_exit_with_a_clear_message(tmp_path, monkeypatch, capsys)
 def test_extract_ads_and_crm_commands(tmp_path):
     base_url, stop = start_ads_api(seed=1, end=END, days=30)
     try:
-        overrides = write_demo_sources(tmp_path / "demo", seed=1, end=END, days=30,
-                                       ads_base_url=base_url)
-        env = {"REVOPS_WAREHOUSE__URL": f"duckdb:///{tmp_path}/w.duckdb",
-               "REVOPS_ADS__BASE_URL": base_url,
-               "REVOPS_ADS__TOKEN_URL": overrides["ads"]["token_url"],
-               "REVOPS_ADS__CLIENT_ID": overrides["ads"]["client_id"],
-               "REVOPS_ADS__CHANNEL_MAP__IG-": "Instagram",
-               "REVOPS_CRM__URL": overrides["crm"]["url"], **overrides["env"]}
+        overrides = write_demo_sources(
+            tmp_path / "demo", seed=1, end=END, days=30, ads_base_url=base_url
+        )
+        env = {
+            "REVOPS_WAREHOUSE__URL": f"duckdb:///{tmp_path}/w.duckdb",
+            "REVOPS_ADS__BASE_URL": base_url,
+            "REVOPS_ADS__TOKEN_URL": overrides["ads"]["token_url"],
+            "REVOPS_ADS__CLIENT_ID": overrides["ads"]["client_id"],
+            "REVOPS_ADS__CHANNEL_MAP__IG-": "Instagram",
+            "REVOPS_CRM__URL": overrides["crm"]["url"],
+            **overrides["env"],
+        }
         result = _run(["extract", "ads", "--date", "2024-03-30"], env)
         assert result.exit_code == 0, result.output
         assert result.output.startswith("ads 2024-03-30: loaded 120  skipped 0  rejected 0")
         result = _run(["extract", "ads", "--date", "2024-01-01"], env)
         assert result.exit_code == 1 and "no campaigns for 2024-01-01" in str(result.exception)
-        assert _run(["extract", "ads", "--date", "2024-01-01", "--allow-empty"],
-                    env).exit_code == 0
+        assert _run(["extract", "ads", "--date", "2024-01-01", "--allow-empty"], env).exit_code == 0
         result = _run(["extract", "crm"], env)
         assert result.exit_code == 0 and "raw_crm_customers" in result.output
     finally:
@@ -80,8 +84,9 @@ def test_extract_ads_and_crm_commands(tmp_path):
 def test_demo_sources_line_up(wh, tmp_path):
     base_url, stop = start_ads_api(seed=5, end=END, days=30)
     try:
-        overrides = write_demo_sources(tmp_path / "demo", seed=5, end=END, days=30,
-                                       ads_base_url=base_url)
+        overrides = write_demo_sources(
+            tmp_path / "demo", seed=5, end=END, days=30, ads_base_url=base_url
+        )
         data = {k: overrides[k] for k in ("ads", "crm", "sales")}
         settings = Settings(data=data, env=overrides["env"])
         for offset in range(3):
@@ -93,10 +98,16 @@ def test_demo_sources_line_up(wh, tmp_path):
         raw = (tmp_path / "demo" / "sales" / "sales_2024-02.csv").read_bytes()
         raw.decode("cp932")  # the earlier month is CP932
         assert report.slice == "2024-03" and report.inputs[0].endswith("(utf-8)")
-        assert set(report.reasons) == {"missing_customer_id", "missing_revenue",
-                                       "unreadable_revenue", "negative_revenue",
-                                       "duplicate_order_id", "malformed_row",
-                                       "missing_order_id", "unreadable_order_date"}
+        assert set(report.reasons) == {
+            "missing_customer_id",
+            "missing_revenue",
+            "unreadable_revenue",
+            "negative_revenue",
+            "duplicate_order_id",
+            "malformed_row",
+            "missing_order_id",
+            "unreadable_order_date",
+        }
         report_feb = extract_sales(wh, settings, month="2024-02")
         assert report_feb.inputs[0].endswith("(cp932)") and report_feb.rejected == 8
         channels = {r["channel"] for r in wh.query("SELECT DISTINCT channel FROM revops.raw_ads")}
@@ -104,12 +115,14 @@ def test_demo_sources_line_up(wh, tmp_path):
         known = wh.query_value(
             "SELECT avg(CASE WHEN c.customer_id IS NULL THEN 0.0 ELSE 1.0 END) "
             "FROM revops.raw_sales_orders s LEFT JOIN revops.raw_crm_customers c "
-            "USING (customer_id)")
+            "USING (customer_id)"
+        )
         assert 0.85 < float(known) < 0.99  # most sales name CRM customers, some do not
         sources = wh.query_value(
             "SELECT count(*) FROM revops.raw_crm_customers c JOIN "
             "(SELECT DISTINCT campaign_id FROM revops.raw_ads) a "
-            "ON a.campaign_id = c.acquisition_source")
+            "ON a.campaign_id = c.acquisition_source"
+        )
         assert sources > 0  # paid customers name real campaigns
     finally:
         stop()

@@ -49,8 +49,10 @@ def _settings(url: str, **crm: object) -> Settings:
 
 
 def _pg_settings(url: str, **crm: object) -> Settings:
-    tables = {"customers_table": f"{SOURCE_SCHEMA}.customers",
-              "orders_table": f"{SOURCE_SCHEMA}.orders"}
+    tables = {
+        "customers_table": f"{SOURCE_SCHEMA}.customers",
+        "orders_table": f"{SOURCE_SCHEMA}.orders",
+    }
     return _settings(url, **{**tables, **crm})
 
 
@@ -60,8 +62,10 @@ def test_postgres_crm_snapshot(wh, pg_crm, chunk_size):
     report = extract_crm(wh, _pg_settings(pg_crm, chunk_size=chunk_size))
     assert report.tables == {"raw_crm_customers": 3, "raw_crm_orders": 4}
     assert report.reasons == {"missing_order_id": 1}
-    customers = {r["customer_id"]: r for r in wh.query(
-        "SELECT * FROM revops.raw_crm_customers ORDER BY customer_id")}
+    customers = {
+        r["customer_id"]: r
+        for r in wh.query("SELECT * FROM revops.raw_crm_customers ORDER BY customer_id")
+    }
     assert customers["C1"]["customer_name"] == '山田 "太郎", Jr.'
     assert customers["C1"]["acquisition_date"] == date(2024, 3, 1)
     assert customers["C2"]["customer_name"] == "" and customers["C2"]["email"] is None
@@ -81,7 +85,8 @@ def test_custom_queries(duck, pg_crm):
         f"acquisition_date::date AS acquisition_date, acquisition_source, acquisition_channel "
         f"FROM {SOURCE_SCHEMA}.customers WHERE acquisition_channel = 'Google'",
         orders_query=f"SELECT order_id, customer_id, order_date, revenue "
-        f"FROM {SOURCE_SCHEMA}.orders WHERE customer_id = 'C1'")
+        f"FROM {SOURCE_SCHEMA}.orders WHERE customer_id = 'C1'",
+    )
     report = extract_crm(duck, settings)
     assert report.tables == {"raw_crm_customers": 1, "raw_crm_orders": 2}
 
@@ -98,8 +103,12 @@ def test_failed_extraction_keeps_the_previous_snapshot(wh, pg_crm):
 
 @pytest.mark.postgres
 def test_postgres_source_is_read_only(duck, pg_crm):
-    settings = _pg_settings(pg_crm, customers_query=(
-        f"WITH gone AS (DELETE FROM {SOURCE_SCHEMA}.customers RETURNING *) SELECT * FROM gone"))
+    settings = _pg_settings(
+        pg_crm,
+        customers_query=(
+            f"WITH gone AS (DELETE FROM {SOURCE_SCHEMA}.customers RETURNING *) SELECT * FROM gone"
+        ),
+    )
     with pytest.raises(SourceError):
         extract_crm(duck, settings)
     import psycopg
@@ -112,8 +121,10 @@ def test_unreachable_postgres(duck):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = Settings(data={"crm": {"url": f"postgresql://reader@127.0.0.1:{port}/crm"}},
-                        env={"REVOPS_CRM__PASSWORD": "hunter2"})
+    settings = Settings(
+        data={"crm": {"url": f"postgresql://reader@127.0.0.1:{port}/crm"}},
+        env={"REVOPS_CRM__PASSWORD": "hunter2"},
+    )
     with pytest.raises(SourceError) as info:
         extract_crm(duck, settings)
     text = str(info.value)
@@ -130,17 +141,19 @@ def test_sqlite_demo_crm(wh, tmp_path: Path):
         revenue = con.execute("SELECT sum(revenue) FROM orders").fetchone()[0]
     con.close()
     assert report.tables == {"raw_crm_customers": n_customers, "raw_crm_orders": n_orders}
-    assert wh.query_value("SELECT sum(revenue) FROM revops.raw_crm_orders") == \
-        Decimal(str(revenue))
-    channels = {r["acquisition_channel"] for r in wh.query(
-        "SELECT DISTINCT acquisition_channel FROM revops.raw_crm_customers")}
+    assert wh.query_value("SELECT sum(revenue) FROM revops.raw_crm_orders") == Decimal(str(revenue))
+    channels = {
+        r["acquisition_channel"]
+        for r in wh.query("SELECT DISTINCT acquisition_channel FROM revops.raw_crm_customers")
+    }
     assert channels == {"Google", "Facebook", "Instagram", "Organic", "Referral"}
 
 
 def test_sqlite_is_opened_read_only(duck, tmp_path: Path):
     overrides = write_demo_sources(tmp_path, seed=3, end=date(2024, 3, 31), days=5)
-    settings = _settings(overrides["crm"]["url"],
-                         customers_query="DELETE FROM customers RETURNING *")
+    settings = _settings(
+        overrides["crm"]["url"], customers_query="DELETE FROM customers RETURNING *"
+    )
     with pytest.raises(SourceError, match="readonly"):
         extract_crm(duck, settings)
 

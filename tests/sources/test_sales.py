@@ -21,14 +21,27 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "sales"
 
 # Hand-read from tests/fixtures/sales/*/sales_2024-01.csv (line 1 is the header).
 EXPECTED_REJECTS = {
-    7: "missing_customer_id", 8: "missing_revenue", 9: "unreadable_revenue",
-    10: "negative_revenue", 11: "duplicate_order_id", 12: "malformed_row", 13: "missing_order_id",
-    14: "unreadable_order_date", 17: "negative_revenue",
+    7: "missing_customer_id",
+    8: "missing_revenue",
+    9: "unreadable_revenue",
+    10: "negative_revenue",
+    11: "duplicate_order_id",
+    12: "malformed_row",
+    13: "missing_order_id",
+    14: "unreadable_order_date",
+    17: "negative_revenue",
 }
 EXPECTED_ROWS = {  # line → (order_id, revenue)
-    2: ("O-001", "1234"), 3: ("O-002", "1234"), 4: ("O-003", "1234"), 5: ("O-004", "1234"),
-    6: ("O-005", "1234"), 16: ("O-012", "1234"), 18: ("O-014", "12345"), 20: ("O-015", "0"),
-    21: ("O-006", "700"), 22: ("O-016", "1234.5"),
+    2: ("O-001", "1234"),
+    3: ("O-002", "1234"),
+    4: ("O-003", "1234"),
+    5: ("O-004", "1234"),
+    6: ("O-005", "1234"),
+    16: ("O-012", "1234"),
+    18: ("O-014", "12345"),
+    20: ("O-015", "0"),
+    21: ("O-006", "700"),
+    22: ("O-016", "1234.5"),
 }
 
 
@@ -37,13 +50,21 @@ def _settings(path: Path | str, **sales: object) -> Settings:
 
 
 def _rows(wh, month="2024-01"):
-    return {r["line_no"]: r for r in wh.query(
-        "SELECT * FROM revops.raw_sales_orders WHERE month = ? ORDER BY line_no", (month,))}
+    return {
+        r["line_no"]: r
+        for r in wh.query(
+            "SELECT * FROM revops.raw_sales_orders WHERE month = ? ORDER BY line_no", (month,)
+        )
+    }
 
 
 def _rejects(wh, month="2024-01"):
-    return {r["line_no"]: r for r in wh.query(
-        "SELECT * FROM revops.sales_rejects WHERE month = ? ORDER BY line_no", (month,))}
+    return {
+        r["line_no"]: r
+        for r in wh.query(
+            "SELECT * FROM revops.sales_rejects WHERE month = ? ORDER BY line_no", (month,)
+        )
+    }
 
 
 @pytest.mark.parametrize("folder", ["utf8", "cp932"])
@@ -57,7 +78,8 @@ def test_fixture_in_both_encodings(wh, folder):
     else:  # unquoted, its comma makes 6 fields
         expected_rejects[23] = "malformed_row"
     assert {k: (v["order_id"], v["revenue"]) for k, v in rows.items()} == {
-        k: (o, Decimal(r)) for k, (o, r) in expected_rows.items()}
+        k: (o, Decimal(r)) for k, (o, r) in expected_rows.items()
+    }
     assert {k: v["reason"].split(":")[0] for k, v in rejects.items()} == expected_rejects
     assert report.loaded == len(expected_rows) and report.rejected == len(expected_rejects)
     assert report.skipped == 1  # the blank line 15
@@ -132,8 +154,9 @@ def test_forcing_the_wrong_encoding_hints_at_the_right_one(duck):
 
 
 def test_shift_jis_name_is_accepted(duck):
-    report = extract_sales(duck, _settings(FIXTURES / "cp932"), month="2024-01",
-                           encoding="shift_jis")
+    report = extract_sales(
+        duck, _settings(FIXTURES / "cp932"), month="2024-01", encoding="shift_jis"
+    )
     assert report.loaded == 11 and report.inputs[0].endswith("(shift_jis)")
 
 
@@ -193,15 +216,25 @@ def test_reads_from_s3(duck, tmp_path):
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
         s3.create_bucket(Bucket="sales")
-        s3.upload_file(str(FIXTURES / "cp932" / "sales_2024-01.csv"), "sales",
-                       "monthly/sales_2024-01.csv")
-        options = {"key": "test", "secret": "test",
-                   "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
-        report = extract_sales(duck, _settings("s3://sales/monthly", storage_options=options),
-                               month="2024-01")
+        s3.upload_file(
+            str(FIXTURES / "cp932" / "sales_2024-01.csv"), "sales", "monthly/sales_2024-01.csv"
+        )
+        options = {
+            "key": "test",
+            "secret": "test",
+            "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+        }
+        report = extract_sales(
+            duck, _settings("s3://sales/monthly", storage_options=options), month="2024-01"
+        )
         assert report.loaded == 11
     finally:
         server.stop()
@@ -210,8 +243,17 @@ def test_reads_from_s3(duck, tmp_path):
 @given(st.integers(min_value=0, max_value=10**12))
 def test_revenue_forms_read_as_the_same_number(n):
     full = str(n).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
-    forms = [str(n), f"{n:,}", f"¥{n:,}", f"￥{n:,}", f"\\{n:,}", f"{n:,}円", full,
-             f"JPY {n}", f" {n} "]
+    forms = [
+        str(n),
+        f"{n:,}",
+        f"¥{n:,}",
+        f"￥{n:,}",
+        f"\\{n:,}",
+        f"{n:,}円",
+        full,
+        f"JPY {n}",
+        f" {n} ",
+    ]
     values, ok = parse_revenue(pa.array(forms))
     assert all(ok.to_pylist())
     assert set(values.to_pylist()) == {Decimal(n)}
@@ -224,8 +266,21 @@ def test_negative_and_unreadable_revenue():
 
 
 def test_date_forms():
-    got = parse_order_date(pa.array(["2024-01-05", "2024/1/5", "2024.01.05", "2024年1月5日",
-                                     "20240105", "２０２４-０１-０５", "2024-01-05 10:00:00",
-                                     "2024-02-30", "05/01/2024", None])).to_pylist()
+    got = parse_order_date(
+        pa.array(
+            [
+                "2024-01-05",
+                "2024/1/5",
+                "2024.01.05",
+                "2024年1月5日",
+                "20240105",
+                "２０２４-０１-０５",
+                "2024-01-05 10:00:00",
+                "2024-02-30",
+                "05/01/2024",
+                None,
+            ]
+        )
+    ).to_pylist()
     assert got[:7] == [date(2024, 1, 5)] * 7
     assert got[7:] == [None, None, None]

@@ -6,8 +6,9 @@ import typer
 
 from revops.cli.render import echo
 
-dev_app = typer.Typer(help="Local development servers (stand-ins for external sources).",
-                      no_args_is_help=True)
+dev_app = typer.Typer(
+    help="Local development servers (stand-ins for external sources).", no_args_is_help=True
+)
 
 
 @dev_app.command("ads-api")
@@ -29,17 +30,24 @@ def ads_api(
         AdsApiState,
     )
 
-    state = AdsApiState(seed=seed, campaign_count=campaigns, rate_429=rate_429,
-                        rate_5xx=rate_5xx, token_ttl_s=token_ttl)
+    state = AdsApiState(
+        seed=seed,
+        campaign_count=campaigns,
+        rate_429=rate_429,
+        rate_5xx=rate_5xx,
+        token_ttl_s=token_ttl,
+    )
     state.rng.seed(seed)
     server = AdsApiServer(host, port, state)
-    echo(f"ads API on {server.base_url}\n"
-         f"  [ads] base_url = \"{server.base_url}\"\n"
-         f"  [ads] token_url = \"{server.token_url}\"\n"
-         f"  [ads] client_id = \"{DEMO_CLIENT_ID}\"\n"
-         f"  export REVOPS_ADS__CLIENT_SECRET={DEMO_CLIENT_SECRET}"
-         f"   (or REVOPS_ADS__TOKEN={DEMO_TOKEN})\n"
-         "  faults: POST /_dev/faults, stats: GET /_dev/stats\n")
+    echo(
+        f"ads API on {server.base_url}\n"
+        f'  [ads] base_url = "{server.base_url}"\n'
+        f'  [ads] token_url = "{server.token_url}"\n'
+        f'  [ads] client_id = "{DEMO_CLIENT_ID}"\n'
+        f"  export REVOPS_ADS__CLIENT_SECRET={DEMO_CLIENT_SECRET}"
+        f"   (or REVOPS_ADS__TOKEN={DEMO_TOKEN})\n"
+        "  faults: POST /_dev/faults, stats: GET /_dev/stats\n"
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

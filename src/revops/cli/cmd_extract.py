@@ -13,19 +13,20 @@ from revops.cli import context
 from revops.cli.render import echo, render
 from revops.errors import UsageError
 
-extract_app = typer.Typer(help="Extract one marketing source (ads, crm, sales) into raw tables.",
-                          no_args_is_help=True)
+extract_app = typer.Typer(
+    help="Extract one marketing source (ads, crm, sales) into raw tables.", no_args_is_help=True
+)
 
 
 def _day(value: str | None, ctx: typer.Context, *, default_offset: int) -> date:
     if value is None:
-        return datetime.now(context.settings(ctx).timezone).date() - timedelta(
-            days=default_offset)
+        return datetime.now(context.settings(ctx).timezone).date() - timedelta(days=default_offset)
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise UsageError(f"bad --date {value!r}", input=value,
-                         hint="write it as YYYY-MM-DD") from exc
+        raise UsageError(
+            f"bad --date {value!r}", input=value, hint="write it as YYYY-MM-DD"
+        ) from exc
 
 
 def _show(report: object, fmt: str) -> None:
@@ -49,17 +50,21 @@ def _page_progress() -> Iterator[Callable[[int, int], None] | None]:
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as bar:
         task = bar.add_task("ads API: page 0", total=None)
-        yield lambda page, n: bar.update(task, description=f"ads API: page {page}, {n} "
-                                         "records")
+        yield lambda page, n: bar.update(task, description=f"ads API: page {page}, {n} records")
 
 
 @extract_app.command("ads")
 def ads(
     ctx: typer.Context,
-    day: str = typer.Option(None, "--date", help="Report date YYYY-MM-DD (default: yesterday "
-                            "in the business time zone; ads settle a day late)."),
-    allow_empty: bool = typer.Option(False, "--allow-empty",
-                                     help="Accept a date with no campaigns."),
+    day: str = typer.Option(
+        None,
+        "--date",
+        help="Report date YYYY-MM-DD (default: yesterday "
+        "in the business time zone; ads settle a day late).",
+    ),
+    allow_empty: bool = typer.Option(
+        False, "--allow-empty", help="Accept a date with no campaigns."
+    ),
     fmt: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:
     """Replace one date of raw_ads with the ads API's report."""
@@ -67,8 +72,9 @@ def ads(
 
     when = _day(day, ctx, default_offset=1)
     with context.warehouse(ctx) as wh, _page_progress() as progress:
-        report = extract_ads(wh, context.settings(ctx), when, allow_empty=allow_empty,
-                             progress=progress)
+        report = extract_ads(
+            wh, context.settings(ctx), when, allow_empty=allow_empty, progress=progress
+        )
     _show(report, fmt)
 
 
@@ -88,11 +94,17 @@ def crm(
 @extract_app.command("sales")
 def sales(
     ctx: typer.Context,
-    day: str = typer.Option(None, "--date", help="Run date D: read the months overlapping "
-                            "its KPI period (default: today)."),
+    day: str = typer.Option(
+        None,
+        "--date",
+        help="Run date D: read the months overlapping its KPI period (default: today).",
+    ),
     month: str = typer.Option(None, "--month", help="Read exactly this month (YYYY-MM)."),
-    encoding: str = typer.Option(None, "--encoding", help="Force the files' encoding "
-                                 "(utf-8, cp932, shift_jis); default: detect."),
+    encoding: str = typer.Option(
+        None,
+        "--encoding",
+        help="Force the files' encoding (utf-8, cp932, shift_jis); default: detect.",
+    ),
     fmt: str = typer.Option("table", "--format", help="table or json."),
 ) -> None:
     """Replace month slices of raw_sales_orders (and sales_rejects) from the sales CSVs."""
@@ -102,8 +114,7 @@ def sales(
         raise UsageError("give --date or --month, not both")
     when = _day(day, ctx, default_offset=0) if day is not None else None
     with context.warehouse(ctx) as wh:
-        report = extract_sales(wh, context.settings(ctx), month=month, day=when,
-                               encoding=encoding)
+        report = extract_sales(wh, context.settings(ctx), month=month, day=when, encoding=encoding)
     _show(report, fmt)
 
 

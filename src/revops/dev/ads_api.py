@@ -33,8 +33,8 @@ from urllib.parse import parse_qs, urlsplit
 from revops.dev.demo_data import campaigns, report_row
 
 DEMO_CLIENT_ID = "revops-demo"
-DEMO_CLIENT_SECRET = "revops-demo-secret"  # noqa: S105 - a public value of the local dev server
-DEMO_TOKEN = "revops-demo-token"  # noqa: S105
+DEMO_CLIENT_SECRET = "revops-demo-secret"
+DEMO_TOKEN = "revops-demo-token"
 
 
 @dataclass
@@ -107,17 +107,22 @@ class AdsApiState:
 
     def records(self, day: date) -> list[dict[str, object]]:
         """The campaigns of ``day`` (none outside the served window)."""
-        if self.end is not None and self.days is not None:
-            if not (self.end - timedelta(days=self.days - 1) <= day <= self.end):
-                return []
-        return [report_row(self.seed, day, c) for c in campaigns(self.seed,
-                                                                 self.campaign_count)]
+        if (
+            self.end is not None
+            and self.days is not None
+            and not (self.end - timedelta(days=self.days - 1) <= day <= self.end)
+        ):
+            return []
+        return [report_row(self.seed, day, c) for c in campaigns(self.seed, self.campaign_count)]
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
-            return {"requests": len(self.log), "token_requests": self.token_requests,
-                    "statuses": [e["status"] for e in self.log],
-                    "pending_faults": [asdict(f) for f in self.faults if f.times > 0]}
+            return {
+                "requests": len(self.log),
+                "token_requests": self.token_requests,
+                "statuses": [e["status"] for e in self.log],
+                "pending_faults": [asdict(f) for f in self.faults if f.times > 0],
+            }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -163,11 +168,19 @@ class _Handler(BaseHTTPRequestHandler):
         if form.get("grant_type") != "client_credentials":
             self._json(400, {"error": "unsupported_grant_type"})
         elif client_id != self.state.client_id or secret != self.state.client_secret:
-            self._json(401, {"error": "invalid_client",
-                             "error_description": "unknown client or wrong secret"})
+            self._json(
+                401,
+                {"error": "invalid_client", "error_description": "unknown client or wrong secret"},
+            )
         else:
-            self._json(200, {"access_token": self.state.issue_token(), "token_type": "Bearer",
-                             "expires_in": self.state.token_ttl_s})
+            self._json(
+                200,
+                {
+                    "access_token": self.state.issue_token(),
+                    "token_type": "Bearer",
+                    "expires_in": self.state.token_ttl_s,
+                },
+            )
 
     def _report(self, query: dict[str, list[str]]) -> None:
         page = _int(query, "page", 1)
@@ -194,8 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._logged(page, 400, {"error": "page >= 1, 1 <= per_page <= 1000"})
         rows = self.state.records(day)
         chunk = rows[(page - 1) * per_page : page * per_page]
-        self._logged(page, 200, {"campaigns": chunk,
-                                 "has_next_page": page * per_page < len(rows)})
+        self._logged(page, 200, {"campaigns": chunk, "has_next_page": page * per_page < len(rows)})
 
     def _random_fault(self) -> Fault | None:
         roll = self.state.rng.random()
@@ -213,14 +225,25 @@ class _Handler(BaseHTTPRequestHandler):
             return self._logged(page, 200, None, raw=b"<html>maintenance</html>")
         return self._logged(page, fault.status, {"error": "server_error"})
 
-    def _logged(self, page: int, status: int, body: Any, headers: dict[str, str] | None = None,
-                raw: bytes | None = None) -> None:
+    def _logged(
+        self,
+        page: int,
+        status: int,
+        body: Any,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> None:
         with self.state.lock:
             self.state.log.append({"page": page, "status": status})
         self._json(status, body, headers, raw)
 
-    def _json(self, status: int, body: Any, headers: dict[str, str] | None = None,
-              raw: bytes | None = None) -> None:
+    def _json(
+        self,
+        status: int,
+        body: Any,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> None:
         data = raw if raw is not None else json.dumps(body).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json" if raw is None else "text/html")
@@ -241,8 +264,9 @@ def _int(query: dict[str, list[str]], name: str, default: int) -> int:
 class AdsApiServer:
     """The server on ``host:port`` (0 picks a free port) running in a background thread."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0,
-                 state: AdsApiState | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, state: AdsApiState | None = None
+    ) -> None:
         self.state = state or AdsApiState()
         handler = type("AdsApiHandler", (_Handler,), {"state": self.state})
         self._server = ThreadingHTTPServer((host, port), handler)
@@ -253,7 +277,7 @@ class AdsApiServer:
     def base_url(self) -> str:
         """``http://host:port`` of the running server."""
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def token_url(self) -> str:
@@ -262,8 +286,9 @@ class AdsApiServer:
 
     def start(self) -> AdsApiServer:
         """Serve in a daemon thread; returns self."""
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="revops-dev-ads-api", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="revops-dev-ads-api", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -285,18 +310,25 @@ class AdsApiServer:
         self.stop()
 
 
-def start_ads_api(host: str = "127.0.0.1", port: int = 0, *, seed: int = 0,
-                  days: int | None = None, end: date | None = None,
-                  campaign_count: int = 120, token_ttl_s: int = 3600
-                  ) -> tuple[str, Callable[[], None]]:
+def start_ads_api(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    seed: int = 0,
+    days: int | None = None,
+    end: date | None = None,
+    campaign_count: int = 120,
+    token_ttl_s: int = 3600,
+) -> tuple[str, Callable[[], None]]:
     """Start the local ads API in a background thread: (base_url, stop).
 
     With ``end`` and ``days`` it serves campaigns only for [end − days + 1, end]; otherwise for
     every date. Credentials: :data:`DEMO_CLIENT_ID` / :data:`DEMO_CLIENT_SECRET` at
     ``{base_url}/oauth/token``, or the static :data:`DEMO_TOKEN`.
     """
-    state = AdsApiState(seed=seed, campaign_count=campaign_count, end=end, days=days,
-                        token_ttl_s=token_ttl_s)
+    state = AdsApiState(
+        seed=seed, campaign_count=campaign_count, end=end, days=days, token_ttl_s=token_ttl_s
+    )
     server = AdsApiServer(host, port, state).start()
     return server.base_url, server.stop
 
@@ -305,7 +337,11 @@ def demo_ads_settings(base_url: str) -> tuple[dict[str, Any], dict[str, str]]:
     """([ads] settings, environment) that make the extractor read the local server."""
     from revops.dev.demo_data import CHANNEL_MAP
 
-    section = {"base_url": base_url, "token_url": base_url.rstrip("/") + "/oauth/token",
-               "client_id": DEMO_CLIENT_ID, "channel_map": dict(CHANNEL_MAP),
-               "rate_limit_per_minute": 0}
+    section = {
+        "base_url": base_url,
+        "token_url": base_url.rstrip("/") + "/oauth/token",
+        "client_id": DEMO_CLIENT_ID,
+        "channel_map": dict(CHANNEL_MAP),
+        "rate_limit_per_minute": 0,
+    }
     return section, {"REVOPS_ADS__CLIENT_SECRET": DEMO_CLIENT_SECRET}

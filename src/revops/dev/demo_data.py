@@ -38,16 +38,18 @@ def campaigns(seed: int, count: int = 120) -> list[Campaign]:
     out = []
     for i in range(count):
         channel = names[i % len(names)]
-        out.append(Campaign(
-            campaign_id=f"{PAID_CHANNELS[channel]}-{i + 1:04d}",
-            campaign_name=f"{channel} campaign {i + 1}",
-            channel=channel,
-            daily_impressions=rng.randint(2_000, 40_000),
-            ctr=rng.uniform(0.01, 0.05),
-            cpc={"Google": 80.0, "Facebook": 55.0, "Instagram": 45.0}[channel]
-            * rng.uniform(0.7, 1.3),
-            cvr=rng.uniform(0.01, 0.06),
-        ))
+        out.append(
+            Campaign(
+                campaign_id=f"{PAID_CHANNELS[channel]}-{i + 1:04d}",
+                campaign_name=f"{channel} campaign {i + 1}",
+                channel=channel,
+                daily_impressions=rng.randint(2_000, 40_000),
+                ctr=rng.uniform(0.01, 0.05),
+                cpc={"Google": 80.0, "Facebook": 55.0, "Instagram": 45.0}[channel]
+                * rng.uniform(0.7, 1.3),
+                cvr=rng.uniform(0.01, 0.06),
+            )
+        )
     return out
 
 
@@ -59,9 +61,13 @@ def report_row(seed: int, day: date, campaign: Campaign) -> dict[str, object]:
     conversions = int(clicks * campaign.cvr * rng.uniform(0.5, 1.5))
     cost = Decimal(str(round(clicks * campaign.cpc * rng.uniform(0.9, 1.1), 2)))
     row: dict[str, object] = {
-        "campaign_id": campaign.campaign_id, "campaign_name": campaign.campaign_name,
-        "date": day.isoformat(), "impressions": impressions, "clicks": clicks,
-        "cost": float(cost), "conversions": conversions,
+        "campaign_id": campaign.campaign_id,
+        "campaign_name": campaign.campaign_name,
+        "date": day.isoformat(),
+        "impressions": impressions,
+        "clicks": clicks,
+        "cost": float(cost),
+        "conversions": conversions,
     }
     if campaign.channel != "Instagram":
         row["channel"] = campaign.channel

@@ -19,13 +19,21 @@ CHANNEL_WEIGHTS = {"Google": 30, "Facebook": 22, "Instagram": 18, "Organic": 20,
 CATEGORIES = ("Software", "Hardware", "サポート", "コンサルティング")
 HEADER = "order_id,customer_id,order_date,revenue,product_category\n"
 # One dirty row of every kind the cleaner rejects, written into every file.
-DIRTY_KINDS = ("missing_customer_id", "missing_revenue", "unreadable_revenue",
-               "negative_revenue", "duplicate_order_id", "malformed_row", "missing_order_id",
-               "unreadable_order_date")
+DIRTY_KINDS = (
+    "missing_customer_id",
+    "missing_revenue",
+    "unreadable_revenue",
+    "negative_revenue",
+    "duplicate_order_id",
+    "malformed_row",
+    "missing_order_id",
+    "unreadable_order_date",
+)
 
 
-def write_demo_sources(workdir: Path, *, seed: int, end: date, days: int,
-                       ads_base_url: str | None = None) -> dict[str, Any]:
+def write_demo_sources(
+    workdir: Path, *, seed: int, end: date, days: int, ads_base_url: str | None = None
+) -> dict[str, Any]:
     """Write ``crm.sqlite`` and ``sales/sales_YYYY-MM.csv`` under ``workdir``.
 
     Returns settings overrides: ``{"crm": {"url"}, "sales": {"path"}, "ads": {...}}``; with
@@ -67,37 +75,56 @@ def _customers(rng: random.Random, seed: int, first: date, end: date) -> list[tu
         for _ in range(rng.randint(6, 14)):
             n += 1
             channel = rng.choices(names, weights)[0]
-            source = (rng.choice(by_channel[channel]) if channel in PAID_CHANNELS
-                      else channel.lower())
-            rows.append((f"C{n:05d}", f"顧客 {n}", f"customer{n}@example.com", day.isoformat(),
-                         source, channel))
+            source = (
+                rng.choice(by_channel[channel]) if channel in PAID_CHANNELS else channel.lower()
+            )
+            rows.append(
+                (
+                    f"C{n:05d}",
+                    f"顧客 {n}",
+                    f"customer{n}@example.com",
+                    day.isoformat(),
+                    source,
+                    channel,
+                )
+            )
         day += timedelta(days=1)
     assert set(UNPAID_CHANNELS) <= set(names)
     return rows
 
 
-def _orders(rng: random.Random, customers: list[tuple[Any, ...]], end: date
-            ) -> list[tuple[Any, ...]]:
+def _orders(
+    rng: random.Random, customers: list[tuple[Any, ...]], end: date
+) -> list[tuple[Any, ...]]:
     rows, n = [], 0
     for customer_id, _, _, acquired, _, _ in customers:
         first = date.fromisoformat(acquired)
         for _ in range(rng.choice((0, 1, 1, 2, 3, 5))):
             n += 1
             when = min(end, first + timedelta(days=rng.randint(0, 45)))
-            rows.append((f"ORD-{n:06d}", customer_id, when.isoformat(),
-                         round(rng.uniform(3_000, 80_000), 0)))
+            rows.append(
+                (
+                    f"ORD-{n:06d}",
+                    customer_id,
+                    when.isoformat(),
+                    round(rng.uniform(3_000, 80_000), 0),
+                )
+            )
     return rows
 
 
-def _write_crm(path: Path, customers: list[tuple[Any, ...]], orders: list[tuple[Any, ...]]
-               ) -> None:
+def _write_crm(path: Path, customers: list[tuple[Any, ...]], orders: list[tuple[Any, ...]]) -> None:
     path.unlink(missing_ok=True)
     with sqlite3.connect(path) as con:
-        con.execute("CREATE TABLE customers (customer_id TEXT PRIMARY KEY, customer_name TEXT, "
-                    "email TEXT, acquisition_date TEXT, acquisition_source TEXT, "
-                    "acquisition_channel TEXT)")
-        con.execute("CREATE TABLE orders (order_id TEXT PRIMARY KEY, customer_id TEXT, "
-                    "order_date TEXT, revenue REAL)")
+        con.execute(
+            "CREATE TABLE customers (customer_id TEXT PRIMARY KEY, customer_name TEXT, "
+            "email TEXT, acquisition_date TEXT, acquisition_source TEXT, "
+            "acquisition_channel TEXT)"
+        )
+        con.execute(
+            "CREATE TABLE orders (order_id TEXT PRIMARY KEY, customer_id TEXT, "
+            "order_date TEXT, revenue REAL)"
+        )
         con.executemany("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?)", customers)
         con.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", orders)
     con.close()
@@ -114,8 +141,9 @@ def _months(start: date, end: date) -> list[date]:
     return months
 
 
-def _write_sales(folder: Path, rng: random.Random, customers: list[tuple[Any, ...]],
-                 start: date, end: date) -> list[Path]:
+def _write_sales(
+    folder: Path, rng: random.Random, customers: list[tuple[Any, ...]], start: date, end: date
+) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     ids = [c[0] for c in customers]
     files = []
@@ -131,13 +159,19 @@ def _write_sales(folder: Path, rng: random.Random, customers: list[tuple[Any, ..
 
 def _revenue_text(rng: random.Random, amount: int, encoding: str) -> str:
     yen = "￥" if encoding == "cp932" else "¥"
-    forms = (str(amount), f'"{amount:,}"', f'"{yen}{amount:,}"', f"{amount}円",
-             str(amount).translate(str.maketrans("0123456789", "０１２３４５６７８９")))
+    forms = (
+        str(amount),
+        f'"{amount:,}"',
+        f'"{yen}{amount:,}"',
+        f"{amount}円",
+        str(amount).translate(str.maketrans("0123456789", "０１２３４５６７８９")),
+    )
     return rng.choice(forms)
 
 
-def _sales_lines(rng: random.Random, ids: list[str], month: date, last: date, encoding: str
-                 ) -> list[str]:
+def _sales_lines(
+    rng: random.Random, ids: list[str], month: date, last: date, encoding: str
+) -> list[str]:
     lines = []
     n = 0
     day = month
@@ -146,8 +180,10 @@ def _sales_lines(rng: random.Random, ids: list[str], month: date, last: date, en
             n += 1
             customer = rng.choice(ids) if rng.random() < 0.93 else f"X{rng.randint(1, 999):04d}"
             amount = rng.randint(2_000, 120_000)
-            lines.append(f"S{month:%Y%m}-{n:05d},{customer},{day:%Y/%m/%d},"
-                         f"{_revenue_text(rng, amount, encoding)},{rng.choice(CATEGORIES)}\n")
+            lines.append(
+                f"S{month:%Y%m}-{n:05d},{customer},{day:%Y/%m/%d},"
+                f"{_revenue_text(rng, amount, encoding)},{rng.choice(CATEGORIES)}\n"
+            )
         day += timedelta(days=1)
     tag = f"{month:%Y%m}"
     d = f"{month:%Y-%m}-10"

@@ -11,6 +11,7 @@ in ``[ads.channel_map]``, else ``[ads] default_channel``, else ``Unknown`` (KPI.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -32,8 +33,17 @@ if TYPE_CHECKING:
     from revops.warehouse.base import Warehouse
 
 Progress = Callable[[int, int], None]
-RAW_ADS_COLUMNS = ("date", "campaign_id", "campaign_name", "channel", "impressions", "clicks",
-                   "cost", "conversions", "loaded_at")
+RAW_ADS_COLUMNS = (
+    "date",
+    "campaign_id",
+    "campaign_name",
+    "channel",
+    "impressions",
+    "clicks",
+    "cost",
+    "conversions",
+    "loaded_at",
+)
 
 
 class AdsSettings(BaseModel):
@@ -80,8 +90,9 @@ def channel_for(record: AdsCampaign, cfg: AdsSettings) -> str:
     """The record's channel per KPI.md."""
     if record.channel:
         return record.channel
-    best = max((p for p in cfg.channel_map if record.campaign_id.startswith(p)), key=len,
-               default=None)
+    best = max(
+        (p for p in cfg.channel_map if record.campaign_id.startswith(p)), key=len, default=None
+    )
     if best is not None:
         return cfg.channel_map[best]
     return cfg.default_channel or "Unknown"
@@ -91,26 +102,39 @@ def ads_auth(settings: Settings, cfg: AdsSettings) -> httpx.Auth:
     """Client credentials when ``token_url`` is set, else the static token."""
     if cfg.token_url:
         if not cfg.client_id:
-            raise ConfigError("OAuth2 client credentials need a client id",
-                              where="[ads] client_id / REVOPS_ADS__CLIENT_ID",
-                              hint="set the client id, or drop token_url and set "
-                              "REVOPS_ADS__TOKEN")
-        secret = settings.require_secret("ads", "client_secret", "the ads API (client "
-                                         "credentials)")
-        return ClientCredentialsAuth(cfg.token_url, cfg.client_id, secret,
-                                     leeway_s=cfg.token_leeway_s, timeout_s=cfg.timeout_s)
+            raise ConfigError(
+                "OAuth2 client credentials need a client id",
+                where="[ads] client_id / REVOPS_ADS__CLIENT_ID",
+                hint="set the client id, or drop token_url and set REVOPS_ADS__TOKEN",
+            )
+        secret = settings.require_secret("ads", "client_secret", "the ads API (client credentials)")
+        return ClientCredentialsAuth(
+            cfg.token_url,
+            cfg.client_id,
+            secret,
+            leeway_s=cfg.token_leeway_s,
+            timeout_s=cfg.timeout_s,
+        )
     token = settings.secret("ads", "token")
     if not token:
-        raise ConfigError("the ads API needs credentials",
-                          where="[ads] token_url + REVOPS_ADS__CLIENT_ID / "
-                          "REVOPS_ADS__CLIENT_SECRET, or REVOPS_ADS__TOKEN",
-                          hint="set token_url and the client id and secret, or a static token")
+        raise ConfigError(
+            "the ads API needs credentials",
+            where="[ads] token_url + REVOPS_ADS__CLIENT_ID / "
+            "REVOPS_ADS__CLIENT_SECRET, or REVOPS_ADS__TOKEN",
+            hint="set token_url and the client id and secret, or a static token",
+        )
     return StaticTokenAuth(token)
 
 
-def extract_ads(wh: Warehouse, settings: Settings, day: date, *, allow_empty: bool = False,
-                progress: Progress | None = None, client: AdsClient | None = None
-                ) -> ExtractReport:
+def extract_ads(
+    wh: Warehouse,
+    settings: Settings,
+    day: date,
+    *,
+    allow_empty: bool = False,
+    progress: Progress | None = None,
+    client: AdsClient | None = None,
+) -> ExtractReport:
     """Replace ``raw_ads`` rows of ``day`` with the API's report for that day.
 
     Transactional and idempotent: the slice is replaced in one transaction after every page
@@ -136,7 +160,8 @@ def extract_ads(wh: Warehouse, settings: Settings, day: date, *, allow_empty: bo
                 f"the ads API returned no campaigns for {day}"
                 + (f" ({report.rejected} invalid)" if report.rejected else ""),
                 input=f"{cfg.base_url}/v1/reports?date={day}",
-                hint="check the date (ads settle a day late), or pass --allow-empty")
+                hint="check the date (ads settle a day late), or pass --allow-empty",
+            )
         with wh.transaction(lock="extract:ads"):
             wh.execute("DELETE FROM revops.raw_ads WHERE date = ?", (day,))
             report.loaded = wh.insert_rows("revops.raw_ads", RAW_ADS_COLUMNS, rows)
@@ -159,8 +184,9 @@ def _fetch(client: AdsClient, day: date, progress: Progress | None) -> list[tupl
     return records
 
 
-def _validate(records: list[tuple[int, Any]], day: date, cfg: AdsSettings,
-              report: ExtractReport) -> tuple[list[tuple[Any, ...]], list[Any]]:
+def _validate(
+    records: list[tuple[int, Any]], day: date, cfg: AdsSettings, report: ExtractReport
+) -> tuple[list[tuple[Any, ...]], list[Any]]:
     now = datetime.now(UTC)
     rows: list[tuple[Any, ...]] = []
     letters: list[Any] = []
@@ -172,26 +198,50 @@ def _validate(records: list[tuple[int, Any]], day: date, cfg: AdsSettings,
             if record.date != day:
                 reason, problem = "wrong_date", f"record for {record.date}, asked for {day}"
         except ValidationError as exc:
-            reason, problem = "invalid_record", "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            reason, problem = (
+                "invalid_record",
+                "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+                ),
+            )
         if reason is not None:
             report.reject(reason)
-            letters.append(("ads", reason, orjson.dumps(raw, default=str),
-                            {"date": day.isoformat(), "page": page, "problem": problem}))
+            letters.append(
+                (
+                    "ads",
+                    reason,
+                    orjson.dumps(raw, default=str),
+                    {"date": day.isoformat(), "page": page, "problem": problem},
+                )
+            )
             continue
         if record.campaign_id in seen:
             report.skipped += 1
             continue
         seen.add(record.campaign_id)
-        rows.append((record.date, record.campaign_id, record.campaign_name,
-                     channel_for(record, cfg), record.impressions, record.clicks, record.cost,
-                     record.conversions, now))
+        rows.append(
+            (
+                record.date,
+                record.campaign_id,
+                record.campaign_name,
+                channel_for(record, cfg),
+                record.impressions,
+                record.clicks,
+                record.cost,
+                record.conversions,
+                now,
+            )
+        )
     return rows, letters
 
 
 def _audit_failure(wh: Warehouse, report: ExtractReport, exc: RevopsError) -> None:
-    try:
-        audit(wh, "ads", "extract", "failed",
-              detail={"slice": report.slice, "error": exc.message, "input": exc.input})
-    except RevopsError:  # a failing warehouse must not hide the original error
-        pass
+    # A failing warehouse must not hide the original error.
+    with contextlib.suppress(RevopsError):
+        audit(
+            wh,
+            "ads",
+            "extract",
+            "failed",
+            detail={"slice": report.slice, "error": exc.message, "input": exc.input},
+        )

@@ -62,8 +62,9 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 class SlidingWindowLimiter:
     """At most ``per_minute`` calls in any 60 seconds; :meth:`wait` sleeps when needed."""
 
-    def __init__(self, per_minute: int, clock: Clock = time.monotonic,
-                 sleep: Sleep = time.sleep) -> None:
+    def __init__(
+        self, per_minute: int, clock: Clock = time.monotonic, sleep: Sleep = time.sleep
+    ) -> None:
         self.per_minute = per_minute
         self._clock, self._sleep = clock, sleep
         self._calls: deque[float] = deque()
@@ -85,9 +86,16 @@ class SlidingWindowLimiter:
 class ClientCredentialsAuth(httpx.Auth):
     """OAuth2 client credentials: a cached token, refreshed before expiry and once on a 401."""
 
-    def __init__(self, token_url: str, client_id: str, client_secret: str, *,
-                 leeway_s: float = 60.0, timeout_s: float = 30.0,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        leeway_s: float = 60.0,
+        timeout_s: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.token_url, self.client_id = token_url, client_id
         self._secret = client_secret
         self.leeway_s, self.timeout_s, self._clock = leeway_s, timeout_s, clock
@@ -117,16 +125,23 @@ class ClientCredentialsAuth(httpx.Auth):
         """Get a new token from the token endpoint (RFC 6749 section 4.4, HTTP Basic client
         authentication)."""
         try:
-            response = httpx.post(self.token_url, data={"grant_type": "client_credentials"},
-                                  auth=(self.client_id, self._secret), timeout=self.timeout_s)
+            response = httpx.post(
+                self.token_url,
+                data={"grant_type": "client_credentials"},
+                auth=(self.client_id, self._secret),
+                timeout=self.timeout_s,
+            )
         except httpx.HTTPError as exc:
             raise TransientSourceError(
                 f"cannot get an ads API token ({type(exc).__name__})",
-                input=self.token_url, where="[ads] token_url",
-                hint="check that the token endpoint is reachable") from exc
+                input=self.token_url,
+                where="[ads] token_url",
+                hint="check that the token endpoint is reachable",
+            ) from exc
         if response.status_code >= 500:
-            raise TransientSourceError(f"the ads token endpoint failed with "
-                                       f"{response.status_code}", input=self.token_url)
+            raise TransientSourceError(
+                f"the ads token endpoint failed with {response.status_code}", input=self.token_url
+            )
         try:
             token = response.json()
         except ValueError:
@@ -135,7 +150,10 @@ class ClientCredentialsAuth(httpx.Auth):
             error = token.get("error") or f"HTTP {response.status_code}"
             raise TerminalSourceError(
                 f"the ads API token endpoint refused the client credentials ({error})",
-                input=self.token_url, where="[ads] token_url", hint=SECRET_HINT)
+                input=self.token_url,
+                where="[ads] token_url",
+                hint=SECRET_HINT,
+            )
         self._token = str(token["access_token"])
         expires_in = token.get("expires_in")
         self._expires_at = self._clock() + float(expires_in) if expires_in else None
@@ -159,19 +177,28 @@ class StaticTokenAuth(httpx.Auth):
 class AdsClient:
     """Reads report pages of one date; every call obeys the limiter and the retry policy."""
 
-    def __init__(self, cfg: Any, auth: httpx.Auth, *, sleep: Sleep = time.sleep,
-                 clock: Clock = time.monotonic, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Any,
+        auth: httpx.Auth,
+        *,
+        sleep: Sleep = time.sleep,
+        clock: Clock = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
         if not cfg.base_url:
-            raise ConfigError("the ads extractor needs the API's address",
-                              where="[ads] base_url / REVOPS_ADS__BASE_URL",
-                              hint="set base_url, e.g. http://127.0.0.1:8765 for "
-                              "`revops dev ads-api`")
+            raise ConfigError(
+                "the ads extractor needs the API's address",
+                where="[ads] base_url / REVOPS_ADS__BASE_URL",
+                hint="set base_url, e.g. http://127.0.0.1:8765 for `revops dev ads-api`",
+            )
         self.cfg = cfg
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._limiter = SlidingWindowLimiter(cfg.rate_limit_per_minute, clock, sleep)
-        self._http = httpx.Client(base_url=cfg.base_url.rstrip("/"), auth=auth,
-                                  timeout=cfg.timeout_s)
+        self._http = httpx.Client(
+            base_url=cfg.base_url.rstrip("/"), auth=auth, timeout=cfg.timeout_s
+        )
         self.requests = 0
         self.waits: list[float] = []
 
@@ -193,8 +220,10 @@ class AdsClient:
             campaigns = body.get("campaigns")
             if not isinstance(campaigns, list):
                 raise TerminalSourceError(
-                    "the ads API answer has no campaigns list", input=self._url(day, page),
-                    hint="check [ads] base_url points at the reporting API")
+                    "the ads API answer has no campaigns list",
+                    input=self._url(day, page),
+                    hint="check [ads] base_url points at the reporting API",
+                )
             yield page, campaigns
             if not body.get("has_next_page"):
                 return
@@ -202,7 +231,9 @@ class AdsClient:
             if page > self.cfg.max_pages:
                 raise TerminalSourceError(
                     f"the ads API still says has_next_page after {self.cfg.max_pages} pages",
-                    input=self._url(day, page), hint="raise [ads] max_pages if this is real")
+                    input=self._url(day, page),
+                    hint="raise [ads] max_pages if this is real",
+                )
 
     def page(self, day: date, page: int) -> dict[str, Any]:
         """One page, retried per the policy; raises a clear error when retries run out."""
@@ -224,35 +255,48 @@ class AdsClient:
     def _get(self, day: date, page: int) -> dict[str, Any]:
         self._limiter.wait()
         self.requests += 1
-        params = {"date": day.isoformat(), "page": page, "per_page": self.cfg.per_page,
-                  "metrics": METRICS}
+        params = {
+            "date": day.isoformat(),
+            "page": page,
+            "per_page": self.cfg.per_page,
+            "metrics": METRICS,
+        }
         url = self._url(day, page)
         try:
             response = self._http.get("/v1/reports", params=params)
         except httpx.TimeoutException as exc:
             raise TransientSourceError("the ads API timed out", input=url) from exc
         except httpx.TransportError as exc:
-            raise TransientSourceError(f"cannot reach the ads API ({type(exc).__name__})",
-                                       input=url) from exc
+            raise TransientSourceError(
+                f"cannot reach the ads API ({type(exc).__name__})", input=url
+            ) from exc
         status = response.status_code
         if status == 429:
-            raise RateLimited("the ads API rate-limited the request (429)",
-                              parse_retry_after(response.headers.get("Retry-After")),
-                              input=url)
+            raise RateLimited(
+                "the ads API rate-limited the request (429)",
+                parse_retry_after(response.headers.get("Retry-After")),
+                input=url,
+            )
         if status >= 500:
             raise TransientSourceError(f"the ads API failed with {status}", input=url)
         if status == 401:
-            raise TerminalSourceError("the ads API refused the token (401), also after "
-                                      "getting a new one", input=url, hint=SECRET_HINT)
+            raise TerminalSourceError(
+                "the ads API refused the token (401), also after getting a new one",
+                input=url,
+                hint=SECRET_HINT,
+            )
         if status >= 400:
-            raise TerminalSourceError(f"the ads API refused the request ({status}): "
-                                      f"{response.text[:200]}", input=url,
-                                      hint="check [ads] base_url and the date")
+            raise TerminalSourceError(
+                f"the ads API refused the request ({status}): {response.text[:200]}",
+                input=url,
+                hint="check [ads] base_url and the date",
+            )
         try:
             body = response.json()
         except ValueError as exc:
-            raise TerminalSourceError("the ads API answered with something that is not "
-                                      "JSON", input=url) from exc
+            raise TerminalSourceError(
+                "the ads API answered with something that is not JSON", input=url
+            ) from exc
         if not isinstance(body, dict):
             raise TerminalSourceError("the ads API answer is not a JSON object", input=url)
         return body
@@ -275,9 +319,15 @@ class AdsClient:
 
     def _gave_up(self, exc: Exception, day: date, page: int, tries: int) -> TerminalSourceError:
         unreachable = "cannot reach" in str(exc) or "timed out" in str(exc)
-        hint = ("check [ads] base_url / REVOPS_ADS__BASE_URL and that the API is up"
-                if unreachable else "try again later; raise [ads] max_retries if it is flaky")
+        hint = (
+            "check [ads] base_url / REVOPS_ADS__BASE_URL and that the API is up"
+            if unreachable
+            else "try again later; raise [ads] max_retries if it is flaky"
+        )
         return TerminalSourceError(
             f"ads API: giving up on page {page} of {day} after {tries} attempts: "
             f"{getattr(exc, 'message', exc)}",
-            input=self._url(day, page), where="[ads] base_url", hint=hint)
+            input=self._url(day, page),
+            where="[ads] base_url",
+            hint=hint,
+        )

@@ -10,6 +10,7 @@ No customers at all is an error (as in the seed: an empty CRM is almost always a
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -32,12 +33,17 @@ if TYPE_CHECKING:
 
 DECIMAL = pa.decimal128(38, 6)
 CUSTOMERS: ArrowSchema = {
-    "customer_id": pa.string(), "customer_name": pa.string(), "email": pa.string(),
-    "acquisition_date": pa.date32(), "acquisition_source": pa.string(),
+    "customer_id": pa.string(),
+    "customer_name": pa.string(),
+    "email": pa.string(),
+    "acquisition_date": pa.date32(),
+    "acquisition_source": pa.string(),
     "acquisition_channel": pa.string(),
 }
 ORDERS: ArrowSchema = {
-    "order_id": pa.string(), "customer_id": pa.string(), "order_date": pa.date32(),
+    "order_id": pa.string(),
+    "customer_id": pa.string(),
+    "order_date": pa.date32(),
     "revenue": DECIMAL,
 }
 
@@ -59,8 +65,11 @@ def default_query(table: str, schema: ArrowSchema, *, cast_dates: bool = True) -
     column reads as its date)."""
     casts = {"acquisition_date": "DATE", "order_date": "DATE"} if cast_dates else {}
     cols = ", ".join(
-        f"CAST({quote_ident(c)} AS {casts[c]}) AS {quote_ident(c)}" if c in casts
-        else quote_ident(c) for c in schema)
+        f"CAST({quote_ident(c)} AS {casts[c]}) AS {quote_ident(c)}"
+        if c in casts
+        else quote_ident(c)
+        for c in schema
+    )
     return f"SELECT {cols} FROM {quote_ident(table)}"
 
 
@@ -71,26 +80,38 @@ def extract_crm(wh: Warehouse, settings: Settings) -> ExtractReport:
     """
     cfg = settings.model("crm", CrmSettings)
     if not cfg.url:
-        raise ConfigError("the CRM extractor needs the database's URL",
-                          where="[crm] url / REVOPS_CRM__URL",
-                          hint="e.g. postgresql://reader@crm-host:5432/crm or "
-                          "sqlite:///crm.sqlite")
+        raise ConfigError(
+            "the CRM extractor needs the database's URL",
+            where="[crm] url / REVOPS_CRM__URL",
+            hint="e.g. postgresql://reader@crm-host:5432/crm or sqlite:///crm.sqlite",
+        )
     report = ExtractReport(source="crm", slice="snapshot", inputs=[redact_url(cfg.url)])
     started = time.perf_counter()
     try:
         password = settings.secret("crm", "password")
-        with open_crm(cfg.url, password=password, timeout_s=cfg.connect_timeout_s) as db, \
-                wh.transaction(lock="extract:crm"):
+        with (
+            open_crm(cfg.url, password=password, timeout_s=cfg.connect_timeout_s) as db,
+            wh.transaction(lock="extract:crm"),
+        ):
             wh.execute("DELETE FROM revops.raw_crm_customers")
             wh.execute("DELETE FROM revops.raw_crm_orders")
             now = datetime.now(UTC)
             cast = db.casts_dates
-            queries = ((cfg.customers_query
-                        or default_query(cfg.customers_table, CUSTOMERS, cast_dates=cast),
-                        CUSTOMERS, "raw_crm_customers", "customer_id"),
-                       (cfg.orders_query
-                        or default_query(cfg.orders_table, ORDERS, cast_dates=cast),
-                        ORDERS, "raw_crm_orders", "order_id"))
+            queries = (
+                (
+                    cfg.customers_query
+                    or default_query(cfg.customers_table, CUSTOMERS, cast_dates=cast),
+                    CUSTOMERS,
+                    "raw_crm_customers",
+                    "customer_id",
+                ),
+                (
+                    cfg.orders_query or default_query(cfg.orders_table, ORDERS, cast_dates=cast),
+                    ORDERS,
+                    "raw_crm_orders",
+                    "order_id",
+                ),
+            )
             for query, schema, table, key in queries:
                 n = 0
                 for chunk in db.stream(query, schema, cfg.chunk_size):
@@ -99,22 +120,22 @@ def extract_crm(wh: Warehouse, settings: Settings) -> ExtractReport:
                 report.loaded += n
             if not report.tables["raw_crm_customers"]:
                 raise TerminalSourceError(
-                    "the CRM returned no customers", input=redact_url(cfg.url),
-                    hint="check [crm] url, customers_table / customers_query")
+                    "the CRM returned no customers",
+                    input=redact_url(cfg.url),
+                    hint="check [crm] url, customers_table / customers_query",
+                )
             report.seconds = round(time.perf_counter() - started, 3)
             audit(wh, "crm", "extract", "ok", detail=report.as_dict())
     except RevopsError as exc:
-        try:
-            audit(wh, "crm", "extract", "failed", detail={"error": exc.message,
-                                                          "input": exc.input})
-        except RevopsError:
-            pass
+        with contextlib.suppress(RevopsError):  # must not hide the original error
+            audit(wh, "crm", "extract", "failed", detail={"error": exc.message, "input": exc.input})
         raise
     return report
 
 
-def _load_chunk(wh: Warehouse, table: str, key: str, chunk: pa.Table, now: datetime,
-                report: ExtractReport) -> int:
+def _load_chunk(
+    wh: Warehouse, table: str, key: str, chunk: pa.Table, now: datetime, report: ExtractReport
+) -> int:
     keys = pc.utf8_trim_whitespace(chunk[key])
     missing = pc.fill_null(pc.or_kleene(pc.is_null(keys), pc.equal(keys, "")), True)
     bad = pc.sum(missing).as_py() or 0

@@ -55,10 +55,13 @@ def open_crm(url: str, *, password: str | None = None, timeout_s: float = 10.0) 
         return SqliteCrm(url)
     if scheme == "cloudsql":
         return CloudSqlCrm(url, password)
-    raise ConfigError(f"unknown CRM URL scheme {scheme!r}", input=redact_url(url),
-                      where="[crm] url / REVOPS_CRM__URL",
-                      hint="use postgresql://user@host/db, sqlite:///path/crm.db or "
-                      "cloudsql://user@project:region:instance/db")
+    raise ConfigError(
+        f"unknown CRM URL scheme {scheme!r}",
+        input=redact_url(url),
+        where="[crm] url / REVOPS_CRM__URL",
+        hint="use postgresql://user@host/db, sqlite:///path/crm.db or "
+        "cloudsql://user@project:region:instance/db",
+    )
 
 
 def _source_error(what: str, url: str, exc: Exception, hint: str = URL_HINT) -> SourceError:
@@ -73,8 +76,9 @@ class PostgresCrm(CrmDatabase):
         try:
             import psycopg
         except ImportError as exc:
-            raise ConfigError("reading a PostgreSQL CRM needs psycopg",
-                              hint="pip install 'revops[postgres]'") from exc
+            raise ConfigError(
+                "reading a PostgreSQL CRM needs psycopg", hint="pip install 'revops[postgres]'"
+            ) from exc
         self._psycopg = psycopg
         self.url = url
         kwargs: dict[str, Any] = {"connect_timeout": max(1, int(timeout_s))}
@@ -87,16 +91,24 @@ class PostgresCrm(CrmDatabase):
             raise _source_error("cannot connect to the database", url, exc) from exc
 
     def stream(self, query: str, schema: ArrowSchema, chunk_size: int) -> Iterator[pa.Table]:
-        options = pcsv.ConvertOptions(column_types=schema, strings_can_be_null=True,
-                                      quoted_strings_can_be_null=False,
-                                      timestamp_parsers=["%Y-%m-%d"])
+        options = pcsv.ConvertOptions(
+            column_types=schema,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            timestamp_parsers=["%Y-%m-%d"],
+        )
         read = pcsv.ReadOptions(column_names=list(schema), block_size=1 << 22)
         try:
-            with self._conn.cursor() as cur, cur.copy(
-                    f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
-                reader = pcsv.open_csv(_CopyStream(copy), read_options=read,
-                                       parse_options=pcsv.ParseOptions(newlines_in_values=True),
-                                       convert_options=options)
+            with (
+                self._conn.cursor() as cur,
+                cur.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy,
+            ):
+                reader = pcsv.open_csv(
+                    _CopyStream(copy),
+                    read_options=read,
+                    parse_options=pcsv.ParseOptions(newlines_in_values=True),
+                    convert_options=options,
+                )
                 pending: list[pa.RecordBatch] = []
                 rows = 0
                 for batch in reader:
@@ -109,12 +121,17 @@ class PostgresCrm(CrmDatabase):
                     yield pa.Table.from_batches(pending)
         except self._psycopg.Error as exc:
             self._conn.rollback()
-            raise _source_error("the query failed", self.url, exc,
-                                "check the table names or [crm] *_query") from exc
+            raise _source_error(
+                "the query failed", self.url, exc, "check the table names or [crm] *_query"
+            ) from exc
         except pa.ArrowInvalid as exc:
             self._conn.rollback()
-            raise _source_error("a value has an unexpected type", self.url, exc,
-                                "make the query return the documented columns and types") from exc
+            raise _source_error(
+                "a value has an unexpected type",
+                self.url,
+                exc,
+                "make the query return the documented columns and types",
+            ) from exc
         self._conn.rollback()  # read-only: nothing to keep
 
     def close(self) -> None:
@@ -157,7 +174,9 @@ class DbApiCrm(CrmDatabase):
             if missing:
                 raise TerminalSourceError(
                     f"CRM: the query returns no column(s) {', '.join(missing)}",
-                    input=query[:200], hint="return the documented columns (alias them)")
+                    input=query[:200],
+                    hint="return the documented columns (alias them)",
+                )
             positions = [names.index(c) for c in schema]
             while True:
                 rows = cur.fetchmany(chunk_size)
@@ -165,11 +184,16 @@ class DbApiCrm(CrmDatabase):
                     return
                 yield _arrow_rows(rows, positions, schema)
         except self._errors as exc:
-            raise _source_error("the query failed", self.url, exc,
-                                "check the table names or [crm] *_query") from exc
+            raise _source_error(
+                "the query failed", self.url, exc, "check the table names or [crm] *_query"
+            ) from exc
         except (pa.ArrowInvalid, ValueError) as exc:
-            raise _source_error("a value has an unexpected type", self.url, exc,
-                                "make the query return the documented columns and types") from exc
+            raise _source_error(
+                "a value has an unexpected type",
+                self.url,
+                exc,
+                "make the query return the documented columns and types",
+            ) from exc
         finally:
             cur.close()
 
@@ -191,8 +215,13 @@ def _arrow_column(values: list[Any], kind: pa.DataType) -> pa.Array:
         text = pa.array([None if v is None else str(v)[:10] for v in values], pa.string())
         return pc.cast(text, kind)
     if pa.types.is_decimal(kind):
-        text = pa.array([None if v is None else (f"{v:.6f}" if isinstance(v, float) else str(v))
-                         for v in values], pa.string())
+        text = pa.array(
+            [
+                None if v is None else (f"{v:.6f}" if isinstance(v, float) else str(v))
+                for v in values
+            ],
+            pa.string(),
+        )
         return pc.cast(text, kind)
     return pa.array(values, kind)
 
@@ -206,13 +235,17 @@ class SqliteCrm(DbApiCrm):
         path = url.split(":///", 1)[1] if ":///" in url else ""
         self.url = url
         if not path:
-            raise ConfigError("a SQLite CRM URL reads sqlite:///relative.db or "
-                              "sqlite:////absolute.db", input=url, where="[crm] url")
+            raise ConfigError(
+                "a SQLite CRM URL reads sqlite:///relative.db or sqlite:////absolute.db",
+                input=url,
+                where="[crm] url",
+            )
         try:
             self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         except sqlite3.Error as exc:
-            raise _source_error("cannot open the SQLite file", url, exc,
-                                "check that the file exists ([crm] url)") from exc
+            raise _source_error(
+                "cannot open the SQLite file", url, exc, "check that the file exists ([crm] url)"
+            ) from exc
         self._errors = (sqlite3.Error,)
 
     def close(self) -> None:
@@ -229,28 +262,40 @@ class CloudSqlCrm(DbApiCrm):
         instance = unquote(parts.netloc.rsplit("@", 1)[-1])
         database = parts.path.lstrip("/")
         if not parts.username or instance.count(":") != 2 or not database:
-            raise ConfigError("a Cloud SQL CRM URL reads "
-                              "cloudsql://iam-user@project:region:instance/database",
-                              input=redact_url(url), where="[crm] url")
+            raise ConfigError(
+                "a Cloud SQL CRM URL reads cloudsql://iam-user@project:region:instance/database",
+                input=redact_url(url),
+                where="[crm] url",
+            )
         try:
             from google.cloud.sql.connector import Connector
         except ImportError as exc:
-            raise ConfigError("Cloud SQL IAM authentication needs the Cloud SQL connector",
-                              input=redact_url(url),
-                              hint="pip install 'revops[cloudsql]'") from exc
+            raise ConfigError(
+                "Cloud SQL IAM authentication needs the Cloud SQL connector",
+                input=redact_url(url),
+                hint="pip install 'revops[cloudsql]'",
+            ) from exc
         self._connector = Connector()
         try:
             self._conn = self._connector.connect(
-                instance, "pg8000", user=unquote(parts.username), db=database,
-                enable_iam_auth=password is None, **({"password": password} if password else {}))
+                instance,
+                "pg8000",
+                user=unquote(parts.username),
+                db=database,
+                enable_iam_auth=password is None,
+                **({"password": password} if password else {}),
+            )
             cur = self._conn.cursor()
             cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
             cur.close()
         except Exception as exc:
             self._connector.close()
-            raise _source_error("cannot connect to Cloud SQL", url, exc,
-                                "check the instance name, the IAM user and that it has the "
-                                "Cloud SQL Client role") from exc
+            raise _source_error(
+                "cannot connect to Cloud SQL",
+                url,
+                exc,
+                "check the instance name, the IAM user and that it has the Cloud SQL Client role",
+            ) from exc
 
     def close(self) -> None:
         try:

@@ -41,8 +41,10 @@ class ExtractReport:
 
     def summary(self) -> str:
         """One line for people: what was loaded, skipped and rejected."""
-        text = (f"{self.source} {self.slice}: loaded {self.loaded}  skipped {self.skipped}  "
-                f"rejected {self.rejected}")
+        text = (
+            f"{self.source} {self.slice}: loaded {self.loaded}  skipped {self.skipped}  "
+            f"rejected {self.rejected}"
+        )
         if self.reasons:
             text += " (" + ", ".join(f"{k} {v}" for k, v in sorted(self.reasons.items())) + ")"
         return text

@@ -16,6 +16,7 @@ an error.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import re
 import threading
@@ -49,8 +50,17 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 FILE_PATTERN = "sales_{month}.csv"
-RAW_COLUMNS = ("order_id", "customer_id", "order_date", "revenue", "product_category", "month",
-               "source_file", "line_no", "loaded_at")
+RAW_COLUMNS = (
+    "order_id",
+    "customer_id",
+    "order_date",
+    "revenue",
+    "product_category",
+    "month",
+    "source_file",
+    "line_no",
+    "loaded_at",
+)
 
 
 class SalesSettings(BaseModel):
@@ -74,8 +84,14 @@ def months_for_day(day: date, window_days: int) -> list[str]:
     return months
 
 
-def extract_sales(wh: Warehouse, settings: Settings, *, month: str | None = None,
-                  day: date | None = None, encoding: str | None = None) -> ExtractReport:
+def extract_sales(
+    wh: Warehouse,
+    settings: Settings,
+    *,
+    month: str | None = None,
+    day: date | None = None,
+    encoding: str | None = None,
+) -> ExtractReport:
     """Load the sales CSVs of ``month`` (or of the KPI period of ``day``, default today).
 
     Transactional: all months of the run replace their slices together or not at all. Writes
@@ -99,16 +115,22 @@ def extract_sales(wh: Warehouse, settings: Settings, *, month: str | None = None
             for m, (fs, path) in files.items():
                 _load_month(wh, cfg, m, fs, path, forced, report)
             report.seconds = round(time.perf_counter() - started, 3)
-            audit(wh, "sales", "extract", "warning" if report.warnings else "ok",
-                  detail=report.as_dict())
+            audit(
+                wh,
+                "sales",
+                "extract",
+                "warning" if report.warnings else "ok",
+                detail=report.as_dict(),
+            )
     except RevopsError as exc:
         _audit_failure(wh, report, exc)
         raise
     return report
 
 
-def _locate(cfg: SalesSettings, months: list[str], explicit: bool, report: ExtractReport
-            ) -> dict[str, tuple[Any, str]]:
+def _locate(
+    cfg: SalesSettings, months: list[str], explicit: bool, report: ExtractReport
+) -> dict[str, tuple[Any, str]]:
     fs, root = _filesystem(cfg)
     found: dict[str, tuple[Any, str]] = {}
     for m in months:
@@ -125,7 +147,8 @@ def _locate(cfg: SalesSettings, months: list[str], explicit: bool, report: Extra
             input=root.rstrip("/") + "/" + FILE_PATTERN.format(month=months[-1]),
             where=f"[sales] path = {cfg.path} (holds: {listing})",
             hint="put the file there as sales_YYYY-MM.csv, or point [sales] path / "
-            "REVOPS_SALES__PATH at the right folder")
+            "REVOPS_SALES__PATH at the right folder",
+        )
     return found
 
 
@@ -133,24 +156,37 @@ def _filesystem(cfg: SalesSettings) -> tuple[Any, str]:
     try:
         from fsspec.core import url_to_fs
     except ImportError as exc:  # pragma: no cover - fsspec ships with the extra
-        raise ConfigError("reading sales files needs fsspec",
-                          hint="pip install 'revops[sources]'") from exc
+        raise ConfigError(
+            "reading sales files needs fsspec", hint="pip install 'revops[sources]'"
+        ) from exc
     try:
         fs, root = url_to_fs(cfg.path, **cfg.storage_options)
     except (ImportError, ValueError) as exc:
-        raise ConfigError(f"cannot open the sales location: {exc}", input=cfg.path,
-                          where="[sales] path",
-                          hint="use a folder or s3://bucket/prefix (s3 needs "
-                          "'revops[sources]')") from exc
+        raise ConfigError(
+            f"cannot open the sales location: {exc}",
+            input=cfg.path,
+            where="[sales] path",
+            hint="use a folder or s3://bucket/prefix (s3 needs 'revops[sources]')",
+        ) from exc
     if not fs.isdir(root):
-        raise TerminalSourceError("sales folder not found", input=cfg.path,
-                                  where="[sales] path / REVOPS_SALES__PATH",
-                                  hint="create the folder or point [sales] path at it")
+        raise TerminalSourceError(
+            "sales folder not found",
+            input=cfg.path,
+            where="[sales] path / REVOPS_SALES__PATH",
+            hint="create the folder or point [sales] path at it",
+        )
     return fs, root
 
 
-def _load_month(wh: Warehouse, cfg: SalesSettings, month: str, fs: Any, path: str,
-                forced: str | None, report: ExtractReport) -> None:
+def _load_month(
+    wh: Warehouse,
+    cfg: SalesSettings,
+    month: str,
+    fs: Any,
+    path: str,
+    forced: str | None,
+    report: ExtractReport,
+) -> None:
     wh.execute("DELETE FROM revops.raw_sales_orders WHERE month = ?", (month,))
     wh.execute("DELETE FROM revops.sales_rejects WHERE month = ?", (month,))
     name = path.rsplit("/", 1)[-1]
@@ -167,8 +203,9 @@ def _load_month(wh: Warehouse, cfg: SalesSettings, month: str, fs: Any, path: st
             if cleaned is not None:
                 _insert_rejects(wh, month, name, cleaned.rejected, now, report)
                 good = cleaned.good
-                loaded += insert_arrow(wh, "revops.raw_sales_orders",
-                                       _raw_table(good, month, name, now))
+                loaded += insert_arrow(
+                    wh, "revops.raw_sales_orders", _raw_table(good, month, name, now)
+                )
                 dedupe.add(good["order_id"], good["line_no"])
         duplicates = [np.asarray(b, dtype=np.int64) for b in dedupe.duplicate_lines()]
     if duplicates:
@@ -177,9 +214,20 @@ def _load_month(wh: Warehouse, cfg: SalesSettings, month: str, fs: Any, path: st
         loaded -= len(lines)
         with fs.open(path, "rb") as fh:
             raw = raw_lines_at(fh, lines, decoder, cfg.block_bytes)
-        _insert_rejects(wh, month, name, pa.table({
-            "line_no": pa.array(lines, pa.int64()), "raw_line": raw,
-            "reason": _repeat("duplicate_order_id", len(lines))}), now, report)
+        _insert_rejects(
+            wh,
+            month,
+            name,
+            pa.table(
+                {
+                    "line_no": pa.array(lines, pa.int64()),
+                    "raw_line": raw,
+                    "reason": _repeat("duplicate_order_id", len(lines)),
+                }
+            ),
+            now,
+            report,
+        )
     report.loaded += loaded
     report.tables[f"raw_sales_orders[{month}]"] = loaded
     report.inputs.append(f"{path} ({decoder.encoding or 'utf-8'}{', BOM' if decoder.bom else ''})")
@@ -209,7 +257,7 @@ def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
                 if stop.is_set():
                     return
             box.put(("end", None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+        except BaseException as exc:
             box.put(("error", exc))
 
     worker = threading.Thread(target=produce, name="revops-sales-reader", daemon=True)
@@ -234,55 +282,75 @@ def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
 def _drop_lines(wh: Warehouse, month: str, lines: np.ndarray, batch: int = 50_000) -> None:
     for i in range(0, len(lines), batch):
         chunk = [int(x) for x in lines[i : i + batch]]
-        wh.execute("DELETE FROM revops.raw_sales_orders WHERE month = ? "
-                   "AND line_no IN (SELECT unnest(?))", (month, chunk))
+        wh.execute(
+            "DELETE FROM revops.raw_sales_orders WHERE month = ? AND line_no IN (SELECT unnest(?))",
+            (month, chunk),
+        )
 
 
 def _repeat(value: str, n: int) -> pa.Array:
     """``value`` n times, without building a Python list."""
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)),
-                                          pa.array([value])).cast(pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array([value])).cast(
+        pa.string()
+    )
 
 
 def _raw_table(good: pa.Table, month: str, name: str, now: datetime) -> pa.Table:
     n = good.num_rows
     stamp = pa.array(np.full(n, int(now.timestamp() * 1_000_000), dtype=np.int64))
-    return pa.table({
-        "order_id": good["order_id"], "customer_id": good["customer_id"],
-        "order_date": good["order_date"], "revenue": good["revenue"],
-        "product_category": good["product_category"],
-        "month": _repeat(month, n), "source_file": _repeat(name, n),
-        "line_no": good["line_no"],
-        "loaded_at": stamp.cast(pa.timestamp("us", tz="UTC")),
-    })
+    return pa.table(
+        {
+            "order_id": good["order_id"],
+            "customer_id": good["customer_id"],
+            "order_date": good["order_date"],
+            "revenue": good["revenue"],
+            "product_category": good["product_category"],
+            "month": _repeat(month, n),
+            "source_file": _repeat(name, n),
+            "line_no": good["line_no"],
+            "loaded_at": stamp.cast(pa.timestamp("us", tz="UTC")),
+        }
+    )
 
 
-def _reject_malformed(wh: Warehouse, month: str, name: str, block: RawRows, now: datetime,
-                      report: ExtractReport) -> None:
+def _reject_malformed(
+    wh: Warehouse, month: str, name: str, block: RawRows, now: datetime, report: ExtractReport
+) -> None:
     if not block.malformed:
         return
-    table = pa.table({
-        "line_no": pa.array([m[0] for m in block.malformed], pa.int64()),
-        "raw_line": pa.array([m[1] for m in block.malformed], pa.string()),
-        "reason": pa.array([m[2] for m in block.malformed], pa.string()),
-    })
+    table = pa.table(
+        {
+            "line_no": pa.array([m[0] for m in block.malformed], pa.int64()),
+            "raw_line": pa.array([m[1] for m in block.malformed], pa.string()),
+            "reason": pa.array([m[2] for m in block.malformed], pa.string()),
+        }
+    )
     _insert_rejects(wh, month, name, table, now, report)
 
 
-def _insert_rejects(wh: Warehouse, month: str, name: str, rejected: pa.Table, now: datetime,
-                    report: ExtractReport) -> None:
+def _insert_rejects(
+    wh: Warehouse, month: str, name: str, rejected: pa.Table, now: datetime, report: ExtractReport
+) -> None:
     n = rejected.num_rows
     if not n:
         return
     for reason, count in _reason_counts(rejected["reason"]).items():
         report.reject(reason.split(":", 1)[0], count)
     stamp = pa.array(np.full(n, int(now.timestamp() * 1_000_000), dtype=np.int64))
-    insert_arrow(wh, "revops.sales_rejects", pa.table({
-        "month": _repeat(month, n), "file": _repeat(name, n),
-        "line_no": rejected["line_no"], "raw_line": rejected["raw_line"],
-        "reason": rejected["reason"],
-        "rejected_at": stamp.cast(pa.timestamp("us", tz="UTC")),
-    }))
+    insert_arrow(
+        wh,
+        "revops.sales_rejects",
+        pa.table(
+            {
+                "month": _repeat(month, n),
+                "file": _repeat(name, n),
+                "line_no": rejected["line_no"],
+                "raw_line": rejected["raw_line"],
+                "reason": rejected["reason"],
+                "rejected_at": stamp.cast(pa.timestamp("us", tz="UTC")),
+            }
+        ),
+    )
 
 
 def _reason_counts(reasons: Any) -> dict[str, int]:
@@ -291,11 +359,15 @@ def _reason_counts(reasons: Any) -> dict[str, int]:
 
 
 def _audit_failure(wh: Warehouse, report: ExtractReport, exc: RevopsError) -> None:
-    try:
-        audit(wh, "sales", "extract", "failed",
-              detail={"slice": report.slice, "error": exc.message, "input": exc.input})
-    except RevopsError:  # the warehouse itself failing must not hide the original error
-        pass
+    # A failing warehouse must not hide the original error.
+    with contextlib.suppress(RevopsError):
+        audit(
+            wh,
+            "sales",
+            "extract",
+            "failed",
+            detail={"slice": report.slice, "error": exc.message, "input": exc.input},
+        )
 
 
 __all__ = ["SalesSettings", "extract_sales", "months_for_day"]

@@ -23,12 +23,20 @@ REVENUE_TYPE = pa.decimal128(38, 6)
 _CURRENCY = r"[¥\\$,円\s]|JPY|YEN|yen"
 _NEGATIVE = r"^(?:-|−|▲|△)"
 _NUMBER = r"^\d{1,26}(?:\.\d{1,6})?$"
-_DATE = (r"^(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?"
-         r"(?:[ T].*)?$")
+_DATE = (
+    r"^(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?"
+    r"(?:[ T].*)?$"
+)
 _DATE_COMPACT = r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"
 
-REASONS = ("missing_customer_id", "missing_revenue", "unreadable_revenue", "negative_revenue",
-           "missing_order_id", "unreadable_order_date")
+REASONS = (
+    "missing_customer_id",
+    "missing_revenue",
+    "unreadable_revenue",
+    "negative_revenue",
+    "missing_order_id",
+    "unreadable_order_date",
+)
 
 
 @dataclass
@@ -78,23 +86,25 @@ def parse_order_date(arr: pa.Array) -> pa.Array:
     """date32 of a column of date text; null where it cannot be read."""
     text = pc.fill_null(arr, "")
     iso = pc.and_(pc.equal(pc.utf8_length(text), 10), pc.string_is_ascii(text))
-    stamp = pc.strptime(pc.if_else(iso, text, ""), format="%Y-%m-%d", unit="s",
-                        error_is_null=True)
+    stamp = pc.strptime(pc.if_else(iso, text, ""), format="%Y-%m-%d", unit="s", error_is_null=True)
     fast = _same_day(stamp, text)
     if pc.all(fast).as_py():
         return pc.cast(stamp, pa.date32())
     slow = pc.invert(fast)
     parsed = _parse_messy_dates(text.filter(slow))
-    out = pc.replace_with_mask(pc.cast(pc.if_else(fast, stamp, pa.scalar(0, stamp.type)),
-                                       pa.date32()), slow, parsed)
+    out = pc.replace_with_mask(
+        pc.cast(pc.if_else(fast, stamp, pa.scalar(0, stamp.type)), pa.date32()), slow, parsed
+    )
     return out
 
 
 def _same_day(stamp: pa.Array, iso: pa.Array) -> pa.Array:
     """True where ``stamp`` is the date ``iso`` names (strptime rolls 2024-02-30 over to
     March)."""
-    day = pc.cast(pc.utf8_slice_codeunits(pc.if_else(pc.is_valid(stamp), iso, "0000-00-00"),
-                                          8, 10), pa.int64())
+    day = pc.cast(
+        pc.utf8_slice_codeunits(pc.if_else(pc.is_valid(stamp), iso, "0000-00-00"), 8, 10),
+        pa.int64(),
+    )
     return pc.fill_null(pc.equal(pc.day(stamp), day), False)
 
 
@@ -137,12 +147,19 @@ def clean_rows(rows: pa.Table) -> CleanRows:
     bad = pc.is_valid(reason)
     good_mask = pc.invert(bad)
     category = _text(rows["product_category"].combine_chunks())
-    good = pa.table({
-        "order_id": order, "customer_id": customer, "order_date": order_date,
-        "revenue": revenue, "product_category": category, "line_no": rows["line_no"],
-    })
+    good = pa.table(
+        {
+            "order_id": order,
+            "customer_id": customer,
+            "order_date": order_date,
+            "revenue": revenue,
+            "product_category": category,
+            "line_no": rows["line_no"],
+        }
+    )
     if pc.any(bad).as_py():
         good = good.filter(good_mask)
-    rejected = pa.table({"line_no": rows["line_no"], "raw_line": rows["raw_line"],
-                         "reason": reason}).filter(bad)
+    rejected = pa.table(
+        {"line_no": rows["line_no"], "raw_line": rows["raw_line"], "reason": reason}
+    ).filter(bad)
     return CleanRows(good, rejected)

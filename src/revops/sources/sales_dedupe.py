@@ -30,9 +30,14 @@ class OrderDeduper:
         import duckdb
 
         self._tmp = tempfile.TemporaryDirectory(prefix="revops-sales-")
-        self._con = duckdb.connect(":memory:", config={
-            "memory_limit": memory_limit, "temp_directory": self._tmp.name,
-            "preserve_insertion_order": False})
+        self._con = duckdb.connect(
+            ":memory:",
+            config={
+                "memory_limit": memory_limit,
+                "temp_directory": self._tmp.name,
+                "preserve_insertion_order": False,
+            },
+        )
         self._con.execute("CREATE TABLE stage (order_id VARCHAR, line_no BIGINT)")
         self.rows = 0
 

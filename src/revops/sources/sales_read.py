@@ -94,12 +94,17 @@ class BlockDecoder:
         except UnicodeDecodeError as exc:
             line = first_line + data.count(b"\n", 0, exc.start)
             other = next((e for e in DETECTABLE if e != encoding and _decodes(data, e)), None)
-            hint = (f"the file looks like {other}: pass --encoding {other}" if other else
-                    "fix the bytes on that line, or pass the file's real encoding with "
-                    "--encoding")
+            hint = (
+                f"the file looks like {other}: pass --encoding {other}"
+                if other
+                else "fix the bytes on that line, or pass the file's real encoding with --encoding"
+            )
             raise TerminalSourceError(
                 f"sales CSV is not valid {encoding} at line {line}",
-                input=self.file, where=f"line {line}", hint=hint) from exc
+                input=self.file,
+                where=f"line {line}",
+                hint=hint,
+            ) from exc
 
     def _undetectable(self, data: bytes, first_line: int) -> SourceError:
         guess = None
@@ -113,8 +118,10 @@ class BlockDecoder:
         looks = f" (it looks like {guess})" if guess else ""
         return TerminalSourceError(
             f"cannot tell the encoding of the sales CSV: it is neither UTF-8 nor CP932{looks}",
-            input=self.file, where=f"lines from {first_line}",
-            hint="pass --encoding NAME (or set [sales] encoding), or save the file as UTF-8")
+            input=self.file,
+            where=f"lines from {first_line}",
+            hint="pass --encoding NAME (or set [sales] encoding), or save the file as UTF-8",
+        )
 
 
 def _decodes(data: bytes, encoding: str) -> bool:
@@ -151,8 +158,10 @@ def parse_header(line: str, file: str) -> dict[str, int]:
     if missing:
         raise TerminalSourceError(
             f"sales CSV header lacks column(s) {', '.join(missing)}",
-            input=file, where=f"line 1: {line[:200]!r}",
-            hint="the header must name " + ", ".join(COLUMNS) + " (product_category optional)")
+            input=file,
+            where=f"line 1: {line[:200]!r}",
+            hint="the header must name " + ", ".join(COLUMNS) + " (product_category optional)",
+        )
     return positions
 
 
@@ -201,11 +210,15 @@ class RowSplitter:
             tables.append(_slow_table(slow, self.positions))
         blank = sum(1 for m in malformed if m[2] == BLANK)
         malformed = [m for m in malformed if m[2] != BLANK]
-        return RawRows(pa.concat_tables(tables) if len(tables) > 1 else tables[0],
-                       malformed, blank)
+        return RawRows(pa.concat_tables(tables) if len(tables) > 1 else tables[0], malformed, blank)
 
-    def _plain(self, lines: pa.Array, idx: np.ndarray, first_line: int,
-               malformed: list[tuple[int, str, str]]) -> pa.Table:
+    def _plain(
+        self,
+        lines: pa.Array,
+        idx: np.ndarray,
+        first_line: int,
+        malformed: list[tuple[int, str, str]],
+    ) -> pa.Table:
         """Lines without quotes: one vectorised split on commas."""
         part = lines if len(idx) == len(lines) else lines.take(pa.array(idx))
         fields = pc.split_pattern(part, ",")
@@ -214,16 +227,24 @@ class RowSplitter:
         if not ok.all():
             for i in np.flatnonzero(~ok):
                 raw = part[int(i)].as_py()
-                reason = BLANK if not raw.strip() else (
-                    f"malformed_row: {counts[i]} fields, expected {self.width}")
+                reason = (
+                    BLANK
+                    if not raw.strip()
+                    else (f"malformed_row: {counts[i]} fields, expected {self.width}")
+                )
                 malformed.append((first_line + int(idx[i]), raw, reason))
             keep = pa.array(np.flatnonzero(ok))
             fields, part, idx = fields.take(keep), part.take(keep), idx[ok]
         columns = {name: pc.list_element(fields, pos) for name, pos in self._wanted()}
         return _table(idx + first_line, part, columns)
 
-    def _quoted(self, lines: pa.Array, idx: np.ndarray, first_line: int,
-                malformed: list[tuple[int, str, str]]) -> pa.Table | None:
+    def _quoted(
+        self,
+        lines: pa.Array,
+        idx: np.ndarray,
+        first_line: int,
+        malformed: list[tuple[int, str, str]],
+    ) -> pa.Table | None:
         """Lines with balanced quotes: one vectorised regex; what it cannot read goes to the
         ``csv`` module."""
         if not len(idx):
@@ -238,20 +259,21 @@ class RowSplitter:
         if not ok.all():
             keep = pa.array(np.flatnonzero(ok))
             found, part = found.filter(pa.array(ok)), part.take(keep)
-        columns = {name: _unquote(pc.struct_field(found, f"f{pos}"))
-                   for name, pos in self._wanted()}
+        columns = {
+            name: _unquote(pc.struct_field(found, f"f{pos}")) for name, pos in self._wanted()
+        }
         table = _table(idx[ok] + first_line, part, columns)
         return pa.concat_tables([table, _slow_table(slow, self.positions)]) if slow else table
 
-    def _multiline(self, lines: pa.Array, quotes: np.ndarray, consumed: np.ndarray,
-                   first_line: int
-                   ) -> tuple[list[tuple[int, str, list[str]]], list[tuple[int, str, str]]]:
+    def _multiline(
+        self, lines: pa.Array, quotes: np.ndarray, consumed: np.ndarray, first_line: int
+    ) -> tuple[list[tuple[int, str, list[str]]], list[tuple[int, str, str]]]:
         """Records whose quoted field spans lines (an odd number of quotes on the first)."""
         rows: list[tuple[int, str, list[str]]] = []
         malformed: list[tuple[int, str, str]] = []
         n = len(quotes)
-        for i in np.flatnonzero(quotes % 2):
-            i = int(i)
+        for odd in np.flatnonzero(quotes % 2):
+            i = int(odd)
             if consumed[i]:
                 continue
             end, count = i, int(quotes[i])
@@ -266,14 +288,20 @@ class RowSplitter:
             self._read_slow(first_line + i, "\n".join(text), rows, malformed)
         return rows, malformed
 
-    def _read_slow(self, line_no: int, raw: str, rows: list[tuple[int, str, list[str]]],
-                   malformed: list[tuple[int, str, str]]) -> None:
+    def _read_slow(
+        self,
+        line_no: int,
+        raw: str,
+        rows: list[tuple[int, str, list[str]]],
+        malformed: list[tuple[int, str, str]],
+    ) -> None:
         fields = next(csv.reader([raw]), [])
         if len(fields) == self.width:
             rows.append((line_no, raw, fields))
         else:
-            malformed.append((line_no, raw,
-                              f"malformed_row: {len(fields)} fields, expected {self.width}"))
+            malformed.append(
+                (line_no, raw, f"malformed_row: {len(fields)} fields, expected {self.width}")
+            )
 
     def _wanted(self) -> list[tuple[str, int]]:
         return [(name, self.positions[name]) for name in COLUMNS if name in self.positions]
@@ -307,14 +335,22 @@ def split_lines(data: bytes) -> pa.Array:
 def _line_options() -> dict[str, Any]:
     if not _LINE_OPTIONS:
         _LINE_OPTIONS.update(
-            read_options=pcsv.ReadOptions(column_names=["line"], block_size=1 << 24,
-                                         use_threads=False),
-            parse_options=pcsv.ParseOptions(delimiter="\x1f", quote_char=False,
-                                            escape_char=False, ignore_empty_lines=False,
-                                            newlines_in_values=False),
-            convert_options=pcsv.ConvertOptions(column_types={"line": pa.string()},
-                                                strings_can_be_null=False,
-                                                quoted_strings_can_be_null=False))
+            read_options=pcsv.ReadOptions(
+                column_names=["line"], block_size=1 << 24, use_threads=False
+            ),
+            parse_options=pcsv.ParseOptions(
+                delimiter="\x1f",
+                quote_char=False,
+                escape_char=False,
+                ignore_empty_lines=False,
+                newlines_in_values=False,
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types={"line": pa.string()},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
     return _LINE_OPTIONS
 
 
@@ -340,13 +376,15 @@ def _slow_table(rows: list[tuple[int, str, list[str]]], positions: dict[str, int
     }
     for name in COLUMNS:
         pos = positions.get(name)
-        columns[name] = pa.array([r[2][pos] if pos is not None else None for r in rows],
-                                 pa.string())
+        columns[name] = pa.array(
+            [r[2][pos] if pos is not None else None for r in rows], pa.string()
+        )
     return pa.table(columns)
 
 
-def read_sales_rows(fh: IO[bytes], file: str, encoding: str | None,
-                    block_bytes: int = BLOCK_BYTES) -> Iterator[RawRows | BlockDecoder]:
+def read_sales_rows(
+    fh: IO[bytes], file: str, encoding: str | None, block_bytes: int = BLOCK_BYTES
+) -> Iterator[RawRows | BlockDecoder]:
     """Yield the :class:`BlockDecoder` first (its ``encoding`` fills in as blocks are read),
     then the :class:`RawRows` of every block of ``fh``."""
     decoder = BlockDecoder(file, encoding)
@@ -368,15 +406,19 @@ def read_sales_rows(fh: IO[bytes], file: str, encoding: str | None,
                 continue
         yield splitter.split(utf8, block_first)
     if splitter is None:
-        raise TerminalSourceError("sales CSV is empty (no header line)", input=file,
-                                  hint="the first line must name " + ", ".join(COLUMNS))
+        raise TerminalSourceError(
+            "sales CSV is empty (no header line)",
+            input=file,
+            hint="the first line must name " + ", ".join(COLUMNS),
+        )
     leftover = splitter.finish()
     if leftover:
         yield RawRows(_slow_table([], splitter.positions), leftover, 0)
 
 
-def raw_lines_at(fh: IO[bytes], wanted: np.ndarray, decoder: BlockDecoder,
-                 block_bytes: int = BLOCK_BYTES) -> pa.Array:
+def raw_lines_at(
+    fh: IO[bytes], wanted: np.ndarray, decoder: BlockDecoder, block_bytes: int = BLOCK_BYTES
+) -> pa.Array:
     """The raw text of the records starting at the ascending line numbers ``wanted`` (a
     second, cheap pass: lines are split but not parsed). A record whose quoted field spans
     lines is joined back, within one block."""
