@@ -86,7 +86,10 @@ class PostgresCrm(CrmDatabase):
             kwargs["password"] = password
         try:
             self._conn = psycopg.connect(url, **kwargs)
+            # One read-only REPEATABLE READ transaction for every query of the extraction:
+            # customers and orders come from the same snapshot.
             self._conn.read_only = True
+            self._conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         except psycopg.Error as exc:
             raise _source_error("cannot connect to the database", url, exc) from exc
 
@@ -132,9 +135,10 @@ class PostgresCrm(CrmDatabase):
                 exc,
                 "make the query return the documented columns and types",
             ) from exc
-        self._conn.rollback()  # read-only: nothing to keep
 
     def close(self) -> None:
+        if not self._conn.closed:
+            self._conn.rollback()  # read-only: nothing to keep
         self._conn.close()
 
 
