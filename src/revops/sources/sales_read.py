@@ -85,8 +85,13 @@ class BlockDecoder:
             if self.encoding is None:
                 raise self._undetectable(data, first_line)
             self.locked = True
-        text = self._strict(data, str(self.encoding), first_line)
-        return data if self.encoding == "utf-8" else text.encode("utf-8")
+        if self.encoding == "utf-8":
+            return data  # Arrow validates UTF-8 while splitting; see :meth:`check`
+        return self._strict(data, str(self.encoding), first_line).encode("utf-8")
+
+    def check(self, data: bytes, first_line: int) -> None:
+        """Raise the error naming the line when ``data`` does not decode."""
+        self._strict(data, str(self.encoding or "utf-8"), first_line)
 
     def _strict(self, data: bytes, encoding: str, first_line: int) -> str:
         try:
@@ -392,19 +397,24 @@ def read_sales_rows(
     splitter: RowSplitter | None = None
     line = 1
     for data in iter_blocks(fh, block_bytes):
-        utf8 = decoder.to_utf8(data, line)
-        block_first = line
+        block_first = data_first = line
         line += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-        if splitter is None:
-            cut = utf8.find(b"\n")
-            header = (utf8 if cut < 0 else utf8[:cut]).decode("utf-8").rstrip("\r")
-            utf8 = b"" if cut < 0 else utf8[cut + 1 :]
-            width = len(next(csv.reader([header]), []))
-            splitter = RowSplitter(parse_header(header, file), width)
-            block_first += 1
-            if not utf8:
-                continue
-        yield splitter.split(utf8, block_first)
+        try:
+            utf8 = decoder.to_utf8(data, data_first)
+            if splitter is None:
+                cut = utf8.find(b"\n")
+                header = (utf8 if cut < 0 else utf8[:cut]).decode("utf-8").rstrip("\r")
+                utf8 = b"" if cut < 0 else utf8[cut + 1 :]
+                width = len(next(csv.reader([header]), []))
+                splitter = RowSplitter(parse_header(header, file), width)
+                block_first += 1
+                if not utf8:
+                    continue
+            rows = splitter.split(utf8, block_first)
+        except UnicodeDecodeError:
+            decoder.check(data, data_first)  # raises the error that names the line
+            raise
+        yield rows
     if splitter is None:
         raise TerminalSourceError(
             "sales CSV is empty (no header line)",
