@@ -149,7 +149,7 @@ def child_revops_clean(path: str) -> dict[str, object]:
         for block in parts:
             assert isinstance(block, RawRows)
             rows += block.table.num_rows + len(block.malformed)
-            cleaned = clean_rows(block.table)
+            cleaned = clean_rows(block.table, block.raw_lines)
             dedupe.add(cleaned.good["order_id"], cleaned.good["line_no"])
             good += cleaned.good.num_rows
         duplicates = sum(len(b) for b in dedupe.duplicate_lines())

@@ -284,3 +284,52 @@ def test_date_forms():
     ).to_pylist()
     assert got[:7] == [date(2024, 1, 5)] * 7
     assert got[7:] == [None, None, None]
+
+
+def test_fast_and_line_by_line_paths_agree(duck, tmp_path):
+    import io
+
+    from revops.sources.sales_clean import clean_rows
+    from revops.sources.sales_read import RowSplitter, read_sales_rows, split_lines
+
+    lines = ["order_id,customer_id,order_date,revenue,product_category"]
+    for i in range(1, 400):
+        revenue = ("", "-5", '"1,234"', '"a ""quoted"" word"', "¥77", str(i))[i % 6]
+        lines.append(f"O-{i % 350},C{i},2024-03-{i % 28 + 1:02d},{revenue},cat {i % 3}")
+    data = ("\r\n".join(lines) + "\r\n").encode("utf-8")
+    (tmp_path / "sales_2024-03.csv").write_bytes(data)
+    blocks = list(read_sales_rows(io.BytesIO(data), "f", None, 2048))[1:]
+    assert all(b.source is not None for b in blocks)  # every block took the fast path
+    splitter = RowSplitter({n: i for i, n in enumerate(lines[0].split(","))}, 5)
+    slow = splitter._rows(split_lines(data), 1)
+    fast_rejects = [
+        r for b in blocks for r in clean_rows(b.table, b.raw_lines).rejected.to_pylist()
+    ]
+    slow_rejects = clean_rows(slow.table).rejected.to_pylist()
+    header = {"line_no": 1, "raw_line": lines[0], "reason": "unreadable_revenue"}
+    assert sorted(fast_rejects, key=lambda r: r["line_no"]) == [
+        r for r in sorted(slow_rejects, key=lambda r: r["line_no"]) if r != header
+    ]
+    report = extract_sales(duck, _settings(tmp_path, block_bytes=2048), month="2024-03")
+    rejects = _rejects(duck, "2024-03")
+    assert rejects[4]["raw_line"] == 'O-3,C3,2024-03-04,"a ""quoted"" word",cat 0'
+    assert rejects[4]["reason"] == "unreadable_revenue"
+    assert rejects[2]["reason"] == "negative_revenue" and rejects[7]["reason"] == "missing_revenue"
+    assert (report.loaded, report.reasons["duplicate_order_id"]) == _count_good(lines[1:])
+
+
+def _count_good(lines):
+    """(kept, duplicates) computed the plain way: valid revenue, first order_id wins."""
+    import csv
+
+    seen, kept, duplicates = set(), 0, 0
+    for line in lines:
+        order, _, _, revenue, _ = next(csv.reader([line]))
+        if not revenue.replace(",", "").replace("¥", "").isdigit():
+            continue
+        if order in seen:
+            duplicates += 1
+        else:
+            seen.add(order)
+            kept += 1
+    return kept, duplicates

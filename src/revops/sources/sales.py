@@ -236,7 +236,7 @@ def _load_month(
 def _cleaned(parts: Iterator[Any]) -> Iterator[tuple[RawRows, CleanRows | None]]:
     for block in parts:
         assert isinstance(block, RawRows)
-        yield block, clean_rows(block.table) if block.table.num_rows else None
+        yield block, clean_rows(block.table, block.raw_lines) if block.table.num_rows else None
 
 
 def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:

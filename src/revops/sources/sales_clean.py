@@ -14,6 +14,7 @@ or parentheses mark a negative amount. Dates: ``2024-01-05``, ``2024/1/5``, ``20
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +32,11 @@ _DATE = (
 _DATE_COMPACT = r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"
 
 _NO_REJECTS = pa.table(
-    {"line_no": pa.array([], pa.int64()), "raw_line": pa.array([], pa.string()),
-     "reason": pa.array([], pa.string())}
+    {
+        "line_no": pa.array([], pa.int64()),
+        "raw_line": pa.array([], pa.string()),
+        "reason": pa.array([], pa.string()),
+    }
 )
 REASONS = (
     "missing_customer_id",
@@ -135,8 +139,13 @@ def _iso(parts: pa.StructArray) -> pa.Array:
     return pc.binary_join_element_wise(y, m, d, "-")
 
 
-def clean_rows(rows: pa.Table) -> CleanRows:
-    """Split one block's rows into typed good rows and rejected rows with their reason."""
+def clean_rows(
+    rows: pa.Table, raw_lines: Callable[[np.ndarray], pa.Array] | None = None
+) -> CleanRows:
+    """Split one block's rows into typed good rows and rejected rows with their reason.
+
+    ``raw_lines(positions)`` gives the raw text of rejected rows when ``rows`` has no
+    ``raw_line`` column."""
     n = rows.num_rows
     customer = _text(rows["customer_id"].combine_chunks())
     order = _text(rows["order_id"].combine_chunks())
@@ -175,7 +184,7 @@ def clean_rows(rows: pa.Table) -> CleanRows:
     rejected = pa.table(
         {
             "line_no": rows["line_no"].take(picked),
-            "raw_line": rows["raw_line"].take(picked),
+            "raw_line": raw_lines(bad) if raw_lines else rows["raw_line"].take(picked),
             "reason": reason.cast(pa.string()),
         }
     )
