@@ -197,7 +197,7 @@ def _load_month(
         decoder = next(parts)
         assert isinstance(decoder, BlockDecoder)
         # Parsing the next block overlaps with writing this one (both release the GIL).
-        for block, cleaned in prefetch(_cleaned(parts), depth=1):
+        for block, cleaned in prefetch(_cleaned(parts, dedupe), depth=1):
             report.skipped += block.blank
             _reject_malformed(wh, month, name, block, now, report)
             if cleaned is not None:
@@ -206,7 +206,6 @@ def _load_month(
                 loaded += insert_arrow(
                     wh, "revops.raw_sales_orders", _raw_table(good, month, name, now)
                 )
-                dedupe.add(good["order_id"], good["line_no"])
         duplicates = [np.asarray(b, dtype=np.int64) for b in dedupe.duplicate_lines()]
     if duplicates:
         lines = np.concatenate(duplicates)
@@ -233,10 +232,16 @@ def _load_month(
     report.inputs.append(f"{path} ({decoder.encoding or 'utf-8'}{', BOM' if decoder.bom else ''})")
 
 
-def _cleaned(parts: Iterator[Any]) -> Iterator[tuple[RawRows, CleanRows | None]]:
+def _cleaned(
+    parts: Iterator[Any], dedupe: OrderDeduper
+) -> Iterator[tuple[RawRows, CleanRows | None]]:
+    """Clean each block and stage its keys for the dedupe (in the reader thread)."""
     for block in parts:
         assert isinstance(block, RawRows)
-        yield block, clean_rows(block.table, block.raw_lines) if block.table.num_rows else None
+        cleaned = clean_rows(block.table, block.raw_lines) if block.table.num_rows else None
+        if cleaned is not None:
+            dedupe.add(cleaned.good["order_id"], cleaned.good["line_no"])
+        yield block, cleaned
 
 
 def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
