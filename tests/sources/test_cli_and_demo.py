@@ -126,3 +126,43 @@ def test_demo_sources_line_up(wh, tmp_path):
         assert sources > 0  # paid customers name real campaigns
     finally:
         stop()
+
+
+def test_dev_ads_api_command_serves_and_takes_faults_over_http():
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    import revops
+
+    env = {**os.environ, "PYTHONPATH": str(Path(revops.__file__).parents[1])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "revops", "dev", "ads-api", "--port", "0", "--seed", "3"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("ads API on http://127.0.0.1:")
+        base = first.split(" on ", 1)[1].strip()
+        assert httpx.get(base + "/healthz", timeout=5).json() == {"ok": True}
+        httpx.post(base + "/_dev/faults", json=[{"kind": "429", "retry_after": "3"}], timeout=5)
+        headers = {"Authorization": "Bearer revops-demo-token"}
+        answer = httpx.get(
+            base + "/v1/reports", params={"date": "2024-01-01"}, headers=headers, timeout=5
+        )
+        assert answer.status_code == 429 and answer.headers["Retry-After"] == "3"
+        answer = httpx.get(
+            base + "/v1/reports", params={"date": "2024-01-01"}, headers=headers, timeout=5
+        )
+        assert answer.status_code == 200 and len(answer.json()["campaigns"]) == 50
+        assert httpx.get(base + "/_dev/stats", timeout=5).json()["statuses"] == [429, 200]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
