@@ -131,6 +131,7 @@ def test_rerun_replaces_the_month_slice(wh):
     extract_sales(wh, settings, month="2024-01")
     assert wh.query_value("SELECT count(*) FROM revops.raw_sales_orders") == 10
     assert wh.query_value("SELECT count(*) FROM revops.sales_rejects") == 10
+    assert wh.query_value("SELECT count(*) FROM revops.sales_stage_orders") == 0
 
 
 def test_failure_mid_file_leaves_the_previous_slice(wh, tmp_path):
@@ -145,6 +146,8 @@ def test_failure_mid_file_leaves_the_previous_slice(wh, tmp_path):
     assert "not valid utf-8 at line 24" in text and "sales_2024-01.csv" in text
     assert wh.query_value("SELECT count(*) FROM revops.raw_sales_orders") == 10
     assert wh.query_value("SELECT count(*) FROM revops.sales_rejects") == 10
+    for stage in ("sales_stage_orders", "sales_stage_rejects"):  # the failed load left nothing
+        assert wh.query_value(f"SELECT count(*) FROM revops.{stage}") == 0
 
 
 def test_forcing_the_wrong_encoding_hints_at_the_right_one(duck):

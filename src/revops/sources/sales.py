@@ -17,50 +17,26 @@ an error.
 from __future__ import annotations
 
 import contextlib
-import queue
 import re
-import threading
 import time
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+import uuid
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pyarrow as pa
 from pydantic import BaseModel, Field
 
 from revops.audit import audit
 from revops.errors import ConfigError, RevopsError, TerminalSourceError, UsageError
-from revops.sources.extract import ExtractReport, insert_arrow
-from revops.sources.sales_clean import CleanRows, clean_rows
-from revops.sources.sales_dedupe import OrderDeduper
-from revops.sources.sales_read import (
-    BLOCK_BYTES,
-    BlockDecoder,
-    RawRows,
-    raw_lines_at,
-    read_sales_rows,
-    resolve_encoding,
-)
+from revops.sources.extract import ExtractReport
+from revops.sources.sales_load import forget_load, forget_stale_loads, publish_month, stage_month
+from revops.sources.sales_read import BLOCK_BYTES, resolve_encoding
 
 if TYPE_CHECKING:
     from revops.config import Settings
     from revops.warehouse.base import Warehouse
 
-T = TypeVar("T")
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 FILE_PATTERN = "sales_{month}.csv"
-RAW_COLUMNS = (
-    "order_id",
-    "customer_id",
-    "order_date",
-    "revenue",
-    "product_category",
-    "month",
-    "source_file",
-    "line_no",
-    "loaded_at",
-)
 
 
 class SalesSettings(BaseModel):
@@ -70,7 +46,8 @@ class SalesSettings(BaseModel):
     encoding: str | None = None
     storage_options: dict[str, Any] = Field(default_factory=dict)
     block_bytes: int = Field(default=BLOCK_BYTES, ge=1024)
-    scratch_memory_limit: str = "256MB"
+    scratch_memory_limit: str = "128MB"
+    insert_rows: int = Field(default=250_000, ge=1)
 
 
 def months_for_day(day: date, window_days: int) -> list[str]:
@@ -94,8 +71,10 @@ def extract_sales(
 ) -> ExtractReport:
     """Load the sales CSVs of ``month`` (or of the KPI period of ``day``, default today).
 
-    Transactional: all months of the run replace their slices together or not at all. Writes
-    an audit row per run (``sales`` / ``extract``), also on failure.
+    Transactional: the rows are staged first (``sales_stage_*``, in small committed batches so
+    memory stays bounded), then all months of the run replace their slices in ONE transaction,
+    together or not at all. Writes an audit row per run (``sales`` / ``extract``), also on
+    failure.
     """
     cfg = settings.model("sales", SalesSettings)
     if month is not None and not MONTH.match(month):
@@ -109,11 +88,15 @@ def extract_sales(
     report = ExtractReport(source="sales", slice=",".join(months))
     started = time.perf_counter()
     forced = resolve_encoding(encoding or cfg.encoding, cfg.path)
+    load_id = uuid.uuid4().hex
     try:
         files = _locate(cfg, months, explicit, report)
+        forget_stale_loads(wh)
+        for m, (fs, path) in files.items():
+            stage_month(wh, cfg, load_id, m, fs, path, forced, report)
         with wh.transaction(lock="extract:sales"):
-            for m, (fs, path) in files.items():
-                _load_month(wh, cfg, m, fs, path, forced, report)
+            for m in files:
+                publish_month(wh, load_id, m)
             report.seconds = round(time.perf_counter() - started, 3)
             audit(
                 wh,
@@ -125,6 +108,8 @@ def extract_sales(
     except RevopsError as exc:
         _audit_failure(wh, report, exc)
         raise
+    finally:
+        forget_load(wh, load_id)
     return report
 
 
@@ -176,191 +161,6 @@ def _filesystem(cfg: SalesSettings) -> tuple[Any, str]:
             hint="create the folder or point [sales] path at it",
         )
     return fs, root
-
-
-def _load_month(
-    wh: Warehouse,
-    cfg: SalesSettings,
-    month: str,
-    fs: Any,
-    path: str,
-    forced: str | None,
-    report: ExtractReport,
-) -> None:
-    wh.execute("DELETE FROM revops.raw_sales_orders WHERE month = ?", (month,))
-    wh.execute("DELETE FROM revops.sales_rejects WHERE month = ?", (month,))
-    name = path.rsplit("/", 1)[-1]
-    now = datetime.now(UTC)
-    loaded = 0
-    with fs.open(path, "rb") as fh, OrderDeduper(cfg.scratch_memory_limit) as dedupe:
-        parts = read_sales_rows(fh, name, forced, cfg.block_bytes)
-        decoder = next(parts)
-        assert isinstance(decoder, BlockDecoder)
-        # Parsing the next block overlaps with writing this one (both release the GIL).
-        for block, cleaned in prefetch(_cleaned(parts, dedupe), depth=1):
-            report.skipped += block.blank
-            _reject_malformed(wh, month, name, block, now, report)
-            if cleaned is not None:
-                _insert_rejects(wh, month, name, cleaned.rejected, now, report)
-                good = cleaned.good
-                loaded += insert_arrow(
-                    wh, "revops.raw_sales_orders", _raw_table(good, month, name, now)
-                )
-        duplicates = [np.asarray(b, dtype=np.int64) for b in dedupe.duplicate_lines()]
-    if duplicates:
-        lines = np.concatenate(duplicates)
-        _drop_lines(wh, month, lines)
-        loaded -= len(lines)
-        with fs.open(path, "rb") as fh:
-            raw = raw_lines_at(fh, lines, decoder, cfg.block_bytes)
-        _insert_rejects(
-            wh,
-            month,
-            name,
-            pa.table(
-                {
-                    "line_no": pa.array(lines, pa.int64()),
-                    "raw_line": raw,
-                    "reason": _repeat("duplicate_order_id", len(lines)),
-                }
-            ),
-            now,
-            report,
-        )
-    report.loaded += loaded
-    report.tables[f"raw_sales_orders[{month}]"] = loaded
-    report.inputs.append(f"{path} ({decoder.encoding or 'utf-8'}{', BOM' if decoder.bom else ''})")
-
-
-def _cleaned(
-    parts: Iterator[Any], dedupe: OrderDeduper
-) -> Iterator[tuple[RawRows, CleanRows | None]]:
-    """Clean each block and stage its keys for the dedupe (in the reader thread)."""
-    for block in parts:
-        assert isinstance(block, RawRows)
-        cleaned = clean_rows(block.table, block.raw_lines) if block.table.num_rows else None
-        if cleaned is not None:
-            dedupe.add(cleaned.good["order_id"], cleaned.good["line_no"])
-        yield block, cleaned
-
-
-def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """Run ``items`` in a background thread, at most ``depth`` items ahead (so memory stays
-    bounded); its exceptions are raised here, in order."""
-    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        box.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            box.put(("end", None))
-        except BaseException as exc:
-            box.put(("error", exc))
-
-    worker = threading.Thread(target=produce, name="revops-sales-reader", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, value = box.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        while worker.is_alive():
-            try:
-                box.get_nowait()
-            except queue.Empty:
-                worker.join(timeout=0.05)
-
-
-def _drop_lines(wh: Warehouse, month: str, lines: np.ndarray, batch: int = 50_000) -> None:
-    for i in range(0, len(lines), batch):
-        chunk = [int(x) for x in lines[i : i + batch]]
-        wh.execute(
-            "DELETE FROM revops.raw_sales_orders WHERE month = ? AND line_no IN (SELECT unnest(?))",
-            (month, chunk),
-        )
-
-
-def _repeat(value: str, n: int) -> pa.Array:
-    """``value`` n times, without building a Python list."""
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array([value])).cast(
-        pa.string()
-    )
-
-
-def _raw_table(good: pa.Table, month: str, name: str, now: datetime) -> pa.Table:
-    n = good.num_rows
-    stamp = pa.array(np.full(n, int(now.timestamp() * 1_000_000), dtype=np.int64))
-    return pa.table(
-        {
-            "order_id": good["order_id"],
-            "customer_id": good["customer_id"],
-            "order_date": good["order_date"],
-            "revenue": good["revenue"],
-            "product_category": good["product_category"],
-            "month": _repeat(month, n),
-            "source_file": _repeat(name, n),
-            "line_no": good["line_no"],
-            "loaded_at": stamp.cast(pa.timestamp("us", tz="UTC")),
-        }
-    )
-
-
-def _reject_malformed(
-    wh: Warehouse, month: str, name: str, block: RawRows, now: datetime, report: ExtractReport
-) -> None:
-    if not block.malformed:
-        return
-    table = pa.table(
-        {
-            "line_no": pa.array([m[0] for m in block.malformed], pa.int64()),
-            "raw_line": pa.array([m[1] for m in block.malformed], pa.string()),
-            "reason": pa.array([m[2] for m in block.malformed], pa.string()),
-        }
-    )
-    _insert_rejects(wh, month, name, table, now, report)
-
-
-def _insert_rejects(
-    wh: Warehouse, month: str, name: str, rejected: pa.Table, now: datetime, report: ExtractReport
-) -> None:
-    n = rejected.num_rows
-    if not n:
-        return
-    for reason, count in _reason_counts(rejected["reason"]).items():
-        report.reject(reason.split(":", 1)[0], count)
-    stamp = pa.array(np.full(n, int(now.timestamp() * 1_000_000), dtype=np.int64))
-    insert_arrow(
-        wh,
-        "revops.sales_rejects",
-        pa.table(
-            {
-                "month": _repeat(month, n),
-                "file": _repeat(name, n),
-                "line_no": rejected["line_no"],
-                "raw_line": rejected["raw_line"],
-                "reason": rejected["reason"],
-                "rejected_at": stamp.cast(pa.timestamp("us", tz="UTC")),
-            }
-        ),
-    )
-
-
-def _reason_counts(reasons: Any) -> dict[str, int]:
-    counts = reasons.value_counts()
-    return {str(v["values"]): int(v["counts"]) for v in counts.to_pylist()}
 
 
 def _audit_failure(wh: Warehouse, report: ExtractReport, exc: RevopsError) -> None:
