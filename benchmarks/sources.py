@@ -114,7 +114,7 @@ def prepare_crm(admin_url: str, orders: int) -> str:
 
 
 # ---------------------------------------------------------------- children
-def child_revops_csv(folder: str, month: str) -> dict[str, object]:
+def child_revops_csv(folder: str, month: str, memory_limit: str) -> dict[str, object]:
     from revops.config import Settings
     from revops.sources.sales import extract_sales
     from revops.warehouse import connect, ensure_schema
@@ -122,6 +122,10 @@ def child_revops_csv(folder: str, month: str) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         wh = connect(f"duckdb:///{tmp}/bench.duckdb")
         ensure_schema(wh)
+        if memory_limit != "default":
+            # What a deployment sets for a DuckDB warehouse (DuckDB's own default is 80 % of
+            # RAM, which it fills with cached blocks when nothing else needs the memory).
+            wh.execute(f"SET memory_limit = '{memory_limit}'", native=True)
         settings = Settings(data={"sales": {"path": folder}}, env={})
         started = time.perf_counter()
         report = extract_sales(wh, settings, month=month)
@@ -137,6 +141,8 @@ def child_revops_csv(folder: str, month: str) -> dict[str, object]:
 
 def child_revops_clean(path: str) -> dict[str, object]:
     """Read, detect, split, clean and dedupe only (no warehouse): the seed path's scope."""
+    import pyarrow as pa
+
     from revops.sources.sales_clean import clean_rows
     from revops.sources.sales_dedupe import OrderDeduper
     from revops.sources.sales_read import RawRows, read_sales_rows
@@ -152,6 +158,8 @@ def child_revops_clean(path: str) -> dict[str, object]:
             cleaned = clean_rows(block.table, block.raw_lines)
             dedupe.add(cleaned.good["order_id"], cleaned.good["line_no"])
             good += cleaned.good.num_rows
+            del block, cleaned
+            pa.default_memory_pool().release_unused()  # as extract_sales does
         duplicates = sum(len(b) for b in dedupe.duplicate_lines())
     return {"seconds": time.perf_counter() - started, "rows": rows, "loaded": good - duplicates}
 
@@ -238,12 +246,19 @@ def main() -> None:
         "--workdir", default=os.path.join(tempfile.gettempdir(), "revops-bench-sources")
     )
     parser.add_argument("--out", default=str(HERE / "RESULTS-sources.md"))
+    parser.add_argument(
+        "--duckdb-memory-limit",
+        nargs="+",
+        default=["default", "128MB"],
+        help="DuckDB warehouse memory_limit values to measure extract_sales with",
+    )
+    parser.add_argument("--skip-sales", action="store_true")
     parser.add_argument("--child", nargs="+")
     args = parser.parse_args()
     if args.child:
         kind, *rest = args.child
         fn = {
-            "revops": lambda: child_revops_csv(rest[0], rest[1]),
+            "revops": lambda: child_revops_csv(rest[0], rest[1], rest[2]),
             "revops-clean": lambda: child_revops_clean(rest[0]),
             "seed": lambda: child_seed_csv(rest[0], rest[1] == "write"),
             "crm": lambda: child_crm(rest[0]),
@@ -254,7 +269,7 @@ def main() -> None:
     work = Path(args.workdir)
     lines = ["| what | rows | seconds | rows/s | peak RSS MB |", "|---|---:|---:|---:|---:|"]
     results: list[dict[str, object]] = []
-    for rows in rows_list:
+    for rows in [] if args.skip_sales else rows_list:
         for encoding in args.encodings:
             for messy in (True, False):
                 folder = work / f"{rows}-{encoding}-{'messy' if messy else 'plain'}"
@@ -264,8 +279,12 @@ def main() -> None:
                     print(f"generating {path} …", flush=True)
                     write_sales(path, rows, encoding, messy)
                 kind = "messy" if messy else "plain"
-                r = run_child("revops", str(folder), "2024-01")
-                results.append({"what": f"revops extract_sales → DuckDB, {encoding}, {kind}", **r})
+                for limit in args.duckdb_memory_limit:
+                    r = run_child("revops", str(folder), "2024-01", limit)
+                    what = (
+                        f"revops extract_sales → DuckDB (memory_limit {limit}), {encoding}, {kind}"
+                    )
+                    results.append({"what": what, **r})
                 r = run_child("revops-clean", str(path))
                 results.append({"what": f"revops read+clean+dedupe only, {encoding}, {kind}", **r})
                 if not messy:
@@ -277,7 +296,7 @@ def main() -> None:
                         )
                         results.append({"what": what, **s})
                 path.unlink()  # keep the disk free between sizes
-                print(results[-2:] if messy else results[-4:], flush=True)
+                print(results[-4:], flush=True)
     if args.crm_orders:
         url = prepare_crm(args.pg_url, args.crm_orders)
         r = run_child("crm", url)

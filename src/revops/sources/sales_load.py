@@ -55,6 +55,7 @@ def stage_month(
     loaded = 0
     stage = _Stage(wh, load_id, month, name, now)
     batch = InsertBatch(wh, STAGE_ORDERS, cfg.insert_rows)
+    pool = pa.default_memory_pool()
     with fs.open(path, "rb") as fh, OrderDeduper(cfg.scratch_memory_limit) as dedupe:
         parts = read_sales_rows(fh, name, forced, cfg.block_bytes)
         decoder = next(parts)
@@ -66,6 +67,10 @@ def stage_month(
             if cleaned is not None:
                 stage.reject(cleaned.rejected, report)
                 loaded += batch.add(stage.orders(cleaned.good))
+            del block, cleaned
+            # Arrow's allocator keeps freed blocks per thread; give them back each block so
+            # the resident size stays flat.
+            pool.release_unused()
         loaded += batch.flush()
         duplicates = [np.asarray(b, dtype=np.int64) for b in dedupe.duplicate_lines()]
     if duplicates:
