@@ -175,3 +175,15 @@ def test_cloud_sql_needs_its_extra_or_a_proper_url(duck):
     except ImportError:
         with pytest.raises(ConfigError, match=r"revops\[cloudsql\]"):
             extract_crm(duck, _settings("cloudsql://crm-reader@proj:asia-northeast1:crm/crm"))
+
+
+def test_copy_stream_fills_each_read_from_many_small_chunks():
+    from revops.sources.crm_db import _CopyStream
+
+    stream = _CopyStream([b"row %d\n" % i for i in range(1000)])
+    buffer = bytearray(4096)
+    assert stream.readinto(buffer) == 4096  # not one 6-byte row per read
+    rest = bytearray(10_000)
+    n = stream.readinto(rest)
+    assert bytes(buffer) + bytes(rest[:n]) == b"".join(b"row %d\n" % i for i in range(1000))
+    assert stream.readinto(rest) == 0

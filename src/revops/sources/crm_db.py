@@ -143,24 +143,30 @@ class PostgresCrm(CrmDatabase):
 
 
 class _CopyStream(io.RawIOBase):
-    """A readable file over psycopg's COPY chunks (what Arrow's reader wants)."""
+    """A readable file over psycopg's COPY chunks (what Arrow's reader wants).
+
+    COPY sends about one chunk per row, so every read gathers chunks until the caller's buffer
+    is full: a read must not return one small row into a large buffer."""
 
     def __init__(self, copy: Any) -> None:
         self._chunks = iter(copy)
-        self._buffer = b""
+        self._buffer = bytearray()
+        self._done = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        while not self._buffer:
+        want = len(buffer)
+        while len(self._buffer) < want and not self._done:
             chunk = next(self._chunks, None)
             if chunk is None:
-                return 0
-            self._buffer = bytes(chunk)
-        n = min(len(buffer), len(self._buffer))
+                self._done = True
+            else:
+                self._buffer += chunk
+        n = min(want, len(self._buffer))
         buffer[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
+        del self._buffer[:n]
         return n
 
 
