@@ -147,9 +147,8 @@ def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
 
 
 class InsertBatch:
-    """Gathers Arrow tables into inserts of at least ``rows`` rows: DuckDB writes a large
-    append inside a transaction straight to the file, while many small ones stay in memory
-    until the commit."""
+    """Gathers Arrow tables into inserts of at least ``rows`` rows (fewer, larger statements:
+    each costs a commit and a scan setup)."""
 
     def __init__(self, wh: Warehouse, table: str, rows: int) -> None:
         self.wh, self.table, self.rows = wh, table, rows
