@@ -50,3 +50,30 @@ CREATE TABLE IF NOT EXISTS revops.sales_rejects (
     reason VARCHAR NOT NULL,
     rejected_at TIMESTAMPTZ NOT NULL
 );
+
+-- A sales load in progress: rows are written here in small committed batches (memory stays
+-- bounded on every engine) and moved into raw_sales_orders / sales_rejects in ONE transaction
+-- at the end of the run, so a failed run never touches the previous slices. Rows of a run
+-- that died are removed by the next run (staged_at older than a day).
+CREATE TABLE IF NOT EXISTS revops.sales_stage_orders (
+    load_id VARCHAR NOT NULL,
+    order_id VARCHAR NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    order_date DATE,
+    revenue DECIMAL(38, 6) NOT NULL,
+    product_category VARCHAR,
+    month VARCHAR NOT NULL,
+    source_file VARCHAR NOT NULL,
+    line_no BIGINT NOT NULL,
+    loaded_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS revops.sales_stage_rejects (
+    load_id VARCHAR NOT NULL,
+    month VARCHAR NOT NULL,
+    file VARCHAR NOT NULL,
+    line_no BIGINT NOT NULL,
+    raw_line VARCHAR,
+    reason VARCHAR NOT NULL,
+    rejected_at TIMESTAMPTZ NOT NULL
+);

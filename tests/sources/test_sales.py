@@ -1,0 +1,338 @@
+"""The sales CSV extractor: both encodings, every dirty-row kind, slices, bad input."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from revops.config import Settings
+from revops.errors import TerminalSourceError, UsageError
+from revops.sources.sales import extract_sales, months_for_day
+from revops.sources.sales_clean import parse_order_date, parse_revenue
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "sales"
+
+# Hand-read from tests/fixtures/sales/*/sales_2024-01.csv (line 1 is the header).
+EXPECTED_REJECTS = {
+    7: "missing_customer_id",
+    8: "missing_revenue",
+    9: "unreadable_revenue",
+    10: "negative_revenue",
+    11: "duplicate_order_id",
+    12: "malformed_row",
+    13: "missing_order_id",
+    14: "unreadable_order_date",
+    17: "negative_revenue",
+}
+EXPECTED_ROWS = {  # line → (order_id, revenue)
+    2: ("O-001", "1234"),
+    3: ("O-002", "1234"),
+    4: ("O-003", "1234"),
+    5: ("O-004", "1234"),
+    6: ("O-005", "1234"),
+    16: ("O-012", "1234"),
+    18: ("O-014", "12345"),
+    20: ("O-015", "0"),
+    21: ("O-006", "700"),
+    22: ("O-016", "1234.5"),
+}
+
+
+def _settings(path: Path | str, **sales: object) -> Settings:
+    return Settings(data={"sales": {"path": str(path), **sales}}, env={})
+
+
+def _rows(wh, month="2024-01"):
+    return {
+        r["line_no"]: r
+        for r in wh.query(
+            "SELECT * FROM revops.raw_sales_orders WHERE month = ? ORDER BY line_no", (month,)
+        )
+    }
+
+
+def _rejects(wh, month="2024-01"):
+    return {
+        r["line_no"]: r
+        for r in wh.query(
+            "SELECT * FROM revops.sales_rejects WHERE month = ? ORDER BY line_no", (month,)
+        )
+    }
+
+
+@pytest.mark.parametrize("folder", ["utf8", "cp932"])
+def test_fixture_in_both_encodings(wh, folder):
+    report = extract_sales(wh, _settings(FIXTURES / folder), month="2024-01")
+    rows, rejects = _rows(wh), _rejects(wh)
+    expected_rows = dict(EXPECTED_ROWS)
+    expected_rejects = dict(EXPECTED_REJECTS)
+    if folder == "cp932":  # there "\5,000円" is quoted: the backslash is Shift_JIS's yen sign
+        expected_rows[23] = ("O-017", "5000")
+    else:  # unquoted, its comma makes 6 fields
+        expected_rejects[23] = "malformed_row"
+    assert {k: (v["order_id"], v["revenue"]) for k, v in rows.items()} == {
+        k: (o, Decimal(r)) for k, (o, r) in expected_rows.items()
+    }
+    assert {k: v["reason"].split(":")[0] for k, v in rejects.items()} == expected_rejects
+    assert report.loaded == len(expected_rows) and report.rejected == len(expected_rejects)
+    assert report.skipped == 1  # the blank line 15
+    assert rows[4]["order_date"] == date(2024, 1, 7)  # 2024年1月7日
+    assert rows[16]["order_date"] == date(2024, 1, 17)  # 20240117
+    assert rows[18]["product_category"] == "multi\nline category"
+    assert rows[4]["product_category"] == "サービス"
+    assert rejects[11]["raw_line"] == "O-001,C010,2024-01-14,999,Software"
+    assert rejects[12]["reason"] == "malformed_row: 4 fields, expected 5"
+    assert rejects[17]["raw_line"] == 'O-013,C015,2024.01.18,"▲1,000",Software'
+    assert {r["file"] for r in rejects.values()} == {"sales_2024-01.csv"}
+    expected_encoding = "utf-8, BOM" if folder == "utf8" else "cp932"
+    assert report.inputs[0].endswith(f"({expected_encoding})")
+
+
+def test_small_blocks_give_the_same_rows(wh, tmp_path):
+    # 1 KiB blocks cut the file mid-way, also inside the quoted field that spans two lines.
+    report = extract_sales(wh, _settings(FIXTURES / "utf8", block_bytes=1024), month="2024-01")
+    big = {k: (v["order_id"], v["revenue"]) for k, v in _rows(wh).items()}
+    data = (FIXTURES / "utf8" / "sales_2024-01.csv").read_bytes()
+    cut = data.index(b'"multi') + 3
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "sales_2024-01.csv").write_bytes(data)
+    extract_sales(wh, _settings(folder, block_bytes=1024), month="2024-01")
+    assert cut > 0 and report.loaded == 10
+    assert {k: (v["order_id"], v["revenue"]) for k, v in _rows(wh).items()} == big
+
+
+def test_block_boundary_inside_a_quoted_field(duck, tmp_path):
+    lines = ["order_id,customer_id,order_date,revenue,product_category"]
+    lines += [f"O-{i},C{i},2024-02-01,{i},cat" for i in range(1, 60)]
+    lines.insert(30, 'O-X,CX,2024-02-02,"1,000","a\nb\nc"')
+    lines.append('O-open,C,2024-02-03,5,"never closed')
+    (tmp_path / "sales_2024-02.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = extract_sales(duck, _settings(tmp_path, block_bytes=1024), month="2024-02")
+    rows = _rows(duck, "2024-02")
+    assert rows[31]["product_category"] == "a\nb\nc" and rows[31]["revenue"] == 1000
+    assert rows[34]["order_id"] == "O-30"  # numbering continues after the 3-line record
+    assert report.loaded == 60
+    rejects = _rejects(duck, "2024-02")
+    assert list(rejects) == [64]  # O-59 is on line 63
+    assert rejects[64]["reason"] == "malformed_row: unterminated quoted field"
+
+
+def test_rerun_replaces_the_month_slice(wh):
+    settings = _settings(FIXTURES / "utf8")
+    extract_sales(wh, settings, month="2024-01")
+    extract_sales(wh, settings, month="2024-01")
+    assert wh.query_value("SELECT count(*) FROM revops.raw_sales_orders") == 10
+    assert wh.query_value("SELECT count(*) FROM revops.sales_rejects") == 10
+    assert wh.query_value("SELECT count(*) FROM revops.sales_stage_orders") == 0
+
+
+def test_failure_mid_file_leaves_the_previous_slice(wh, tmp_path):
+    shutil.copy(FIXTURES / "utf8" / "sales_2024-01.csv", tmp_path / "sales_2024-01.csv")
+    settings = _settings(tmp_path, block_bytes=1024)
+    extract_sales(wh, settings, month="2024-01")
+    good = (FIXTURES / "utf8" / "sales_2024-01.csv").read_bytes()
+    (tmp_path / "sales_2024-01.csv").write_bytes(good + b"O-900,C1,2024-01-30,\xff\xfe,x\r\n")
+    with pytest.raises(TerminalSourceError) as info:
+        extract_sales(wh, settings, month="2024-01")
+    text = str(info.value)
+    assert "not valid utf-8 at line 24" in text and "sales_2024-01.csv" in text
+    assert wh.query_value("SELECT count(*) FROM revops.raw_sales_orders") == 10
+    assert wh.query_value("SELECT count(*) FROM revops.sales_rejects") == 10
+    for stage in ("sales_stage_orders", "sales_stage_rejects"):  # the failed load left nothing
+        assert wh.query_value(f"SELECT count(*) FROM revops.{stage}") == 0
+
+
+def test_forcing_the_wrong_encoding_hints_at_the_right_one(duck):
+    with pytest.raises(TerminalSourceError) as info:
+        extract_sales(duck, _settings(FIXTURES / "cp932"), month="2024-01", encoding="utf-8")
+    assert "pass --encoding cp932" in str(info.value)
+
+
+def test_shift_jis_name_is_accepted(duck):
+    report = extract_sales(
+        duck, _settings(FIXTURES / "cp932"), month="2024-01", encoding="shift_jis"
+    )
+    assert report.loaded == 11 and report.inputs[0].endswith("(shift_jis)")
+
+
+def test_unknown_encoding_name(duck):
+    with pytest.raises(UsageError) as info:
+        extract_sales(duck, _settings(FIXTURES / "cp932"), month="2024-01", encoding="klingon")
+    assert "unknown encoding 'klingon'" in str(info.value) and "--encoding" in str(info.value)
+
+
+def test_undetectable_encoding(duck, tmp_path):
+    body = "order_id,customer_id,order_date,revenue,product_category\nO-1,C1,2024-01-01,5,"
+    (tmp_path / "sales_2024-01.csv").write_bytes(body.encode() + b"caf\xc3\xa9 \x81\x20\n")
+    with pytest.raises(TerminalSourceError) as info:
+        extract_sales(duck, _settings(tmp_path), month="2024-01")
+    assert "neither UTF-8 nor CP932" in str(info.value) and "--encoding" in str(info.value)
+
+
+def test_missing_file_and_folder(duck, tmp_path):
+    with pytest.raises(TerminalSourceError) as info:
+        extract_sales(duck, _settings(FIXTURES / "utf8"), month="2024-02")
+    text = str(info.value)
+    assert "sales_2024-02.csv" in text and "holds: sales_2024-01.csv" in text
+    with pytest.raises(TerminalSourceError, match="sales folder not found"):
+        extract_sales(duck, _settings(tmp_path / "nope"), month="2024-01")
+
+
+def test_missing_header_column(duck, tmp_path):
+    (tmp_path / "sales_2024-01.csv").write_text("order_id,customer,revenue\nO-1,C1,5\n")
+    with pytest.raises(TerminalSourceError) as info:
+        extract_sales(duck, _settings(tmp_path), month="2024-01")
+    assert "lacks column(s) customer_id, order_date" in str(info.value)
+
+
+def test_bad_month_argument(duck):
+    with pytest.raises(UsageError, match="YYYY-MM"):
+        extract_sales(duck, _settings(FIXTURES / "utf8"), month="2024-1")
+
+
+def test_daily_run_reads_the_months_of_the_kpi_period_and_warns_on_a_missing_one(duck):
+    assert months_for_day(date(2024, 2, 10), 30) == ["2024-01", "2024-02"]
+    assert months_for_day(date(2024, 2, 1), 31) == ["2024-01"]
+    assert months_for_day(date(2024, 1, 1), 30) == ["2023-12"]
+    report = extract_sales(duck, _settings(FIXTURES / "utf8"), day=date(2024, 2, 10))
+    assert report.slice == "2024-01,2024-02" and report.loaded == 10
+    assert len(report.warnings) == 1 and "2024-02" in report.warnings[0]
+    status = duck.query_value("SELECT status FROM revops.audit_events WHERE resource = 'sales'")
+    assert status == "warning"
+    with pytest.raises(TerminalSourceError):
+        extract_sales(duck, _settings(FIXTURES / "utf8"), day=date(2024, 5, 10))
+
+
+def test_reads_from_s3(duck, tmp_path):
+    moto = pytest.importorskip("moto.server")
+    boto3 = pytest.importorskip("boto3")
+    server = moto.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        s3.create_bucket(Bucket="sales")
+        s3.upload_file(
+            str(FIXTURES / "cp932" / "sales_2024-01.csv"), "sales", "monthly/sales_2024-01.csv"
+        )
+        options = {
+            "key": "test",
+            "secret": "test",
+            "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+        }
+        report = extract_sales(
+            duck, _settings("s3://sales/monthly", storage_options=options), month="2024-01"
+        )
+        assert report.loaded == 11
+    finally:
+        server.stop()
+
+
+@given(st.integers(min_value=0, max_value=10**12))
+def test_revenue_forms_read_as_the_same_number(n):
+    full = str(n).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    forms = [
+        str(n),
+        f"{n:,}",
+        f"¥{n:,}",
+        f"￥{n:,}",
+        f"\\{n:,}",
+        f"{n:,}円",
+        full,
+        f"JPY {n}",
+        f" {n} ",
+    ]
+    values, ok = parse_revenue(pa.array(forms))
+    assert all(ok.to_pylist())
+    assert set(values.to_pylist()) == {Decimal(n)}
+
+
+def test_negative_and_unreadable_revenue():
+    values, ok = parse_revenue(pa.array(["-5", "▲1,000", "(300)", "1.2.3", "abc", None, "1e5"]))
+    assert values.to_pylist()[:3] == [Decimal(-5), Decimal(-1000), Decimal(-300)]
+    assert ok.to_pylist() == [True, True, True, False, False, False, False]
+
+
+def test_date_forms():
+    got = parse_order_date(
+        pa.array(
+            [
+                "2024-01-05",
+                "2024/1/5",
+                "2024.01.05",
+                "2024年1月5日",
+                "20240105",
+                "２０２４-０１-０５",
+                "2024-01-05 10:00:00",
+                "2024-02-30",
+                "05/01/2024",
+                None,
+            ]
+        )
+    ).to_pylist()
+    assert got[:7] == [date(2024, 1, 5)] * 7
+    assert got[7:] == [None, None, None]
+
+
+def test_fast_and_line_by_line_paths_agree(duck, tmp_path):
+    import io
+
+    from revops.sources.sales_clean import clean_rows
+    from revops.sources.sales_read import RowSplitter, read_sales_rows, split_lines
+
+    lines = ["order_id,customer_id,order_date,revenue,product_category"]
+    for i in range(1, 400):
+        revenue = ("", "-5", '"1,234"', '"a ""quoted"" word"', "¥77", str(i))[i % 6]
+        lines.append(f"O-{i % 350},C{i},2024-03-{i % 28 + 1:02d},{revenue},cat {i % 3}")
+    data = ("\r\n".join(lines) + "\r\n").encode("utf-8")
+    (tmp_path / "sales_2024-03.csv").write_bytes(data)
+    blocks = list(read_sales_rows(io.BytesIO(data), "f", None, 2048))[1:]
+    assert all(b.source is not None for b in blocks)  # every block took the fast path
+    splitter = RowSplitter({n: i for i, n in enumerate(lines[0].split(","))}, 5)
+    slow = splitter._rows(split_lines(data), 1)
+    fast_rejects = [
+        r for b in blocks for r in clean_rows(b.table, b.raw_lines).rejected.to_pylist()
+    ]
+    slow_rejects = clean_rows(slow.table).rejected.to_pylist()
+    header = {"line_no": 1, "raw_line": lines[0], "reason": "unreadable_revenue"}
+    assert sorted(fast_rejects, key=lambda r: r["line_no"]) == [
+        r for r in sorted(slow_rejects, key=lambda r: r["line_no"]) if r != header
+    ]
+    report = extract_sales(duck, _settings(tmp_path, block_bytes=2048), month="2024-03")
+    rejects = _rejects(duck, "2024-03")
+    assert rejects[4]["raw_line"] == 'O-3,C3,2024-03-04,"a ""quoted"" word",cat 0'
+    assert rejects[4]["reason"] == "unreadable_revenue"
+    assert rejects[2]["reason"] == "negative_revenue" and rejects[7]["reason"] == "missing_revenue"
+    assert (report.loaded, report.reasons["duplicate_order_id"]) == _count_good(lines[1:])
+
+
+def _count_good(lines):
+    """(kept, duplicates) computed the plain way: valid revenue, first order_id wins."""
+    import csv
+
+    seen, kept, duplicates = set(), 0, 0
+    for line in lines:
+        order, _, _, revenue, _ = next(csv.reader([line]))
+        if not revenue.replace(",", "").replace("¥", "").isdigit():
+            continue
+        if order in seen:
+            duplicates += 1
+        else:
+            seen.add(order)
+            kept += 1
+    return kept, duplicates
