@@ -65,7 +65,7 @@ def _as_int(value: Any, name: str) -> int | None:
     if isinstance(value, bool):
         raise EventError(f"{name} is not an integer", reason="bad_field", input=repr(value))
     try:
-        return int(value) if not isinstance(value, float) else int(value)
+        return int(value)
     except (TypeError, ValueError) as exc:
         raise EventError(f"{name} is not an integer", reason="bad_field",
                          input=repr(value)[:60]) from exc
