@@ -128,3 +128,20 @@ def test_bus_url_must_be_sqlite() -> None:
         open_bus("nats://127.0.0.1:4222")
     with pytest.raises(ConfigError, match="sqlite:///"):
         open_bus("sqlite://")
+
+
+@pytest.mark.parametrize(
+    ("synchronous", "flushes"), [("full", True), ("normal", False), ("extra", False)]
+)
+def test_full_durability_flushes_the_wal_before_answering(
+    tmp_path: Path, synchronous: str, flushes: bool
+) -> None:
+    bus = SqliteBus(tmp_path / "bus.sqlite3", synchronous=synchronous)
+    try:
+        assert bus.publish([msg(1)]).result() == [True]
+        assert (bus.fsyncs >= 1) is flushes
+        assert bus.wal_path.exists()
+    finally:
+        bus.close()
+    with pytest.raises(ConfigError, match="synchronous"):
+        SqliteBus(tmp_path / "other.sqlite3", synchronous="sometimes")

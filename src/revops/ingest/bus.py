@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -65,6 +66,9 @@ COLUMNS = (
     "body",
 )
 PRUNE_EVERY_S = 300.0
+# [bus] synchronous → SQLite's own setting. "full" adds our fsync of the WAL after each commit
+# (pipelined, see SqliteBus); "extra" lets SQLite fsync inside every commit.
+SYNC_PRAGMAS = {"full": "NORMAL", "normal": "NORMAL", "extra": "FULL"}
 
 
 class BusError(RevopsError):
@@ -225,12 +229,23 @@ class SqliteBus:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.dedupe_window_s = dedupe_window_s
         self.max_group = max_group
+        if synchronous not in SYNC_PRAGMAS:
+            raise ConfigError(
+                f"unknown [bus] synchronous {synchronous!r}",
+                hint="use full (default), normal or extra",
+            )
+        # "full": commits do not fsync inside SQLite; a syncer thread fsyncs the WAL after
+        # them, so the next group is written while the previous one is being flushed.
+        self._pipelined = synchronous == "full"
         try:
-            self._writer = self._connect(synchronous)
+            self._writer = self._connect(SYNC_PRAGMAS[synchronous])
             self._writer.executescript(SCHEMA)
-            self._reader = self._connect(synchronous)
+            self._reader = self._connect(SYNC_PRAGMAS[synchronous])
             self._depth = int(self._reader.execute("SELECT count(*) FROM messages").fetchone()[0])
-        except sqlite3.Error as exc:
+            if self._pipelined:
+                self._fsync(self.wal_path)
+                self._fsync(self.path.parent)  # the WAL's directory entry
+        except (sqlite3.Error, OSError) as exc:
             raise BusError(
                 f"cannot open the bus: {exc}",
                 input=str(self.path),
@@ -244,8 +259,55 @@ class SqliteBus:
         self._closed = False
         self._last_prune = 0.0
         self.commits = 0
+        self.fsyncs = 0
+        self._syncs: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._write_loop, name="bus-writer", daemon=True)
         self._thread.start()
+        self._syncer = threading.Thread(target=self._sync_loop, name="bus-syncer", daemon=True)
+        self._syncer.start()
+
+    @property
+    def wal_path(self) -> Path:
+        """The SQLite write-ahead log beside the bus file."""
+        return self.path.with_name(self.path.name + "-wal")
+
+    @staticmethod
+    def _fsync(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _sync_loop(self) -> None:
+        """Flush the WAL once for every commit waiting, then release their publishers."""
+        while True:
+            item = self._syncs.get()
+            if item is None:
+                return
+            waiting = list(item)
+            stop = False
+            while True:
+                try:
+                    more = self._syncs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                waiting.extend(more)
+            try:
+                self._fsync(self.wal_path)
+                self.fsyncs += 1
+            except OSError as exc:
+                error = BusError(
+                    f"the bus could not flush its log: {exc}", input=str(self.wal_path)
+                )
+                self._resolve([(op, None, error) for op, _, _ in waiting])
+            else:
+                self._resolve(waiting)
+            if stop:
+                return
 
     def _connect(self, synchronous: str) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -319,15 +381,20 @@ class SqliteBus:
             self._inflight = max(0, self._inflight - len(acks))
             if new_messages:
                 self._arrived.notify_all()
-        results: list[tuple[_Op, Any, BaseException | None]] = []
+        published: list[tuple[_Op, Any, BaseException | None]] = []
+        acked: list[tuple[_Op, Any, BaseException | None]] = []
         at = 0
         for op in group:
             if op.kind == "publish":
-                results.append((op, flags[at : at + len(op.value)], None))
+                published.append((op, flags[at : at + len(op.value)], None))
                 at += len(op.value)
             else:
-                results.append((op, None, None))
-        self._resolve(results)
+                acked.append((op, None, None))
+        self._resolve(acked)  # an ack lost to a power cut only means a redelivery
+        if self._pipelined and published:
+            self._syncs.put(published)
+        else:
+            self._resolve(published)
 
     @staticmethod
     def _resolve(results: list[tuple[_Op, Any, BaseException | None]]) -> None:
@@ -481,6 +548,8 @@ class SqliteBus:
         self._closed = True
         self._ops.put(None)
         self._thread.join(timeout=30)
+        self._syncs.put(None)
+        self._syncer.join(timeout=30)
         with self._arrived:
             self._arrived.notify_all()
         self._reader.close()

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from revops.config import Settings
 
 log = logging.getLogger(__name__)
+SWITCH_INTERVAL_S = 0.0005
 
 
 def serve(
@@ -35,6 +37,10 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The event loop shares the GIL with the bus writer and the loader: every time it gives the
+    # GIL up (hashing a body, a syscall) it waits for the switch interval to get it back.
+    # A short interval keeps acknowledgements fast while the loader works.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     runtime = ServeRuntime(settings, schedule=schedule)
     app = create_app(settings, runtime)
     config = uvicorn.Config(
