@@ -275,7 +275,8 @@ class SqliteBus:
     def _fsync(path: Path) -> None:
         fd = os.open(path, os.O_RDONLY)
         try:
-            os.fsync(fd)
+            # fdatasync: the WAL's data and size, without the timestamps fsync also flushes.
+            getattr(os, "fdatasync", os.fsync)(fd)
         finally:
             os.close(fd)
 
