@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -145,3 +146,15 @@ def test_full_durability_flushes_the_wal_before_answering(
         bus.close()
     with pytest.raises(ConfigError, match="synchronous"):
         SqliteBus(tmp_path / "other.sqlite3", synchronous="sometimes")
+
+
+def test_one_process_holds_a_bus_file(tmp_path: Path) -> None:
+    from revops.ingest.bus import BusError
+
+    bus = SqliteBus(tmp_path / "bus.sqlite3")
+    try:
+        with pytest.raises(BusError, match=f"held by process {os.getpid()}"):
+            SqliteBus(tmp_path / "bus.sqlite3")
+    finally:
+        bus.close()
+    SqliteBus(tmp_path / "bus.sqlite3").close()  # free again once closed

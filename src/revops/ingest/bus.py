@@ -167,6 +167,27 @@ def _settle(items: list[tuple[Any, Any, BaseException | None]]) -> None:
             future.set_result(value)
 
 
+def _hold_lock(path: Path) -> int:
+    """Hold ``<bus>.lock`` for this process: one consumer per bus file, or acks would race."""
+    import fcntl
+
+    lock_path = path.with_name(path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise BusError(
+            f"the bus file is held by process {holder} (another `revops serve`?)",
+            input=str(path),
+            hint="stop that server, or give this one its own [bus] url",
+        ) from exc
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
 def sqlite_path(url: str) -> Path:
     """The file of a ``sqlite:///relative`` or ``sqlite:////absolute`` URL."""
     if not url.startswith("sqlite:///") or len(url) == len("sqlite:///"):
@@ -237,6 +258,7 @@ class SqliteBus:
         # "full": commits do not fsync inside SQLite; a syncer thread fsyncs the WAL after
         # them, so the next group is written while the previous one is being flushed.
         self._pipelined = synchronous == "full"
+        self._lock_fd = _hold_lock(self.path)
         try:
             self._writer = self._connect(SYNC_PRAGMAS[synchronous])
             self._writer.executescript(SCHEMA)
@@ -555,3 +577,4 @@ class SqliteBus:
             self._arrived.notify_all()
         self._reader.close()
         self._writer.close()
+        os.close(self._lock_fd)
