@@ -158,3 +158,24 @@ def test_one_process_holds_a_bus_file(tmp_path: Path) -> None:
     finally:
         bus.close()
     SqliteBus(tmp_path / "bus.sqlite3").close()  # free again once closed
+
+
+def test_bodies_round_trip_byte_for_byte(tmp_path: Path) -> None:
+    bus = SqliteBus(tmp_path / "bus.sqlite3")
+    try:
+        event = BusMessage(
+            source="stripe",
+            body='{"name": "株式会社\\u0000"}'.encode(),
+            event_id="stripe:evt_u",
+            type="stripe.x.y",
+            event_ts="2025",
+        )
+        letter = BusMessage(source="stripe", body=b"\xff\xfe\x00 not utf-8", reason="bad")
+        bus.publish([event, letter]).result()
+        got = bus.consume(10, timeout=1)
+        assert [d.message for d in got] == [
+            BusMessage(**{**event.__dict__, "received_at": got[0].message.received_at}),
+            BusMessage(**{**letter.__dict__, "received_at": got[1].message.received_at}),
+        ]
+    finally:
+        bus.close()

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
 from revops.errors import ConfigError, RevopsError
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,12 @@ COLUMNS = (
     "body",
 )
 PRUNE_EVERY_S = 300.0
+READ_BATCH = """
+SELECT json_group_array(json_array(seq, source, event_id, type, event_ts, correlation_id,
+    request_id, received_at, reason, detail, notify,
+    CASE WHEN reason IS NULL THEN CAST(body AS TEXT) ELSE hex(body) END, reason IS NULL))
+FROM (SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?)
+"""
 # [bus] synchronous → SQLite's own setting. "full" adds our fsync of the WAL after each commit
 # (pipelined, see SqliteBus); "extra" lets SQLite fsync inside every commit.
 SYNC_PRAGMAS = {"full": "NORMAL", "normal": "NORMAL", "extra": "FULL"}
@@ -165,6 +173,20 @@ def _settle(items: list[tuple[Any, Any, BaseException | None]]) -> None:
             future.set_exception(error)
         else:
             future.set_result(value)
+
+
+def _insert_rows(
+    con: sqlite3.Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Insert ``rows`` with as few statements as SQLite's variable limit allows."""
+    per = max(1, 30_000 // len(columns))
+    marks = "(" + ",".join("?" * len(columns)) + ")"
+    for start in range(0, len(rows), per):
+        chunk = rows[start : start + per]
+        con.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {','.join([marks] * len(chunk))}",
+            [v for row in chunk for v in row],
+        )
 
 
 def _hold_lock(path: Path) -> int:
@@ -388,7 +410,11 @@ class SqliteBus:
             now = time.time()
             flags = self._insert(con, [m for op in publishes for m in op.value], now)
             if acks:
-                con.executemany("DELETE FROM messages WHERE seq = ?", [(s,) for s in acks])
+                for start in range(0, len(acks), 500):
+                    chunk = acks[start : start + 500]
+                    con.execute(
+                        f"DELETE FROM messages WHERE seq IN ({','.join('?' * len(chunk))})", chunk
+                    )
             self._prune(con, now)
             con.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -462,11 +488,11 @@ class SqliteBus:
                 seen_rows.append((msg.event_id, now))
             rows.append(msg.row())
             flags.append(True)
-        con.executemany("INSERT INTO seen (event_id, at) VALUES (?, ?)", seen_rows)
-        con.executemany(
-            f"INSERT INTO messages ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-            rows,
-        )
+        # Multi-row statements: sqlite3 gives up the GIL around every step, and each time the
+        # writer must wait to get it back from the busy event loop; one step per table per
+        # group keeps the writer from queueing behind the requests it serves.
+        _insert_rows(con, "seen", ("event_id", "at"), seen_rows)
+        _insert_rows(con, "messages", COLUMNS, rows)
         return flags
 
     def _prune(self, con: sqlite3.Connection, now: float) -> None:
@@ -498,12 +524,12 @@ class SqliteBus:
         return self._depth - self._inflight
 
     def _read(self, max_messages: int) -> list[Delivery]:
+        # One row holding the whole batch as JSON: sqlite3 gives up the GIL around every step,
+        # and a row-per-step read of a large batch would queue behind the event loop each time.
+        # Bodies travel as text when they are UTF-8 (events always are), else as hex.
         with self._read_lock:
-            rows = self._reader.execute(
-                f"SELECT seq, {', '.join(COLUMNS)} FROM messages WHERE seq > ? "
-                "ORDER BY seq LIMIT ?",
-                (self._cursor, max_messages),
-            ).fetchall()
+            (packed,) = self._reader.execute(READ_BATCH, (self._cursor, max_messages)).fetchone()
+            rows = orjson.loads(packed) if packed else []
             if rows:
                 self._cursor = rows[-1][0]
         out = [
@@ -520,7 +546,7 @@ class SqliteBus:
                     reason=r[8],
                     detail=r[9],
                     notify=r[10],
-                    body=bytes(r[11]),
+                    body=r[11].encode() if r[12] else bytes.fromhex(r[11]),
                 ),
             )
             for r in rows
