@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from typing import TYPE_CHECKING
+import threading
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from revops.config import Settings
@@ -55,7 +57,7 @@ def serve(
         date_header=False,
         backlog=2048,
     )
-    server = uvicorn.Server(config)
+    server = make_server(config, runtime.stop_event)
     # uvicorn re-raises a captured signal once it has shut down; with these no-op handlers in
     # place that becomes a no-op and the process exits 0 after its orderly shutdown.
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -64,3 +66,17 @@ def serve(
         server.run()
     finally:
         runtime.stop()
+
+
+def make_server(config: Any, stop_event: threading.Event) -> Any:
+    """uvicorn's server, setting ``stop_event`` as soon as a signal asks it to stop: live
+    streams (the dashboard's SSE) then close at once instead of holding the graceful shutdown;
+    requests still in flight are acknowledged and drained as usual."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            stop_event.set()
+            super().handle_exit(sig, frame)
+
+    return Server(config)
