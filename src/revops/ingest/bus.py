@@ -258,7 +258,13 @@ class _Op:
 
 
 class SqliteBus:
-    """The local bus: one SQLite file in WAL mode, a writer thread doing group commit."""
+    """The local bus: one SQLite file in WAL mode with group commit.
+
+    Publishes from an event loop are gathered per loop iteration and committed together on
+    the loop (a short write, no thread hop); publishes from threads commit in the calling
+    thread. A syncer thread then flushes the WAL once for every commit waiting and releases
+    their publishers, while new groups are already being written.
+    """
 
     def __init__(
         self,
@@ -298,15 +304,14 @@ class SqliteBus:
         self._read_lock = threading.Lock()
         self._cursor = 0  # highest seq handed to the consumer in this process
         self._inflight = 0  # handed to the consumer, not yet acked
-        self._ops: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
+        self._write_lock = threading.Lock()
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Op]] = {}
         self._arrived = threading.Condition()
         self._closed = False
         self._last_prune = 0.0
         self.commits = 0
         self.fsyncs = 0
         self._syncs: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._write_loop, name="bus-writer", daemon=True)
-        self._thread.start()
         self._syncer = threading.Thread(target=self._sync_loop, name="bus-syncer", daemon=True)
         self._syncer.start()
 
@@ -378,27 +383,26 @@ class SqliteBus:
         if self._closed:
             op.future.set_exception(BusError("the bus is closed", input=str(self.path)))
             return op.future
-        self._ops.put(op)
+        if op.loop is None:
+            with self._write_lock:
+                self._commit_group([op])
+            return op.future
+        # On the event loop: every publish made before the loop gets round to the flush joins
+        # the same group (one transaction), written right there, without a thread hop.
+        pending = self._pending.get(op.loop)
+        if pending is None:
+            self._pending[op.loop] = [op]
+            op.loop.call_soon(self._flush, op.loop)
+        else:
+            pending.append(op)
         return op.future
 
-    def _write_loop(self) -> None:
-        while True:
-            op = self._ops.get()
-            if op is None:
-                return
-            group = [op]
-            size = len(op.value)
-            while size < self.max_group:
-                try:
-                    nxt = self._ops.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._ops.put(None)  # stop after this group
-                    break
-                group.append(nxt)
-                size += len(nxt.value)
-            self._commit_group(group)
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Commit the publishes this loop gathered (called on that loop)."""
+        group = self._pending.pop(loop, [])
+        for start in range(0, len(group), self.max_group):
+            with self._write_lock:
+                self._commit_group(group[start : start + self.max_group])
 
     def _commit_group(self, group: list[_Op]) -> None:
         """Write every op of ``group`` in one transaction, then resolve their futures."""
@@ -588,19 +592,18 @@ class SqliteBus:
                 self._reader.execute("SELECT 1 FROM messages LIMIT 1").fetchall()
         except sqlite3.Error as exc:
             raise BusError(f"the bus is not readable: {exc}", input=str(self.path)) from exc
-        if not self._thread.is_alive():
-            raise BusError("the bus writer has stopped", input=str(self.path))
+        if not self._syncer.is_alive():
+            raise BusError("the bus syncer has stopped", input=str(self.path))
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self._ops.put(None)
-        self._thread.join(timeout=30)
         self._syncs.put(None)
         self._syncer.join(timeout=30)
         with self._arrived:
             self._arrived.notify_all()
-        self._reader.close()
-        self._writer.close()
+        with self._write_lock:
+            self._reader.close()
+            self._writer.close()
         os.close(self._lock_fd)
