@@ -549,7 +549,7 @@ def write_results(
         "run that included it (so it is visible in `mart_won_to_paid` and the other marts), "
         "read from the server's `revops_receipt_to_mart_seconds` histogram; figures are "
         "bucket upper bounds. Transforms yield to ingestion (`[serve] "
-        "transform_min_interval_s = 0.5`, `transform_max_duty = 0.5`): during the saturating "
+        "transform_min_interval_s = 0.5`, `transform_max_duty = 0.33`): during the saturating "
         "bursts the marts fall behind and catch up afterwards."
     )
     lines.append("")

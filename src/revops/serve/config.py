@@ -37,7 +37,7 @@ class ServeConfig(BaseModel):
     # Transforms run after landings, but start at most this often and take at most this share
     # of the time, so acknowledging webhooks keeps priority over freshness under a burst.
     transform_min_interval_s: float = Field(0.5, ge=0)
-    transform_max_duty: float = Field(0.5, gt=0, le=1)
+    transform_max_duty: float = Field(0.33, gt=0, le=1)
     shutdown_drain_s: float = Field(10.0, ge=0)
 
 
