@@ -366,21 +366,31 @@ def fsync_latency(folder: Path, n: int = 200) -> float:
     return statistics.median(times) * 1000
 
 
-def bench_server(name: str, port: int, args: argparse.Namespace, offset: int) -> list[dict]:
+def bench_interleaved(
+    servers: dict[str, int], args: argparse.Namespace, serve_port: int
+) -> list[dict]:
+    """Each concurrency level on every server back to back, so that a machine whose load
+    changes over time weighs on all of them alike; the server is let catch up (bus empty,
+    marts transformed) before the references are measured."""
     rows = []
-    warm = measure(port, 300, 8, 10, offset)  # warm-up: imports, caches, connections
-    del warm
+    for k, port in enumerate(servers.values()):
+        measure(port, 300, 8, 10, 90_000_000 + k * 1000)  # warm-up: imports, caches, pools
+    wait_caught_up(serve_port)
     for i, c in enumerate(CONCURRENCY):
         n = args.requests if c > 1 else max(500, args.requests // 5)
-        row = measure(port, n, c, args.seconds, offset + (i + 1) * 1_000_000)
-        row["server"] = name
-        rows.append(row)
-        print(
-            f"{name:>8}  c={c:<3} {row['rate']:8.0f}/s  p50 {row['p50']:6.1f} ms  "
-            f"p99 {row['p99']:6.1f} ms  ok {row['ok']}  failed {row['failed']}",
-            flush=True,
-        )
-    return rows
+        for k, (name, port) in enumerate(servers.items()):
+            row = measure(port, n, c, args.seconds, k * 10_000_000 + (i + 1) * 1_000_000)
+            row["server"] = name
+            rows.append(row)
+            print(
+                f"{name:>8}  c={c:<3} {row['rate']:8.0f}/s  p50 {row['p50']:6.1f} ms  "
+                f"p99 {row['p99']:6.1f} ms  ok {row['ok']}  failed {row['failed']}",
+                flush=True,
+            )
+            if port == serve_port:
+                wait_caught_up(serve_port)
+    order = {name: n for n, name in enumerate(servers)}
+    return sorted(rows, key=lambda r: (order[r["server"]], r["c"]))
 
 
 def main() -> None:
@@ -413,58 +423,73 @@ def main() -> None:
     )
     rows: list[dict] = []
 
-    port = free_port()
-    serve = start(
-        [
+    procs: dict[str, subprocess.Popen] = {}
+    ports: dict[str, int] = {}
+    ports["serve"] = free_port()
+    serve_cmd = [
+        sys.executable,
+        "-m",
+        "revops",
+        "serve",
+        "--port",
+        str(ports["serve"]),
+        "--no-schedule",
+        "--log-level",
+        "warning",
+    ]
+    procs["serve"] = start(serve_cmd, env, ports["serve"], work)
+    ports["ceiling"] = free_port()
+    ceiling_cmd = [sys.executable, __file__, "--role", "ceiling", "--port", str(ports["ceiling"])]
+    procs["ceiling"] = start(ceiling_cmd, env, ports["ceiling"], work)
+    seed_db = None
+    if not args.skip_seed:
+        seed_db = create_seed_database()
+        ports["seed"] = free_port()
+        seed_cmd = [
             sys.executable,
-            "-m",
-            "revops",
-            "serve",
+            __file__,
+            "--role",
+            "seed",
             "--port",
-            str(port),
-            "--no-schedule",
-            "--log-level",
-            "warning",
-        ],
-        env,
-        port,
-        work,
-    )
+            str(ports["seed"]),
+            "--pg-url",
+            seed_db,
+        ]
+        procs["seed"] = start(seed_cmd, env, ports["seed"], work)
     try:
-        before = mart_buckets(port)
-        rows += bench_server("serve", port, args, 0)
-        burst = quantiles(before, mart_buckets(port))
-        steady = paced(port, args.paced_rate, args.paced_seconds, 40_000_000)
+        before = mart_buckets(ports["serve"])
+        rows = bench_interleaved(ports, args, ports["serve"])
+        burst = quantiles(before, mart_buckets(ports["serve"]))
+        for name in ("ceiling", "seed"):
+            if name in procs:  # the steady phase measures the server alone
+                procs[name].terminate()
+                procs[name].wait(60)
+        steady = paced(ports["serve"], args.paced_rate, args.paced_seconds, 40_000_000)
         mart = (burst, steady)
         print(f"receipt -> mart: during the bursts {burst}, at {args.paced_rate:g}/s {steady}")
     finally:
-        serve.send_signal(signal.SIGTERM)
-        code = serve.wait(300)
-    acked = sum(r["ok"] for r in rows) + 300 + int(args.paced_rate * args.paced_seconds)
+        procs["serve"].send_signal(signal.SIGTERM)
+        code = procs["serve"].wait(300)
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(60)
+        if seed_db:
+            drop_seed_database(seed_db)
+    acked = sum(r["ok"] for r in rows if r["server"] == "serve") + 300
+    acked += int(args.paced_rate * args.paced_seconds)
     from revops.warehouse import connect
 
     wh = connect(f"duckdb:///{work}/revops.duckdb", read_only=True)
     stored = int(wh.query_value("SELECT count(*) FROM revops.events_raw"))
     wh.close()
     print(f"serve exit code {code}; events_raw holds {stored} of {acked} acknowledged")
-
-    port = free_port()
-    ceiling = start(
-        [sys.executable, __file__, "--role", "ceiling", "--port", str(port)], env, port, work
-    )
-    try:
-        rows += bench_server("ceiling", port, args, 50_000_000)
-    finally:
-        ceiling.terminate()
-        ceiling.wait(60)
-
-    if not args.skip_seed:
-        rows += bench_seed(env, work, args)
     fsync_ms = (fsync_before, fsync_latency(work))
     write_results(args, rows, mart, stored, acked, code, fsync_ms)
 
 
-def bench_seed(env: dict[str, str], work: Path, args: argparse.Namespace) -> list[dict]:
+def create_seed_database() -> str:
+    """A fresh PostgreSQL database for the seed's design; returns its URL."""
     import uuid
 
     import psycopg
@@ -472,21 +497,15 @@ def bench_seed(env: dict[str, str], work: Path, args: argparse.Namespace) -> lis
     name = f"revops_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    port = free_port()
-    seed = start(
-        [sys.executable, __file__, "--role", "seed", "--port", str(port), "--pg-url", url],
-        env,
-        port,
-        work,
-    )
-    try:
-        return bench_server("seed", port, args, 90_000_000)
-    finally:
-        seed.terminate()
-        seed.wait(60)
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_seed_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def write_results(
@@ -522,6 +541,10 @@ def write_results(
         f"and {fsync_ms[1]:.2f} ms after it. Every acknowledgement of *serve* waits for such a "
         "flush (shared by all the requests of a group), so at a fixed concurrency the disk's "
         "flush latency bounds the rate.",
+        "",
+        "The three servers run side by side; each concurrency level is measured on each of "
+        "them back to back (after *serve* has caught up), so changes in the machine's load "
+        "weigh on all three alike.",
         "",
         "| server | concurrency | webhooks/s | ack p50 ms | ack p99 ms | ok | failed |",
         "|---|---:|---:|---:|---:|---:|---:|",
