@@ -68,6 +68,8 @@ COLUMNS = (
     "body",
 )
 PRUNE_EVERY_S = 300.0
+CHECKPOINT_EVERY_S = 1.0
+SYNCERS = 2
 READ_BATCH = """
 SELECT json_group_array(json_array(seq, source, event_id, type, event_ts, correlation_id,
     request_id, received_at, reason, detail, notify,
@@ -290,6 +292,11 @@ class SqliteBus:
         try:
             self._writer = self._connect(SYNC_PRAGMAS[synchronous])
             self._writer.executescript(SCHEMA)
+            # Checkpoints copy the WAL into the file and flush it: done by the syncer thread
+            # on its own connection, never inside a commit on the event loop.
+            self._writer.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = self._connect(SYNC_PRAGMAS[synchronous])
+            self._checkpointer.execute("PRAGMA wal_autocheckpoint=0")
             self._reader = self._connect(SYNC_PRAGMAS[synchronous])
             self._depth = int(self._reader.execute("SELECT count(*) FROM messages").fetchone()[0])
             if self._pipelined:
@@ -304,6 +311,7 @@ class SqliteBus:
         self._read_lock = threading.Lock()
         self._cursor = 0  # highest seq handed to the consumer in this process
         self._inflight = 0  # handed to the consumer, not yet acked
+        self._want = 1  # undelivered messages the waiting consumer needs before waking
         self._write_lock = threading.Lock()
         self._pending: dict[asyncio.AbstractEventLoop, list[_Op]] = {}
         self._arrived = threading.Condition()
@@ -312,8 +320,16 @@ class SqliteBus:
         self.commits = 0
         self.fsyncs = 0
         self._syncs: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
-        self._syncer = threading.Thread(target=self._sync_loop, name="bus-syncer", daemon=True)
-        self._syncer.start()
+        self._last_checkpoint = 0.0
+        self._checkpoint_lock = threading.Lock()
+        # Two syncers: a commit made while one flush is under way starts its own flush at once
+        # instead of waiting for that one to finish first (the disk takes both together).
+        self._syncers = [
+            threading.Thread(target=self._sync_loop, name=f"bus-syncer-{n}", daemon=True)
+            for n in range(SYNCERS)
+        ]
+        for thread in self._syncers:
+            thread.start()
 
     @property
     def wal_path(self) -> Path:
@@ -347,8 +363,9 @@ class SqliteBus:
                     break
                 waiting.extend(more)
             try:
-                self._fsync(self.wal_path)
-                self.fsyncs += 1
+                if waiting and self._pipelined:
+                    self._fsync(self.wal_path)
+                    self.fsyncs += 1
             except OSError as exc:
                 error = BusError(
                     f"the bus could not flush its log: {exc}", input=str(self.wal_path)
@@ -356,8 +373,25 @@ class SqliteBus:
                 self._resolve([(op, None, error) for op, _, _ in waiting])
             else:
                 self._resolve(waiting)
+            self._checkpoint()
             if stop:
                 return
+
+    def _checkpoint(self, force: bool = False) -> None:
+        """Copy committed WAL frames into the bus file now and then (PASSIVE: writers and
+        readers are never blocked), so the log does not grow without bound."""
+        now = time.monotonic()
+        if not force and now - self._last_checkpoint < CHECKPOINT_EVERY_S:
+            return
+        if not self._checkpoint_lock.acquire(blocking=False):
+            return  # the other syncer is at it
+        try:
+            self._last_checkpoint = now
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:
+            log.warning("bus checkpoint failed (retried later): %s", exc)
+        finally:
+            self._checkpoint_lock.release()
 
     def _connect(self, synchronous: str) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -432,7 +466,7 @@ class SqliteBus:
             new_messages = sum(flags)
             self._depth += new_messages - len(acks)
             self._inflight = max(0, self._inflight - len(acks))
-            if new_messages:
+            if new_messages and self._depth_undelivered() >= self._want:
                 self._arrived.notify_all()
         published: list[tuple[_Op, Any, BaseException | None]] = []
         acked: list[tuple[_Op, Any, BaseException | None]] = []
@@ -448,6 +482,7 @@ class SqliteBus:
             self._syncs.put(published)
         else:
             self._resolve(published)
+            self._syncs.put([])  # lets the syncer checkpoint now and then
 
     @staticmethod
     def _resolve(results: list[tuple[_Op, Any, BaseException | None]]) -> None:
@@ -509,18 +544,23 @@ class SqliteBus:
     def consume(self, max_messages: int, timeout: float, max_wait: float = 0.0) -> list[Delivery]:
         deadline = time.monotonic() + timeout
         with self._arrived:
+            # Writers wake the consumer only once what it waits for is there (the first
+            # message, then a full batch): a wake-up per commit would cost a GIL hand-off each.
+            self._want = 1
             while self._depth_undelivered() == 0 and not self._closed:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return []
                 self._arrived.wait(left)
             if max_wait > 0:
+                self._want = max_messages
                 fill_by = time.monotonic() + max_wait
                 while self._depth_undelivered() < max_messages and not self._closed:
                     left = fill_by - time.monotonic()
                     if left <= 0:
                         break
                     self._arrived.wait(left)
+            self._want = 1
         return self._read(max_messages)
 
     def _depth_undelivered(self) -> int:
@@ -592,18 +632,22 @@ class SqliteBus:
                 self._reader.execute("SELECT 1 FROM messages LIMIT 1").fetchall()
         except sqlite3.Error as exc:
             raise BusError(f"the bus is not readable: {exc}", input=str(self.path)) from exc
-        if not self._syncer.is_alive():
+        if not all(t.is_alive() for t in self._syncers):
             raise BusError("the bus syncer has stopped", input=str(self.path))
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self._syncs.put(None)
-        self._syncer.join(timeout=30)
+        for _ in self._syncers:
+            self._syncs.put(None)
+        for thread in self._syncers:
+            thread.join(timeout=30)
         with self._arrived:
             self._arrived.notify_all()
         with self._write_lock:
             self._reader.close()
+            with self._checkpoint_lock:
+                self._checkpointer.close()
             self._writer.close()
         os.close(self._lock_fd)
