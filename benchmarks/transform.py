@@ -58,6 +58,35 @@ TEMPLATES = {
 }
 
 
+TAX_RATE = {"id": "txr_jp_consumption", "object": "tax_rate", "active": True, "country": "JP",
+            "created": T0, "description": "Japan consumption tax", "display_name": "消費税",
+            "effective_percentage": 10.0, "inclusive": False, "jurisdiction": "JP",
+            "jurisdiction_level": "country", "livemode": False, "metadata": {},
+            "percentage": 10.0, "state": None, "tax_type": "jct"}
+# Fields every real invoice carries that the transform does not read (they make the size real).
+INVOICE_EXTRAS = {
+    "account_name": "Example KK", "account_tax_ids": None, "application": None,
+    "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None,
+                      "provider": None, "status": None},
+    "customer_name": "株式会社サンプル", "customer_phone": None, "customer_shipping": None,
+    "customer_tax_exempt": "none", "customer_tax_ids": [], "default_payment_method": None,
+    "default_source": None, "default_tax_rates": [TAX_RATE], "discounts": [],
+    "effective_at": T0, "ending_balance": 0, "from_invoice": None, "issuer": {"type": "self"},
+    "last_finalization_error": None, "latest_revision": None, "on_behalf_of": None,
+    "payment_settings": {"default_mandate": None, "payment_method_options": {
+        "acss_debit": None, "bancontact": None, "card": {"request_three_d_secure": "automatic"},
+        "customer_balance": None, "konbini": None, "sepa_debit": None, "us_bank_account": None},
+        "payment_method_types": ["card", "konbini", "customer_balance"]},
+    "post_payment_credit_notes_amount": 0, "pre_payment_credit_notes_amount": 0,
+    "receipt_number": None, "rendering": {"amount_tax_display": "include_inclusive_tax",
+                                          "pdf": {"page_size": "a4"}, "template": None},
+    "shipping_cost": None, "shipping_details": None, "starting_balance": 0,
+    "statement_descriptor": None, "test_clock": None, "threshold_reason": None,
+    "total_discount_amounts": [], "total_excluding_tax": 0, "total_taxes": [],
+    "transfer_data": None, "webhooks_delivered_at": T0,
+}
+
+
 class EventFactory:
     """Realistic events with fresh ids: invoices (finalized → paid → updated), customers,
     opportunities (CDC create → won)."""
@@ -96,6 +125,7 @@ class EventFactory:
                 "state": "Tokyo",
             },
             custom_fields=[{"name": "PO", "value": f"PO-{k}"}],
+            **INVOICE_EXTRAS,
         )
         inv["metadata"] = {"opportunity_id": f"006b{k // 3:08d}"} if k % 3 == 0 else {}
         for line in inv["lines"]["data"]:

@@ -293,3 +293,15 @@ def test_unreadable_payload_is_counted_not_fatal(wh):
     report = run_transform(wh)
     assert report.rejected == {"missing_field": 1}
     assert report.rejected_event_ids == ["stripe:evt_bad"]
+
+
+def test_backfill_inside_an_outer_transaction_rolls_back_with_it(wh):
+    land(wh, golden_lines())
+    run_transform(wh)
+    expected = snapshot(wh)
+    with pytest.raises(RuntimeError), wh.transaction():
+        wh.execute("DELETE FROM revops.stg_opportunity")
+        backfill(wh, start=datetime(2030, 1, 1, tzinfo=UTC), end=datetime(2031, 1, 1, tzinfo=UTC))
+        raise RuntimeError("dry run")
+    assert snapshot(wh) == expected
+    assert wh.query_value("SELECT count(*) FROM revops.stg_opportunity") == 21

@@ -9,7 +9,10 @@ the same facts and marts as a full rebuild.
 
 from __future__ import annotations
 
+import gc
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -80,6 +83,20 @@ class _Context:
     cfg: RevenueSettings
     tz: ZoneInfo
     report: TransformReport
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector during a run: parsed payloads and fetched rows hold
+    no reference cycles, and walking thousands of them on every collector pass costs more
+    than the parsing itself. The previous state is restored on exit."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _context(wh: Warehouse, settings: Any, mode: str) -> _Context:
@@ -266,7 +283,7 @@ def run_transform(
     ctx = _context(wh, settings, mode)
     started = time.perf_counter()
     try:
-        with wh.transaction(lock=LOCK):
+        with _cyclic_gc_paused(), wh.transaction(lock=LOCK):
             rebuild = marts.refresh_calendar(wh, ctx.tz) or full or as_of is not None
             where, params = ("inserted_at <= ?", (as_of,)) if as_of is not None else ("TRUE", ())
             high = int(
@@ -311,7 +328,7 @@ def backfill(
     ctx = _context(wh, settings, "backfill")
     started = time.perf_counter()
     try:
-        with wh.transaction(lock=LOCK):
+        with _cyclic_gc_paused(), wh.transaction(lock=LOCK):
             if marts.refresh_calendar(wh, ctx.tz):
                 wh.execute("DELETE FROM revops.transform_state WHERE name = ?", (WATERMARK,))
             low = int(get_state(wh, WATERMARK, 0) or 0)

@@ -200,7 +200,7 @@ def line_rows(inv: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _line_row(line: dict[str, Any], number: int, inv: dict[str, Any]) -> dict[str, Any]:
     currency = str(line.get("currency") or inv.get("currency") or "").lower() or None
-    price = line.get("price") if isinstance(line.get("price"), dict) else {}
+    price = _dict(line.get("price"))
     plan = _dict(line.get("plan"))
     recurring = _dict(price.get("recurring")) or (
         {"interval": plan.get("interval"), "interval_count": plan.get("interval_count")}
