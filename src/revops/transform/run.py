@@ -211,13 +211,15 @@ def _derive(ctx: _Context, affected: Affected | None) -> None:
             affected.prices,
         )
     accounts = old_accounts | new_accounts
+    # Won opportunities of touched accounts may take or lose a fallback invoice link.
     opps = (
         old_opps
         | new_opps
         | _values(
             wh,
             "SELECT opportunity_id FROM revops.fact_opportunity "
-            "WHERE account_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+            "WHERE account_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) "
+            "AND stage_name = 'Closed Won' AND NOT is_deleted",
             accounts,
         )
     )
