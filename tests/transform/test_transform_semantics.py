@@ -305,3 +305,19 @@ def test_backfill_inside_an_outer_transaction_rolls_back_with_it(wh):
         raise RuntimeError("dry run")
     assert snapshot(wh) == expected
     assert wh.query_value("SELECT count(*) FROM revops.stg_opportunity") == 21
+
+
+def test_a_new_business_time_zone_rebuilds_everything(wh):
+    from revops.config import Settings
+
+    land(wh, golden_lines())
+    run_transform(wh)  # Asia/Tokyo by default
+    tokyo_due = fact(wh, "fact_billing", "invoice_id", "in_C1m2")["collection_due_date"]
+    utc = Settings(data={"general": {"timezone": "UTC"}}, env={})
+    backfill(wh, utc, start=datetime(2030, 1, 1, tzinfo=UTC), end=datetime(2031, 1, 1, tzinfo=UTC))
+    after = snapshot(wh)
+    run_transform(wh, utc, full=True)
+    assert snapshot(wh) == after
+    utc_due = fact(wh, "fact_billing", "invoice_id", "in_C1m2")["collection_due_date"]
+    # created 2025-01-31T15:00Z: February 1st in Tokyo, January 31st in UTC
+    assert (str(tokyo_due), str(utc_due)) == ("2025-02-01", "2025-01-31")

@@ -331,16 +331,17 @@ def backfill(
     started = time.perf_counter()
     try:
         with _cyclic_gc_paused(), wh.transaction(lock=LOCK):
-            if marts.refresh_calendar(wh, ctx.tz):
-                wh.execute("DELETE FROM revops.transform_state WHERE name = ?", (WATERMARK,))
-            low = int(get_state(wh, WATERMARK, 0) or 0)
+            # A new business time zone changes every month and due date: rebuild it all.
+            rebuild = marts.refresh_calendar(wh, ctx.tz)
+            if rebuild:
+                _clear_derived(wh)
+            low = 0 if rebuild else int(get_state(wh, WATERMARK, 0) or 0)
             high = int(wh.query_value("SELECT coalesce(max(raw_seq), 0) FROM revops.events_raw"))
             stager = Stager(ctx.cfg, ctx.tz)
-            _stage(
-                ctx, stager, "event_ts >= ? AND event_ts < ?", (start, end), 0, low, replace=True
-            )
+            window = ("event_ts >= ? AND event_ts < ?", (start, end))
+            _stage(ctx, stager, *window, 0, low, replace=True)
             _stage(ctx, stager, "TRUE", (), low, high, replace=False)
-            _derive(ctx, stager.affected)
+            _derive(ctx, None if rebuild else stager.affected)
             set_state(wh, WATERMARK, high)
             ctx.report.watermark = high
             report = _finish(ctx, started)
