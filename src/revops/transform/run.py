@@ -24,6 +24,7 @@ from revops.transform import facts, links, marts
 from revops.transform.settings import RevenueSettings, revenue_settings
 from revops.transform.staging import STAGING_TABLES, Affected, Stager, raw_batches, write_batch
 from revops.transform.state import COLLECTIONS_AS_OF, NRR_MAX_MONTH, WATERMARK, get_state, set_state
+from revops.warehouse.schema import ensure_schema
 
 if TYPE_CHECKING:
     from revops.warehouse.base import Warehouse
@@ -100,6 +101,7 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def _context(wh: Warehouse, settings: Any, mode: str) -> _Context:
+    ensure_schema(wh)  # idempotent and remembered per warehouse object
     tz = settings.timezone if settings is not None else ZoneInfo("Asia/Tokyo")
     return _Context(wh, revenue_settings(settings), tz, TransformReport(mode=mode))
 
