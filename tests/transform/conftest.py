@@ -59,8 +59,10 @@ def snapshot(wh: Any) -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     for table, order in SNAPSHOT_TABLES.items():
         rows = wh.query(f"SELECT * FROM revops.{table} ORDER BY {order}")
-        out[table] = [tuple(_plain(v) for k, v in r.items() if k != "updated_at" or
-                            table != "id_mappings") for r in rows]
+        out[table] = [
+            tuple(_plain(v) for k, v in r.items() if k != "updated_at" or table != "id_mappings")
+            for r in rows
+        ]
     return out
 
 

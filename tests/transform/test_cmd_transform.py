@@ -42,7 +42,8 @@ def test_unknown_format_is_a_usage_error(tmp_path, monkeypatch, capsys):
 
 
 def test_revenue_settings_reject_unknown_keys():
-    assert revenue_settings(Settings(data={"revenue": {"account_key": "acct"}})).account_key \
-        == "acct"
+    assert (
+        revenue_settings(Settings(data={"revenue": {"account_key": "acct"}})).account_key == "acct"
+    )
     with pytest.raises(ConfigError, match="revenue"):
         revenue_settings(Settings(data={"revenue": {"opportunity_kee": "x"}}))

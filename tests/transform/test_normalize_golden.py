@@ -82,8 +82,14 @@ def _invoice(name: str) -> tuple[dict, dict]:
 def test_basil_invoice_paid_comes_from_status_transitions_and_parent():
     event, inv = _invoice("invoice_paid_basil_prepaid_c2")
     assert "paid" not in inv and "subscription" not in inv
-    row = stage_stripe.invoice_row(inv, event, "stripe.invoice.paid",
-                                   datetime(2025, 1, 30, tzinfo=UTC), RevenueSettings(), TOKYO)
+    row = stage_stripe.invoice_row(
+        inv,
+        event,
+        "stripe.invoice.paid",
+        datetime(2025, 1, 30, tzinfo=UTC),
+        RevenueSettings(),
+        TOKYO,
+    )
     assert row["status"] == "paid"
     assert row["paid_at"] == datetime(2025, 1, 30, tzinfo=UTC)
     assert row["subscription_id"] == "sub_C2"
@@ -99,8 +105,14 @@ def test_basil_invoice_paid_comes_from_status_transitions_and_parent():
 def test_pre_2025_invoice_and_lines_with_price_recurring():
     event, inv = _invoice("invoice_paid_annual_c5")
     assert inv["paid"] is True and inv["charge"]
-    row = stage_stripe.invoice_row(inv, event, "stripe.invoice.paid",
-                                   datetime(2025, 1, 16, tzinfo=UTC), RevenueSettings(), TOKYO)
+    row = stage_stripe.invoice_row(
+        inv,
+        event,
+        "stripe.invoice.paid",
+        datetime(2025, 1, 16, tzinfo=UTC),
+        RevenueSettings(),
+        TOKYO,
+    )
     assert row["amount_paid"] == Decimal(1200000)  # JPY is zero-decimal: not divided
     assert row["subscription_id"] == "sub_C5"
     (line,) = stage_stripe.line_rows(inv)
@@ -109,8 +121,14 @@ def test_pre_2025_invoice_and_lines_with_price_recurring():
 
 def test_due_date_is_a_business_day():
     event, inv = _invoice("invoice_updated_partial_c3")
-    row = stage_stripe.invoice_row(inv, event, "stripe.invoice.updated",
-                                   datetime(2025, 2, 15, tzinfo=UTC), RevenueSettings(), TOKYO)
+    row = stage_stripe.invoice_row(
+        inv,
+        event,
+        "stripe.invoice.updated",
+        datetime(2025, 2, 15, tzinfo=UTC),
+        RevenueSettings(),
+        TOKYO,
+    )
     assert str(row["due_date"]) == "2025-02-20"
     assert (row["amount_paid"], row["amount_remaining"]) == (Decimal(400), Decimal(600))
 
@@ -125,23 +143,52 @@ def test_cdc_update_sets_only_changed_and_nulled_fields():
 
 def test_customer_metadata_names_the_account_and_price_interval():
     obj = load("stripe", "customer_updated_c1_account")["data"]["object"]
-    assert stage_stripe.customer_row(obj, "stripe.customer.updated",
-                                     RevenueSettings())["account_id"] == "001A1"
-    assert stage_stripe.customer_row(obj, "stripe.customer.updated",
-                                     RevenueSettings(account_key="other"))["account_id"] is None
+    assert (
+        stage_stripe.customer_row(obj, "stripe.customer.updated", RevenueSettings())["account_id"]
+        == "001A1"
+    )
+    assert (
+        stage_stripe.customer_row(
+            obj, "stripe.customer.updated", RevenueSettings(account_key="other")
+        )["account_id"]
+        is None
+    )
     price = load("stripe", "price_created_monthly_jpy")["data"]["object"]
     row = stage_stripe.price_row(price, "stripe.price.created")
     assert (row["recurring_interval"], row["interval_count"], row["unit_amount"]) == (
-        "month", 1, Decimal(100000))
+        "month",
+        1,
+        Decimal(100000),
+    )
 
 
-@pytest.mark.parametrize(("amount", "currency", "major"), [
-    (123456, "jpy", Decimal(123456)), (123456, "KRW", Decimal(123456)),
-    (123456, "vnd", Decimal(123456)), (123456, "clp", Decimal(123456)),
-    (123456, "usd", Decimal("1234.56")), (123456, "kwd", Decimal("123.456")),
-    (None, "usd", None),
-])
+@pytest.mark.parametrize(
+    ("amount", "currency", "major"),
+    [
+        (123456, "jpy", Decimal(123456)),
+        (123456, "KRW", Decimal(123456)),
+        (123456, "vnd", Decimal(123456)),
+        (123456, "clp", Decimal(123456)),
+        (123456, "usd", Decimal("1234.56")),
+        (123456, "kwd", Decimal("123.456")),
+        (None, "usd", None),
+    ],
+)
 def test_minor_units_to_major(amount, currency, major):
     from revops.transform.money import to_major
 
     assert to_major(amount, currency) == major
+
+
+def test_deleted_draft_invoice_is_marked_deleted():
+    event, inv = _invoice("invoice_created_draft_c9")
+    row = stage_stripe.invoice_row(
+        inv,
+        event,
+        "stripe.invoice.deleted",
+        datetime(2025, 3, 13, tzinfo=UTC),
+        RevenueSettings(),
+        TOKYO,
+    )
+    assert row["status"] == "deleted"
+    assert stage_stripe.STATUS_LEVEL["deleted"] > stage_stripe.STATUS_LEVEL["draft"]

@@ -23,8 +23,10 @@ def test_won_to_paid_hand_computed(wh, tokyo):
     run_transform(wh, tokyo)
     rows = {r["opportunity_id"]: r for r in wh.query("SELECT * FROM revops.mart_won_to_paid")}
     assert set(rows) == {"006O1", "006O2", "006O3", "006O4", "006O5", "006xx00000ABCDEF"}
-    got = {k: (r["status"], r["won_to_paid_days"], r["invoiced_amount"], r["paid_amount"])
-           for k, r in rows.items()}
+    got = {
+        k: (r["status"], r["won_to_paid_days"], r["invoiced_amount"], r["paid_amount"])
+        for k, r in rows.items()
+    }
     assert got == {
         # won 01-20 03:00Z, fallback via account 001A1 → C1's Feb invoice paid 02-03 00:00Z
         "006O1": ("paid", 13.875, Decimal(100000), Decimal(100000)),
@@ -45,9 +47,20 @@ def test_nrr_hand_computed(wh, tokyo):
     land(wh, golden_lines())
     run_transform(wh, tokyo)
     rows = wh.query("SELECT * FROM revops.mart_nrr_monthly ORDER BY currency, month")
-    got = {(r["currency"], r["month"].isoformat()[:7]): (
-        r["start_mrr"], r["new"], r["expansion"], r["contraction"], r["churn"],
-        r["reactivation"], r["end_mrr"], r["nrr"], r["grr"]) for r in rows}
+    got = {
+        (r["currency"], r["month"].isoformat()[:7]): (
+            r["start_mrr"],
+            r["new"],
+            r["expansion"],
+            r["contraction"],
+            r["churn"],
+            r["reactivation"],
+            r["end_mrr"],
+            r["nrr"],
+            r["grr"],
+        )
+        for r in rows
+    }
     k = Decimal(1000)
     assert got[("jpy", "2025-01")] == (0, 250 * k, 0, 0, 0, 0, 250 * k, None, None)
     assert got[("jpy", "2025-02")] == (250 * k, 0, 0, 0, 50 * k, 0, 200 * k, 0.8, 0.8)
@@ -68,11 +81,18 @@ def test_collections_as_of_a_date_hand_computed(wh, tokyo):
     run_transform(wh, tokyo)
     report = refresh_collections(wh, tokyo, as_of=date(2025, 3, 15))
     assert report.marts_refreshed == ["mart_collections"]
-    rows = {r["invoice_id"]: r for r in wh.query(
-        "SELECT * FROM revops.mart_collections WHERE as_of = ?", (date(2025, 3, 15),))}
+    rows = {
+        r["invoice_id"]: r
+        for r in wh.query(
+            "SELECT * FROM revops.mart_collections WHERE as_of = ?", (date(2025, 3, 15),)
+        )
+    }
     assert "in_C9" not in rows  # drafts are not invoices yet
-    assert (rows["in_C3"]["days_past_due"], rows["in_C3"]["bucket"],
-            rows["in_C3"]["amount_remaining"]) == (23, "1-30", Decimal(600))
+    assert (
+        rows["in_C3"]["days_past_due"],
+        rows["in_C3"]["bucket"],
+        rows["in_C3"]["amount_remaining"],
+    ) == (23, "1-30", Decimal(600))
     assert (rows["in_C7old"]["days_past_due"], rows["in_C7old"]["bucket"]) == (134, "120+")
     assert rows["in_C8"]["collection_status"] == "uncollectible"
     assert rows["in_C4a"]["bucket"] == "void"
@@ -80,6 +100,10 @@ def test_collections_as_of_a_date_hand_computed(wh, tokyo):
     totals = wh.query(
         "SELECT bucket, currency, sum(amount_remaining) AS total FROM revops.mart_collections "
         "WHERE as_of = ? AND collection_status = 'receivable' GROUP BY bucket, currency "
-        "ORDER BY bucket", (date(2025, 3, 15),))
+        "ORDER BY bucket",
+        (date(2025, 3, 15),),
+    )
     assert [(t["bucket"], t["currency"], t["total"]) for t in totals] == [
-        ("1-30", "usd", Decimal(600)), ("120+", "jpy", Decimal(80000))]
+        ("1-30", "usd", Decimal(600)),
+        ("120+", "jpy", Decimal(80000)),
+    ]

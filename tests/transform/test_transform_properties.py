@@ -15,17 +15,21 @@ from .conftest import golden_lines, land, snapshot
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
-                                                                 max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=8,
 )
-payloads = st.dictionaries(st.text(min_size=1, max_size=6), json_values, min_size=1,
-                           max_size=6)
+payloads = st.dictionaries(st.text(min_size=1, max_size=6), json_values, min_size=1, max_size=6)
 
 
 def envelope(payload: dict) -> dict:
-    return {"source": "crm", "type": "crm.customer.updated", "event_ts": "2025-01-01T00:00:00Z",
-            "payload": payload}
+    return {
+        "source": "crm",
+        "type": "crm.customer.updated",
+        "event_ts": "2025-01-01T00:00:00Z",
+        "payload": payload,
+    }
 
 
 def reorder(value):
@@ -55,8 +59,10 @@ def test_distinct_content_gives_distinct_event_ids(p1, p2):
 
 
 def _reset(wh) -> None:
-    tables = wh.query("SELECT table_name FROM information_schema.tables "
-                      "WHERE table_schema = 'revops' AND table_type = 'BASE TABLE'")
+    tables = wh.query(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = 'revops' AND table_type = 'BASE TABLE'"
+    )
     for t in tables:
         wh.execute(f'DELETE FROM revops."{t["table_name"]}"')
 
@@ -73,12 +79,13 @@ def _clean_snapshot(wh) -> dict:
     return _CLEAN[wh.dialect]
 
 
-@settings(max_examples=8, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32 - 1), duplicates=st.integers(0, 25),
-       batches=st.integers(1, 5))
-def test_any_order_and_duplicates_give_the_same_facts_and_marts(wh, seed, duplicates,
-                                                                 batches):
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(seed=st.integers(0, 2**32 - 1), duplicates=st.integers(0, 25), batches=st.integers(1, 5))
+def test_any_order_and_duplicates_give_the_same_facts_and_marts(wh, seed, duplicates, batches):
     expected = _clean_snapshot(wh)
     rng = random.Random(seed)
     lines = golden_lines()

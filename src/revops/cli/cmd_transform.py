@@ -26,9 +26,11 @@ def transform(
     if fmt == "json":
         echo(render([data], "json"))
         return
-    echo(f"{data['mode']}: read {data['events']} raw events, staged {data['staged']}, "
-         f"facts changed {data['facts_changed']}, watermark {data['watermark']}, "
-         f"{data['seconds']:.2f}s\n")
+    echo(
+        f"{data['mode']}: read {data['events']} raw events, staged {data['staged']}, "
+        f"facts changed {data['facts_changed']}, watermark {data['watermark']}, "
+        f"{data['seconds']:.2f}s\n"
+    )
     if data["marts_refreshed"]:
         echo("  marts refreshed: " + ", ".join(data["marts_refreshed"]) + "\n")
     for reason, n in sorted(data["rejected"].items()):

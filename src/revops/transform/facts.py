@@ -29,15 +29,42 @@ CLOSED_WON = "Closed Won"
 FULL_SNAPSHOTS = ("CREATE", "UNDELETE", "SNAPSHOT")
 FACT_OPPORTUNITY = ("opportunity_id", *OPP_FIELDS, "won_at", "updated_at", "last_event_id")
 FACT_BILLING = (
-    "invoice_id", "customer_id", "customer_email", "currency", "amount_due", "amount_paid",
-    "amount_remaining", "status", "due_date", "created_at", "finalized_at", "paid_at",
-    "voided_at", "opportunity_id", "updated_at", "subscription_id", "period_start",
-    "period_end", "api_version", "livemode", "lines_event_id", "collection_due_date",
+    "invoice_id",
+    "customer_id",
+    "customer_email",
+    "currency",
+    "amount_due",
+    "amount_paid",
+    "amount_remaining",
+    "status",
+    "due_date",
+    "created_at",
+    "finalized_at",
+    "paid_at",
+    "voided_at",
+    "opportunity_id",
+    "updated_at",
+    "subscription_id",
+    "period_start",
+    "period_end",
+    "api_version",
+    "livemode",
+    "lines_event_id",
+    "collection_due_date",
     "last_event_id",
 )
 FACT_CUSTOMER = ("customer_id", "email", "name", "account_id", "is_deleted", "updated_at")
-FACT_PRICE = ("price_id", "currency", "unit_amount", "price_type", "recurring_interval",
-              "interval_count", "product_id", "is_deleted", "updated_at")
+FACT_PRICE = (
+    "price_id",
+    "currency",
+    "unit_amount",
+    "price_type",
+    "recurring_interval",
+    "interval_count",
+    "product_id",
+    "is_deleted",
+    "updated_at",
+)
 
 
 def _seq(value: int | None) -> int:
@@ -46,8 +73,7 @@ def _seq(value: int | None) -> int:
 
 def opportunity_order(row: dict[str, Any]) -> tuple[Any, ...]:
     """Sort key of an opportunity event: (event_ts, commit, sequence, event_id)."""
-    return (row["event_ts"], _seq(row["source_seq"]), _seq(row["source_subseq"]),
-            row["event_id"])
+    return (row["event_ts"], _seq(row["source_seq"]), _seq(row["source_subseq"]), row["event_id"])
 
 
 def invoice_order(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -73,8 +99,13 @@ def fold_opportunity(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not applied:
         return None
     state["is_deleted"] = bool(state["is_deleted"])
-    return {"opportunity_id": events[0]["opportunity_id"], **state, "won_at": won_at,
-            "updated_at": updated_at, "last_event_id": last}
+    return {
+        "opportunity_id": events[0]["opportunity_id"],
+        **state,
+        "won_at": won_at,
+        "updated_at": updated_at,
+        "last_event_id": last,
+    }
 
 
 def fold_invoice(events: list[dict[str, Any]], tz: ZoneInfo) -> dict[str, Any]:
@@ -88,14 +119,22 @@ def fold_invoice(events: list[dict[str, Any]], tz: ZoneInfo) -> dict[str, Any]:
         if ev["line_count"] is not None:
             lines_event = ev["event_id"]
         updated_at, last = ev["event_ts"], ev["event_id"]
-    due = state["due_date"] or business_date(state["finalized_at"], tz) or business_date(
-        state["created_at"], tz)
-    return {"invoice_id": events[0]["invoice_id"], **state, "updated_at": updated_at,
-            "lines_event_id": lines_event, "collection_due_date": due, "last_event_id": last}
+    due = (
+        state["due_date"]
+        or business_date(state["finalized_at"], tz)
+        or business_date(state["created_at"], tz)
+    )
+    return {
+        "invoice_id": events[0]["invoice_id"],
+        **state,
+        "updated_at": updated_at,
+        "lines_event_id": lines_event,
+        "collection_due_date": due,
+        "last_event_id": last,
+    }
 
 
-def fold_latest(events: list[dict[str, Any]], key: str,
-                columns: tuple[str, ...]) -> dict[str, Any]:
+def fold_latest(events: list[dict[str, Any]], key: str, columns: tuple[str, ...]) -> dict[str, Any]:
     """The latest full snapshot by (event_ts, event_id) of a customer or price."""
     ev = max(events, key=lambda e: (e["event_ts"], e["event_id"]))
     row = {c: ev[c] for c in columns if c in ev}
@@ -120,8 +159,15 @@ def _normal(value: Any) -> Any:
     return value
 
 
-def _replace(wh: Warehouse, table: str, key: str, columns: tuple[str, ...], keys: KeySet,
-             rows: list[dict[str, Any]], compare: bool) -> int:
+def _replace(
+    wh: Warehouse,
+    table: str,
+    key: str,
+    columns: tuple[str, ...],
+    keys: KeySet,
+    rows: list[dict[str, Any]],
+    compare: bool,
+) -> int:
     """Delete the facts of ``keys`` and insert ``rows``; returns how many rows changed."""
     cond, params = in_keys(key, keys)
     changed = len(rows)
@@ -143,15 +189,23 @@ def _staging(wh: Warehouse, table: str, key: str, keys: KeySet) -> list[dict[str
 
 def refresh_opportunities(wh: Warehouse, keys: KeySet, *, compare: bool = True) -> int:
     """Re-derive ``fact_opportunity`` and ``cdc_refetch`` for ``keys``; returns changes."""
-    groups = _group(_staging(wh, "revops.stg_opportunity", "opportunity_id", keys),
-                    "opportunity_id")
+    groups = _group(
+        _staging(wh, "revops.stg_opportunity", "opportunity_id", keys), "opportunity_id"
+    )
     facts = [f for f in (fold_opportunity(g) for g in groups.values()) if f is not None]
-    changed = _replace(wh, "revops.fact_opportunity", "opportunity_id", FACT_OPPORTUNITY, keys,
-                       facts, compare)
+    changed = _replace(
+        wh, "revops.fact_opportunity", "opportunity_id", FACT_OPPORTUNITY, keys, facts, compare
+    )
     refetch = [r for g in groups.values() for r in pending_gaps(g)]
-    _replace(wh, "revops.cdc_refetch", "record_id",
-             ("entity", "record_id", "change_type", "event_id", "event_ts", "commit_number"),
-             keys, refetch, compare=False)
+    _replace(
+        wh,
+        "revops.cdc_refetch",
+        "record_id",
+        ("entity", "record_id", "change_type", "event_id", "event_ts", "commit_number"),
+        keys,
+        refetch,
+        compare=False,
+    )
     return changed
 
 
@@ -160,9 +214,16 @@ def pending_gaps(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     pending: list[dict[str, Any]] = []
     for ev in sorted(events, key=opportunity_order):
         if ev["change_type"].startswith("GAP_"):
-            pending.append({"entity": "Opportunity", "record_id": ev["opportunity_id"],
-                            "change_type": ev["change_type"], "event_id": ev["event_id"],
-                            "event_ts": ev["event_ts"], "commit_number": ev["source_seq"]})
+            pending.append(
+                {
+                    "entity": "Opportunity",
+                    "record_id": ev["opportunity_id"],
+                    "change_type": ev["change_type"],
+                    "event_id": ev["event_id"],
+                    "event_ts": ev["event_ts"],
+                    "commit_number": ev["source_seq"],
+                }
+            )
         elif ev["change_type"] in FULL_SNAPSHOTS and ev["opportunity_id"] != "*":
             pending.clear()
     return pending
@@ -179,16 +240,22 @@ def refresh_customers(wh: Warehouse, keys: KeySet, *, compare: bool = True) -> i
     """Re-derive ``fact_customer`` and the Stripe rows of ``id_mappings`` for ``keys``."""
     groups = _group(_staging(wh, "revops.stg_customer", "customer_id", keys), "customer_id")
     facts = [fold_latest(g, "customer_id", FACT_CUSTOMER) for g in groups.values()]
-    changed = _replace(wh, "revops.fact_customer", "customer_id", FACT_CUSTOMER, keys, facts,
-                       compare)
+    changed = _replace(
+        wh, "revops.fact_customer", "customer_id", FACT_CUSTOMER, keys, facts, compare
+    )
     cond, params = in_keys("billing_customer_id", keys)
     wh.execute(f"DELETE FROM revops.id_mappings WHERE source = 'stripe' AND {cond}", params)
-    mappings = [(f["account_id"], f["customer_id"], None, "stripe", f["updated_at"])
-                for f in facts if f["account_id"] and not f["is_deleted"]]
+    mappings = [
+        (f["account_id"], f["customer_id"], None, "stripe", f["updated_at"])
+        for f in facts
+        if f["account_id"] and not f["is_deleted"]
+    ]
     if mappings:
-        wh.insert_rows("revops.id_mappings", ("crm_account_id", "billing_customer_id",
-                                              "portal_user_id", "source", "updated_at"),
-                       mappings)
+        wh.insert_rows(
+            "revops.id_mappings",
+            ("crm_account_id", "billing_customer_id", "portal_user_id", "source", "updated_at"),
+            mappings,
+        )
     return changed
 
 
@@ -197,5 +264,3 @@ def refresh_prices(wh: Warehouse, keys: KeySet, *, compare: bool = True) -> int:
     groups = _group(_staging(wh, "revops.stg_price", "price_id", keys), "price_id")
     facts = [fold_latest(g, "price_id", FACT_PRICE) for g in groups.values()]
     return _replace(wh, "revops.fact_price", "price_id", FACT_PRICE, keys, facts, compare)
-
-

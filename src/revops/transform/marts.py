@@ -42,10 +42,18 @@ def refresh_calendar(wh: Warehouse, tz: ZoneInfo) -> bool:
         for m in range(1, 13):
             start = datetime(year, m, 1, tzinfo=tz)
             end = datetime(year + (m == 12), m % 12 + 1, 1, tzinfo=tz)
-            months.append((date(year, m, 1), year * 12 + m - 1, start.astimezone(UTC),
-                           end.astimezone(UTC), tz.key))
-    wh.insert_rows("revops.calendar_month",
-                   ("month", "month_no", "start_utc", "end_utc", "timezone"), months)
+            months.append(
+                (
+                    date(year, m, 1),
+                    year * 12 + m - 1,
+                    start.astimezone(UTC),
+                    end.astimezone(UTC),
+                    tz.key,
+                )
+            )
+    wh.insert_rows(
+        "revops.calendar_month", ("month", "month_no", "start_utc", "end_utc", "timezone"), months
+    )
     return True
 
 
@@ -55,14 +63,16 @@ def refresh_won_to_paid(wh: Warehouse, scope: KeySet) -> None:
     wh.execute(f"DELETE FROM revops.mart_won_to_paid WHERE {cond}", params)
     cond_l, params_l = in_keys("l.opportunity_id", scope)
     cond_o, params_o = in_keys("o.opportunity_id", scope)
-    wh.execute(_sql("won_to_paid.sql").format(scope_l=cond_l, scope_o=cond_o),
-               (*params_l, *params_o))
+    wh.execute(
+        _sql("won_to_paid.sql").format(scope_l=cond_l, scope_o=cond_o), (*params_l, *params_o)
+    )
 
 
 def _month_keys(wh: Warehouse, customers: KeySet) -> set[str]:
     cond, params = in_keys("customer_id", customers)
-    rows = wh.query("SELECT DISTINCT currency, month FROM revops.nrr_customer_movement "
-                    f"WHERE {cond}", params)
+    rows = wh.query(
+        f"SELECT DISTINCT currency, month FROM revops.nrr_customer_movement WHERE {cond}", params
+    )
     return {f"{r['currency']}|{r['month'].isoformat()}" for r in rows}
 
 
@@ -88,18 +98,21 @@ def refresh_nrr(wh: Warehouse, customers: KeySet) -> None:
             rows = wh.query(
                 "SELECT DISTINCT m.currency, m.month FROM revops.nrr_customer_movement AS m "
                 "JOIN revops.calendar_month AS c ON c.month = m.month "
-                "WHERE c.month_no > ? AND c.month_no <= ?", (low, high))
+                "WHERE c.month_no > ? AND c.month_no <= ?",
+                (low, high),
+            )
             scope |= {f"{r['currency']}|{r['month'].isoformat()}" for r in rows}
     key = "currency || '|' || CAST(month AS VARCHAR)"
     cond, params = in_keys(key, scope)
-    wh.execute(f"DELETE FROM revops.mart_nrr_monthly WHERE {cond} OR month > CAST(? AS DATE)",
-               (*params, last_month))
+    wh.execute(
+        f"DELETE FROM revops.mart_nrr_monthly WHERE {cond} OR month > CAST(? AS DATE)",
+        (*params, last_month),
+    )
     wh.execute(_sql("nrr_monthly.sql").format(scope=cond), (*params, last_month))
 
 
 def refresh_collections_rows(wh: Warehouse, as_of: date, invoices: KeySet) -> None:
     """Replace the ``mart_collections`` rows of ``as_of`` for ``invoices``."""
     cond, params = in_keys("invoice_id", invoices)
-    wh.execute(f"DELETE FROM revops.mart_collections WHERE as_of = ? AND {cond}",
-               (as_of, *params))
+    wh.execute(f"DELETE FROM revops.mart_collections WHERE as_of = ? AND {cond}", (as_of, *params))
     wh.execute(_sql("collections.sql").format(scope=cond), (as_of, *params, as_of))

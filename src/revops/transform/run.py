@@ -9,7 +9,10 @@ the same facts and marts as a full rebuild.
 
 from __future__ import annotations
 
+import gc
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -21,6 +24,7 @@ from revops.transform import facts, links, marts
 from revops.transform.settings import RevenueSettings, revenue_settings
 from revops.transform.staging import STAGING_TABLES, Affected, Stager, raw_batches, write_batch
 from revops.transform.state import COLLECTIONS_AS_OF, NRR_MAX_MONTH, WATERMARK, get_state, set_state
+from revops.warehouse.schema import ensure_schema
 
 if TYPE_CHECKING:
     from revops.warehouse.base import Warehouse
@@ -28,8 +32,15 @@ if TYPE_CHECKING:
 LOCK = "revops.transform"
 MARTS = ("mart_won_to_paid", "mart_nrr_monthly", "mart_collections")
 DERIVED_TABLES = (
-    *STAGING_TABLES, "fact_opportunity", "fact_billing", "fact_customer", "fact_price",
-    "cdc_refetch", "won_invoice_link", "mrr_customer_monthly", "nrr_customer_movement",
+    *STAGING_TABLES,
+    "fact_opportunity",
+    "fact_billing",
+    "fact_customer",
+    "fact_price",
+    "cdc_refetch",
+    "won_invoice_link",
+    "mrr_customer_monthly",
+    "nrr_customer_movement",
     *MARTS,
 )
 
@@ -52,12 +63,18 @@ class TransformReport:
     def as_dict(self) -> dict[str, Any]:
         """The report as plain JSON-compatible data."""
         return {
-            "mode": self.mode, "events": self.events, "staged": self.staged,
-            "rejected": dict(self.rejected), "rejected_event_ids": list(self.rejected_event_ids),
-            "facts_changed": self.facts_changed, "marts_refreshed": list(self.marts_refreshed),
-            "seconds": round(self.seconds, 4), "watermark": self.watermark,
+            "mode": self.mode,
+            "events": self.events,
+            "staged": self.staged,
+            "rejected": dict(self.rejected),
+            "rejected_event_ids": list(self.rejected_event_ids),
+            "facts_changed": self.facts_changed,
+            "marts_refreshed": list(self.marts_refreshed),
+            "seconds": round(self.seconds, 4),
+            "watermark": self.watermark,
             "collections_as_of": self.collections_as_of.isoformat()
-            if self.collections_as_of else None,
+            if self.collections_as_of
+            else None,
         }
 
 
@@ -69,7 +86,22 @@ class _Context:
     report: TransformReport
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector during a run: parsed payloads and fetched rows hold
+    no reference cycles, and walking thousands of them on every collector pass costs more
+    than the parsing itself. The previous state is restored on exit."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _context(wh: Warehouse, settings: Any, mode: str) -> _Context:
+    ensure_schema(wh)  # idempotent and remembered per warehouse object
     tz = settings.timezone if settings is not None else ZoneInfo("Asia/Tokyo")
     return _Context(wh, revenue_settings(settings), tz, TransformReport(mode=mode))
 
@@ -87,12 +119,22 @@ def _clear_derived(wh: Warehouse) -> None:
     for table in DERIVED_TABLES:
         wh.execute(f"DELETE FROM revops.{table}")
     wh.execute("DELETE FROM revops.id_mappings WHERE source = 'stripe'")
-    wh.execute("DELETE FROM revops.transform_state WHERE name IN (?, ?)",
-               (NRR_MAX_MONTH, COLLECTIONS_AS_OF))
+    wh.execute(
+        "DELETE FROM revops.transform_state WHERE name IN (?, ?)",
+        (NRR_MAX_MONTH, COLLECTIONS_AS_OF),
+    )
 
 
-def _stage(ctx: _Context, stager: Stager, where: str, params: tuple[Any, ...], low: int,
-           high: int, *, replace: bool) -> None:
+def _stage(
+    ctx: _Context,
+    stager: Stager,
+    where: str,
+    params: tuple[Any, ...],
+    low: int,
+    high: int,
+    *,
+    replace: bool,
+) -> None:
     for rows in raw_batches(ctx.wh, where, params, ctx.cfg.batch_size, low, high):
         ctx.report.events += len(rows)
         batch = stager.stage_rows(rows)
@@ -113,17 +155,29 @@ def _values(wh: Warehouse, sql: str, keys: set[str]) -> set[str]:
 
 def _scope(wh: Warehouse, affected: Affected) -> tuple[set[str], set[str], set[str]]:
     """(invoice customers, opportunity ids, account ids) related to ``affected`` right now."""
-    inv = wh.query(
-        "SELECT customer_id, opportunity_id FROM revops.fact_billing "
-        "WHERE invoice_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
-        (sorted(affected.invoices),)) if affected.invoices else []
+    inv = (
+        wh.query(
+            "SELECT customer_id, opportunity_id FROM revops.fact_billing "
+            "WHERE invoice_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+            (sorted(affected.invoices),),
+        )
+        if affected.invoices
+        else []
+    )
     customers = {r["customer_id"] for r in inv if r["customer_id"]}
     opps = {r["opportunity_id"] for r in inv if r["opportunity_id"]} | affected.opportunities
-    accounts = _values(wh, "SELECT account_id FROM revops.fact_opportunity WHERE opportunity_id "
-                       "IN (SELECT unnest(CAST(? AS VARCHAR[])))", opps)
-    accounts |= _values(wh, "SELECT crm_account_id FROM revops.id_mappings WHERE "
-                        "billing_customer_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
-                        customers | affected.customers)
+    accounts = _values(
+        wh,
+        "SELECT account_id FROM revops.fact_opportunity WHERE opportunity_id "
+        "IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+        opps,
+    )
+    accounts |= _values(
+        wh,
+        "SELECT crm_account_id FROM revops.id_mappings WHERE "
+        "billing_customer_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+        customers | affected.customers,
+    )
     return customers, opps, accounts
 
 
@@ -152,13 +206,25 @@ def _derive(ctx: _Context, affected: Affected | None) -> None:
     customers = old_customers | new_customers | affected.customers
     if affected.prices:
         customers |= _values(
-            wh, "SELECT DISTINCT b.customer_id FROM revops.fact_billing AS b "
+            wh,
+            "SELECT DISTINCT b.customer_id FROM revops.fact_billing AS b "
             "JOIN revops.stg_invoice_line AS l ON l.event_id = b.lines_event_id "
-            "WHERE l.price_id IN (SELECT unnest(CAST(? AS VARCHAR[])))", affected.prices)
+            "WHERE l.price_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+            affected.prices,
+        )
     accounts = old_accounts | new_accounts
-    opps = old_opps | new_opps | _values(
-        wh, "SELECT opportunity_id FROM revops.fact_opportunity "
-        "WHERE account_id IN (SELECT unnest(CAST(? AS VARCHAR[])))", accounts)
+    # Won opportunities of touched accounts may take or lose a fallback invoice link.
+    opps = (
+        old_opps
+        | new_opps
+        | _values(
+            wh,
+            "SELECT opportunity_id FROM revops.fact_opportunity "
+            "WHERE account_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) "
+            "AND stage_name = 'Closed Won' AND NOT is_deleted",
+            accounts,
+        )
+    )
     links.refresh_links(wh, opps)
     marts.refresh_won_to_paid(wh, opps)
     marts.refresh_nrr(wh, customers)
@@ -174,8 +240,9 @@ def _collections(ctx: _Context, invoices: set[str] | None) -> None:
         marts.refresh_collections_rows(ctx.wh, today, invoices)
     else:
         if current is not None and current != today.toordinal():
-            ctx.wh.execute("DELETE FROM revops.mart_collections WHERE as_of = ?",
-                           (date.fromordinal(current),))
+            ctx.wh.execute(
+                "DELETE FROM revops.mart_collections WHERE as_of = ?", (date.fromordinal(current),)
+            )
         marts.refresh_collections_rows(ctx.wh, today, None)
         set_state(ctx.wh, COLLECTIONS_AS_OF, today.toordinal())
     ctx.report.collections_as_of = today
@@ -190,18 +257,26 @@ def _finish(ctx: _Context, started: float) -> TransformReport:
 
 def _failed(wh: Warehouse, mode: str, exc: Exception) -> None:
     if not wh.in_transaction:
-        audit(wh, "revenue", "transform", "failed", actor="transform",
-              detail={"mode": mode, "error": str(exc)[:500]})
+        audit(
+            wh,
+            "revenue",
+            "transform",
+            "failed",
+            actor="transform",
+            detail={"mode": mode, "error": str(exc)[:500]},
+        )
 
 
 def _emit(report: TransformReport) -> None:
     if report.staged or report.facts_changed or report.mode != "incremental":
-        signals.emit(signals.MARTS_REFRESHED, tables=list(report.marts_refreshed),
-                     events=report.events)
+        signals.emit(
+            signals.MARTS_REFRESHED, tables=list(report.marts_refreshed), events=report.events
+        )
 
 
-def run_transform(wh: Warehouse, settings: Any = None, *, full: bool = False,
-                  as_of: datetime | None = None) -> TransformReport:
+def run_transform(
+    wh: Warehouse, settings: Any = None, *, full: bool = False, as_of: datetime | None = None
+) -> TransformReport:
     """Bring staging, facts and marts up to date with ``events_raw``.
 
     Incremental from the watermark by default; ``full`` rebuilds everything from raw; ``as_of``
@@ -212,12 +287,14 @@ def run_transform(wh: Warehouse, settings: Any = None, *, full: bool = False,
     ctx = _context(wh, settings, mode)
     started = time.perf_counter()
     try:
-        with wh.transaction(lock=LOCK):
+        with _cyclic_gc_paused(), wh.transaction(lock=LOCK):
             rebuild = marts.refresh_calendar(wh, ctx.tz) or full or as_of is not None
             where, params = ("inserted_at <= ?", (as_of,)) if as_of is not None else ("TRUE", ())
-            high = int(wh.query_value(
-                f"SELECT coalesce(max(raw_seq), 0) FROM revops.events_raw WHERE {where}",
-                params))
+            high = int(
+                wh.query_value(
+                    f"SELECT coalesce(max(raw_seq), 0) FROM revops.events_raw WHERE {where}", params
+                )
+            )
             low = 0 if rebuild else int(get_state(wh, WATERMARK, 0) or 0)
             if rebuild:
                 ctx.report.mode = mode if mode != "incremental" else "full"
@@ -244,8 +321,9 @@ def _collections_if_new_day(ctx: _Context) -> None:
         ctx.report.marts_refreshed = ["mart_collections"]
 
 
-def backfill(wh: Warehouse, settings: Any = None, *, start: datetime,
-             end: datetime) -> TransformReport:
+def backfill(
+    wh: Warehouse, settings: Any = None, *, start: datetime, end: datetime
+) -> TransformReport:
     """Re-derive staging, facts and marts for the raw events with event_ts in [start, end).
 
     Rows past the watermark are transformed too, so the warehouse ends up to date. Idempotent;
@@ -254,17 +332,18 @@ def backfill(wh: Warehouse, settings: Any = None, *, start: datetime,
     ctx = _context(wh, settings, "backfill")
     started = time.perf_counter()
     try:
-        with wh.transaction(lock=LOCK):
-            if marts.refresh_calendar(wh, ctx.tz):
-                wh.execute("DELETE FROM revops.transform_state WHERE name = ?", (WATERMARK,))
-            low = int(get_state(wh, WATERMARK, 0) or 0)
-            high = int(wh.query_value(
-                "SELECT coalesce(max(raw_seq), 0) FROM revops.events_raw"))
+        with _cyclic_gc_paused(), wh.transaction(lock=LOCK):
+            # A new business time zone changes every month and due date: rebuild it all.
+            rebuild = marts.refresh_calendar(wh, ctx.tz)
+            if rebuild:
+                _clear_derived(wh)
+            low = 0 if rebuild else int(get_state(wh, WATERMARK, 0) or 0)
+            high = int(wh.query_value("SELECT coalesce(max(raw_seq), 0) FROM revops.events_raw"))
             stager = Stager(ctx.cfg, ctx.tz)
-            _stage(ctx, stager, "event_ts >= ? AND event_ts < ?", (start, end), 0, low,
-                   replace=True)
+            window = ("event_ts >= ? AND event_ts < ?", (start, end))
+            _stage(ctx, stager, *window, 0, low, replace=True)
             _stage(ctx, stager, "TRUE", (), low, high, replace=False)
-            _derive(ctx, stager.affected)
+            _derive(ctx, None if rebuild else stager.affected)
             set_state(wh, WATERMARK, high)
             ctx.report.watermark = high
             report = _finish(ctx, started)
@@ -275,8 +354,9 @@ def backfill(wh: Warehouse, settings: Any = None, *, start: datetime,
     return report
 
 
-def refresh_collections(wh: Warehouse, settings: Any = None, *,
-                        as_of: date | datetime | None = None) -> TransformReport:
+def refresh_collections(
+    wh: Warehouse, settings: Any = None, *, as_of: date | datetime | None = None
+) -> TransformReport:
     """Rebuild ``mart_collections`` as of ``as_of`` (a business-time-zone date; default
     today) from the current facts. Idempotent; transactional (joins an outer transaction)."""
     ctx = _context(wh, settings, "collections")

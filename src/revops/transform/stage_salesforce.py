@@ -25,7 +25,12 @@ CDC_FIELDS = {
     "CloseDate": "close_date",
 }
 FACT_FIELDS = (
-    "account_id", "opportunity_name", "amount", "currency", "stage_name", "close_date",
+    "account_id",
+    "opportunity_name",
+    "amount",
+    "currency",
+    "stage_name",
+    "close_date",
     "is_deleted",
 )
 GAP_TYPES = ("GAP_CREATE", "GAP_UPDATE", "GAP_DELETE", "GAP_UNDELETE", "GAP_OVERFLOW")
@@ -105,13 +110,19 @@ def flat_row(payload: dict[str, Any]) -> dict[str, Any]:
     """The staging columns of the seed's flat opportunity payload."""
     record = payload.get("opportunity_id") or payload.get("Id") or payload.get("id")
     if not isinstance(record, str) or not record:
-        raise EventError("opportunity event has no opportunity_id", reason="missing_field",
-                         input="payload.opportunity_id")
+        raise EventError(
+            "opportunity event has no opportunity_id",
+            reason="missing_field",
+            input="payload.opportunity_id",
+        )
     values = {c: _value(c, payload.get(c)) for c in FACT_FIELDS if c != "is_deleted"}
     deleted = payload.get("is_deleted")
     values["is_deleted"] = deleted if isinstance(deleted, bool) else None
-    sets = [c for c in FACT_FIELDS if c in payload and (c != "is_deleted"
-                                                         or values["is_deleted"] is not None)]
+    sets = [
+        c
+        for c in FACT_FIELDS
+        if c in payload and (c != "is_deleted" or values["is_deleted"] is not None)
+    ]
     return {
         "opportunity_id": record,
         "change_type": "SNAPSHOT",

@@ -9,7 +9,7 @@ become major units (see :mod:`revops.transform.money`).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,18 +21,34 @@ from revops.transform.settings import RevenueSettings
 
 # Invoice statuses move only upwards through these levels (draft → open → uncollectible →
 # paid / void); the level is the first ordering key of invoice snapshots (see facts).
-STATUS_LEVEL = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
+STATUS_LEVEL = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3, "deleted": 4}
 INVOICE_FIELDS = (
-    "customer_id", "customer_email", "currency", "amount_due", "amount_paid",
-    "amount_remaining", "status", "due_date", "created_at", "finalized_at", "paid_at",
-    "voided_at", "period_start", "period_end", "opportunity_id", "subscription_id",
-    "api_version", "livemode",
+    "customer_id",
+    "customer_email",
+    "currency",
+    "amount_due",
+    "amount_paid",
+    "amount_remaining",
+    "status",
+    "due_date",
+    "created_at",
+    "finalized_at",
+    "paid_at",
+    "voided_at",
+    "period_start",
+    "period_end",
+    "opportunity_id",
+    "subscription_id",
+    "api_version",
+    "livemode",
 )
 
 
 def _ts(value: Any) -> datetime | None:
     if value in (None, "", 0):
         return None
+    if type(value) is int and 0 < value < 10**11:  # Stripe: epoch seconds (the common case)
+        return datetime.fromtimestamp(value, UTC)
     try:
         return parse_timestamp(value)
     except EventError:
@@ -56,6 +72,8 @@ def business_date(value: datetime | None, tz: ZoneInfo) -> date | None:
 
 
 def _invoice_status(inv: dict[str, Any], event_type: str) -> str | None:
+    if event_type.endswith(".deleted") or inv.get("deleted") is True:
+        return "deleted"  # only drafts can be deleted; the invoice never existed for billing
     status = inv.get("status")
     if isinstance(status, str) and status:
         return status
@@ -67,16 +85,25 @@ def _invoice_status(inv: dict[str, Any], event_type: str) -> str | None:
 def _metadata_value(inv: dict[str, Any], key: str) -> str | None:
     """``key`` from the invoice metadata, else from its subscription's metadata."""
     parent = _dict(inv.get("parent"))
-    for meta in (inv.get("metadata"), _dict(parent.get("subscription_details")).get("metadata"),
-                 _dict(inv.get("subscription_details")).get("metadata")):
+    for meta in (
+        inv.get("metadata"),
+        _dict(parent.get("subscription_details")).get("metadata"),
+        _dict(inv.get("subscription_details")).get("metadata"),
+    ):
         value = _dict(meta).get(key)
         if isinstance(value, str) and value.strip():
             return value.strip()
     return None
 
 
-def invoice_row(inv: dict[str, Any], event: dict[str, Any], event_type: str,
-                event_ts: datetime, cfg: RevenueSettings, tz: ZoneInfo) -> dict[str, Any]:
+def invoice_row(
+    inv: dict[str, Any],
+    event: dict[str, Any],
+    event_type: str,
+    event_ts: datetime,
+    cfg: RevenueSettings,
+    tz: ZoneInfo,
+) -> dict[str, Any]:
     """One ``stg_invoice`` row (without the event columns) from a Stripe invoice object."""
     currency = (inv.get("currency") or None) and str(inv["currency"]).lower()
     transitions = _dict(inv.get("status_transitions"))
@@ -86,7 +113,8 @@ def invoice_row(inv: dict[str, Any], event: dict[str, Any], event_type: str,
     if paid_at is None and status == "paid":
         paid_at = event_ts  # pre-2025 events may say paid without a transition time
     subscription = _id(inv.get("subscription")) or _id(
-        _dict(parent.get("subscription_details")).get("subscription"))
+        _dict(parent.get("subscription_details")).get("subscription")
+    )
     due = _ts(inv.get("due_date"))
     return {
         "invoice_id": _id(inv.get("id")),
@@ -101,8 +129,7 @@ def invoice_row(inv: dict[str, Any], event: dict[str, Any], event_type: str,
         "created_at": _ts(inv.get("created")),
         "finalized_at": _ts(transitions.get("finalized_at")),
         "paid_at": paid_at,
-        "voided_at": _ts(transitions.get("voided_at")) or (
-            event_ts if status == "void" else None),
+        "voided_at": _ts(transitions.get("voided_at")) or (event_ts if status == "void" else None),
         "period_start": _ts(inv.get("period_start")),
         "period_end": _ts(inv.get("period_end")),
         "opportunity_id": _metadata_value(inv, cfg.opportunity_key),
@@ -113,8 +140,9 @@ def invoice_row(inv: dict[str, Any], event: dict[str, Any], event_type: str,
     }
 
 
-def flat_invoice_row(p: dict[str, Any], event_ts: datetime, cfg: RevenueSettings,
-                     tz: ZoneInfo) -> dict[str, Any]:
+def flat_invoice_row(
+    p: dict[str, Any], event_ts: datetime, cfg: RevenueSettings, tz: ZoneInfo
+) -> dict[str, Any]:
     """A ``stg_invoice`` row from the seed's flat payload; it sets only the keys it carries."""
     currency = (p.get("currency") or None) and str(p["currency"]).lower()
 
@@ -174,11 +202,13 @@ def line_rows(inv: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _line_row(line: dict[str, Any], number: int, inv: dict[str, Any]) -> dict[str, Any]:
     currency = str(line.get("currency") or inv.get("currency") or "").lower() or None
-    price = line.get("price") if isinstance(line.get("price"), dict) else {}
+    price = _dict(line.get("price"))
     plan = _dict(line.get("plan"))
     recurring = _dict(price.get("recurring")) or (
         {"interval": plan.get("interval"), "interval_count": plan.get("interval_count")}
-        if plan else {})
+        if plan
+        else {}
+    )
     parent = _dict(line.get("parent"))
     pricing_price = _dict(_dict(line.get("pricing")).get("price_details")).get("price")
     price_id = _id(pricing_price) or _id(line.get("price")) or _id(plan.get("id"))

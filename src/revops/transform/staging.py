@@ -28,27 +28,77 @@ RAW_TYPES_SQL = (
     "OR type LIKE 'salesforce.opportunity.%')"
 )
 STG_OPPORTUNITY = (
-    "event_id", "raw_seq", "event_ts", "source_seq", "source_subseq", "type", "change_type",
-    "changed_fields", "set_fields", "opportunity_id", "account_id", "opportunity_name",
-    "amount", "currency", "stage_name", "close_date", "is_deleted",
+    "event_id",
+    "raw_seq",
+    "event_ts",
+    "source_seq",
+    "source_subseq",
+    "type",
+    "change_type",
+    "changed_fields",
+    "set_fields",
+    "opportunity_id",
+    "account_id",
+    "opportunity_name",
+    "amount",
+    "currency",
+    "stage_name",
+    "close_date",
+    "is_deleted",
 )
 STG_INVOICE = (
-    "event_id", "raw_seq", "event_ts", "type", "invoice_id", *stage_stripe.INVOICE_FIELDS,
-    "set_fields", "line_count",
+    "event_id",
+    "raw_seq",
+    "event_ts",
+    "type",
+    "invoice_id",
+    *stage_stripe.INVOICE_FIELDS,
+    "set_fields",
+    "line_count",
 )
 STG_LINE = (
-    "event_id", "line_no", "invoice_id", "line_id", "amount", "currency", "price_id",
-    "is_recurring", "recurring_interval", "interval_count", "period_start", "period_end",
-    "subscription_id", "proration",
+    "event_id",
+    "line_no",
+    "invoice_id",
+    "line_id",
+    "amount",
+    "currency",
+    "price_id",
+    "is_recurring",
+    "recurring_interval",
+    "interval_count",
+    "period_start",
+    "period_end",
+    "subscription_id",
+    "proration",
 )
-STG_CUSTOMER = ("event_id", "raw_seq", "event_ts", "type", "customer_id", "email", "name",
-                "account_id", "is_deleted")
-STG_PRICE = ("event_id", "raw_seq", "event_ts", "type", "price_id", "currency", "unit_amount",
-             "price_type", "recurring_interval", "interval_count", "product_id", "is_deleted")
-CUSTOMER_TYPES = ("stripe.customer.created", "stripe.customer.updated",
-                  "stripe.customer.deleted")
-STAGING_TABLES = ("stg_opportunity", "stg_invoice", "stg_invoice_line", "stg_customer",
-                  "stg_price")
+STG_CUSTOMER = (
+    "event_id",
+    "raw_seq",
+    "event_ts",
+    "type",
+    "customer_id",
+    "email",
+    "name",
+    "account_id",
+    "is_deleted",
+)
+STG_PRICE = (
+    "event_id",
+    "raw_seq",
+    "event_ts",
+    "type",
+    "price_id",
+    "currency",
+    "unit_amount",
+    "price_type",
+    "recurring_interval",
+    "interval_count",
+    "product_id",
+    "is_deleted",
+)
+CUSTOMER_TYPES = ("stripe.customer.created", "stripe.customer.updated", "stripe.customer.deleted")
+STAGING_TABLES = ("stg_opportunity", "stg_invoice", "stg_invoice_line", "stg_customer", "stg_price")
 
 
 @dataclass
@@ -79,8 +129,7 @@ class StagingBatch:
     @property
     def staged(self) -> int:
         """Staging rows (events) in the batch, lines not counted."""
-        return (len(self.opportunity) + len(self.invoice) + len(self.customer)
-                + len(self.price))
+        return len(self.opportunity) + len(self.invoice) + len(self.customer) + len(self.price)
 
 
 def _json_list(value: list[str] | None) -> str | None:
@@ -101,8 +150,14 @@ class Stager:
         for row in raw:
             try:
                 self._stage_one(row, batch)
-            except (EventError, orjson.JSONDecodeError, KeyError, TypeError, ValueError,
-                    AttributeError) as exc:
+            except (
+                EventError,
+                orjson.JSONDecodeError,
+                KeyError,
+                TypeError,
+                ValueError,
+                AttributeError,
+            ) as exc:
                 reason = exc.reason if isinstance(exc, EventError) else type(exc).__name__
                 batch.rejected[reason] = batch.rejected.get(reason, 0) + 1
                 if len(batch.rejected_ids) < 20:
@@ -132,40 +187,62 @@ class Stager:
             batch.price.append((*head, type_, *(r[c] for c in STG_PRICE[4:])))
             self.affected.prices.add(r["price_id"])
 
-    def _opportunity(self, head: tuple[Any, ...], type_: str, payload: dict[str, Any],
-                     batch: StagingBatch) -> None:
+    def _opportunity(
+        self, head: tuple[Any, ...], type_: str, payload: dict[str, Any], batch: StagingBatch
+    ) -> None:
         if stage_salesforce.is_cdc_payload(payload):
             r = stage_salesforce.cdc_row(head[0], payload)
         else:
             r = stage_salesforce.flat_row(payload)
         changed = r["changed_fields"]
-        batch.opportunity.append((
-            head[0], head[1], head[2], r["source_seq"], r["source_subseq"], type_,
-            r["change_type"], orjson.dumps(changed).decode() if changed is not None else None,
-            _json_list(r["set_fields"]), r["opportunity_id"],
-            *(r[c] for c in STG_OPPORTUNITY[10:]),
-        ))
+        batch.opportunity.append(
+            (
+                head[0],
+                head[1],
+                head[2],
+                r["source_seq"],
+                r["source_subseq"],
+                type_,
+                r["change_type"],
+                orjson.dumps(changed).decode() if changed is not None else None,
+                _json_list(r["set_fields"]),
+                r["opportunity_id"],
+                *(r[c] for c in STG_OPPORTUNITY[10:]),
+            )
+        )
         self.affected.opportunities.add(r["opportunity_id"])
 
-    def _invoice(self, head: tuple[Any, ...], type_: str, payload: dict[str, Any],
-                 batch: StagingBatch) -> None:
+    def _invoice(
+        self, head: tuple[Any, ...], type_: str, payload: dict[str, Any], batch: StagingBatch
+    ) -> None:
         if payload.get("object") in ("event", "invoice") or isinstance(payload.get("data"), dict):
             inv = _object(payload)
             event = payload if payload.get("object") != "invoice" else {}
             r = stage_stripe.invoice_row(inv, event, type_, head[2], self.cfg, self.tz)
             lines = stage_stripe.line_rows(inv)
-            line_count: int | None = len(lines) if isinstance(
-                stage_stripe._dict(inv.get("lines")).get("data"), list) else None
+            line_count: int | None = (
+                len(lines)
+                if isinstance(stage_stripe._dict(inv.get("lines")).get("data"), list)
+                else None
+            )
         else:
             r = stage_stripe.flat_invoice_row(payload, head[2], self.cfg, self.tz)
             lines, line_count = [], None
         _require(r["invoice_id"], "invoice id")
-        batch.invoice.append((*head, type_, r["invoice_id"],
-                              *(r[c] for c in stage_stripe.INVOICE_FIELDS),
-                              _json_list(r["set_fields"]), line_count))
+        batch.invoice.append(
+            (
+                *head,
+                type_,
+                r["invoice_id"],
+                *(r[c] for c in stage_stripe.INVOICE_FIELDS),
+                _json_list(r["set_fields"]),
+                line_count,
+            )
+        )
         for line in lines:
-            batch.line.append((head[0], line["line_no"], r["invoice_id"],
-                               *(line[c] for c in STG_LINE[3:])))
+            batch.line.append(
+                (head[0], line["line_no"], r["invoice_id"], *(line[c] for c in STG_LINE[3:]))
+            )
         self.affected.invoices.add(r["invoice_id"])
         if r["customer_id"]:
             self.affected.customers.add(r["customer_id"])
@@ -204,11 +281,16 @@ def write_batch(wh: Warehouse, batch: StagingBatch, *, replace: bool) -> None:
     if replace:
         for table, _, rows in tables:
             if rows:
-                wh.execute(f"DELETE FROM {table} WHERE event_id IN "
-                           "(SELECT unnest(CAST(? AS VARCHAR[])))", ([r[0] for r in rows],))
+                wh.execute(
+                    f"DELETE FROM {table} WHERE event_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+                    ([r[0] for r in rows],),
+                )
         if batch.invoice:
-            wh.execute("DELETE FROM revops.stg_invoice_line WHERE event_id IN "
-                       "(SELECT unnest(CAST(? AS VARCHAR[])))", ([r[0] for r in batch.invoice],))
+            wh.execute(
+                "DELETE FROM revops.stg_invoice_line WHERE event_id IN "
+                "(SELECT unnest(CAST(? AS VARCHAR[])))",
+                ([r[0] for r in batch.invoice],),
+            )
     for table, columns, rows in tables:
         if rows:
             wh.insert_rows(table, columns, rows)
@@ -216,19 +298,25 @@ def write_batch(wh: Warehouse, batch: StagingBatch, *, replace: bool) -> None:
         wh.insert_rows("revops.stg_invoice_line", STG_LINE, batch.line)
 
 
-def raw_batches(wh: Warehouse, where: str, params: tuple[Any, ...], batch_size: int,
-                low: int, high: int) -> Iterator[list[dict[str, Any]]]:
+def raw_batches(
+    wh: Warehouse, where: str, params: tuple[Any, ...], batch_size: int, low: int, high: int
+) -> Iterator[list[dict[str, Any]]]:
     """Revenue raw rows with ``low < raw_seq <= high`` matching ``where``, in raw_seq order,
-    ``batch_size`` at a time (keyset pagination, so empty stretches cost nothing)."""
-    last = low
-    while last < high:
+    one window of ``batch_size`` sequence numbers at a time.
+
+    Windows, not ``ORDER BY … LIMIT``: a top-N would read every remaining payload on each
+    page. ``raw_seq`` is dense (reserved per landing transaction), so a window holds at most
+    ``batch_size`` rows; the scan touches only that stretch (DuckDB zone maps, PostgreSQL's
+    index on raw_seq)."""
+    start = low
+    while start < high:
+        end = min(start + batch_size, high)
         rows = wh.query(
             "SELECT event_id, type, event_ts, payload, raw_seq FROM revops.events_raw "
             f"WHERE raw_seq > ? AND raw_seq <= ? AND {RAW_TYPES_SQL} AND {where} "
-            "ORDER BY raw_seq LIMIT ?",
-            (last, high, *params, batch_size),
+            "ORDER BY raw_seq",
+            (start, end, *params),
         )
-        if not rows:
-            return
-        yield rows
-        last = int(rows[-1]["raw_seq"])
+        if rows:
+            yield rows
+        start = end

@@ -15,8 +15,7 @@ COLLECTIONS_AS_OF = "revenue.collections_as_of"
 
 def get_state(wh: Warehouse, name: str, default: int | None = 0) -> int | None:
     """The stored value of ``name``, or ``default``."""
-    value = wh.query_value("SELECT watermark FROM revops.transform_state WHERE name = ?",
-                           (name,))
+    value = wh.query_value("SELECT watermark FROM revops.transform_state WHERE name = ?", (name,))
     return default if value is None else int(value)
 
 

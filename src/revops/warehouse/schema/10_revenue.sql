@@ -265,6 +265,8 @@ CREATE TABLE IF NOT EXISTS revops.nrr_customer_movement (
 );
 
 -- Lookups by key of the incremental transform (a full scan per run would grow with history).
+-- The transform reads events_raw by raw_seq windows past its watermark.
+CREATE INDEX IF NOT EXISTS events_raw_raw_seq ON revops.events_raw (raw_seq);
 CREATE INDEX IF NOT EXISTS stg_opportunity_key ON revops.stg_opportunity (opportunity_id);
 CREATE INDEX IF NOT EXISTS stg_invoice_key ON revops.stg_invoice (invoice_id);
 CREATE INDEX IF NOT EXISTS stg_customer_key ON revops.stg_customer (customer_id);
@@ -272,3 +274,6 @@ CREATE INDEX IF NOT EXISTS stg_price_key ON revops.stg_price (price_id);
 CREATE INDEX IF NOT EXISTS fact_billing_customer ON revops.fact_billing (customer_id);
 CREATE INDEX IF NOT EXISTS fact_billing_opportunity ON revops.fact_billing (opportunity_id);
 CREATE INDEX IF NOT EXISTS mart_collections_as_of ON revops.mart_collections (as_of);
+-- Range joins of service periods to months use these (PostgreSQL would loop over all months).
+CREATE INDEX IF NOT EXISTS calendar_month_end ON revops.calendar_month (end_utc);
+CREATE INDEX IF NOT EXISTS calendar_month_start ON revops.calendar_month (start_utc);
