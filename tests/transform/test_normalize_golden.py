@@ -178,3 +178,17 @@ def test_minor_units_to_major(amount, currency, major):
     from revops.transform.money import to_major
 
     assert to_major(amount, currency) == major
+
+
+def test_deleted_draft_invoice_is_marked_deleted():
+    event, inv = _invoice("invoice_created_draft_c9")
+    row = stage_stripe.invoice_row(
+        inv,
+        event,
+        "stripe.invoice.deleted",
+        datetime(2025, 3, 13, tzinfo=UTC),
+        RevenueSettings(),
+        TOKYO,
+    )
+    assert row["status"] == "deleted"
+    assert stage_stripe.STATUS_LEVEL["deleted"] > stage_stripe.STATUS_LEVEL["draft"]

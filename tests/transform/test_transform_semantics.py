@@ -293,3 +293,31 @@ def test_unreadable_payload_is_counted_not_fatal(wh):
     report = run_transform(wh)
     assert report.rejected == {"missing_field": 1}
     assert report.rejected_event_ids == ["stripe:evt_bad"]
+
+
+def test_backfill_inside_an_outer_transaction_rolls_back_with_it(wh):
+    land(wh, golden_lines())
+    run_transform(wh)
+    expected = snapshot(wh)
+    with pytest.raises(RuntimeError), wh.transaction():
+        wh.execute("DELETE FROM revops.stg_opportunity")
+        backfill(wh, start=datetime(2030, 1, 1, tzinfo=UTC), end=datetime(2031, 1, 1, tzinfo=UTC))
+        raise RuntimeError("dry run")
+    assert snapshot(wh) == expected
+    assert wh.query_value("SELECT count(*) FROM revops.stg_opportunity") == 21
+
+
+def test_a_new_business_time_zone_rebuilds_everything(wh):
+    from revops.config import Settings
+
+    land(wh, golden_lines())
+    run_transform(wh)  # Asia/Tokyo by default
+    tokyo_due = fact(wh, "fact_billing", "invoice_id", "in_C1m2")["collection_due_date"]
+    utc = Settings(data={"general": {"timezone": "UTC"}}, env={})
+    backfill(wh, utc, start=datetime(2030, 1, 1, tzinfo=UTC), end=datetime(2031, 1, 1, tzinfo=UTC))
+    after = snapshot(wh)
+    run_transform(wh, utc, full=True)
+    assert snapshot(wh) == after
+    utc_due = fact(wh, "fact_billing", "invoice_id", "in_C1m2")["collection_due_date"]
+    # created 2025-01-31T15:00Z: February 1st in Tokyo, January 31st in UTC
+    assert (str(tokyo_due), str(utc_due)) == ("2025-02-01", "2025-01-31")

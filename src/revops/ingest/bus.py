@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -25,6 +26,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+import orjson
 
 from revops.errors import ConfigError, RevopsError
 
@@ -65,6 +68,17 @@ COLUMNS = (
     "body",
 )
 PRUNE_EVERY_S = 300.0
+CHECKPOINT_EVERY_S = 1.0
+SYNCERS = 2
+READ_BATCH = """
+SELECT json_group_array(json_array(seq, source, event_id, type, event_ts, correlation_id,
+    request_id, received_at, reason, detail, notify,
+    CASE WHEN reason IS NULL THEN CAST(body AS TEXT) ELSE hex(body) END, reason IS NULL))
+FROM (SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?)
+"""
+# [bus] synchronous → SQLite's own setting. "full" adds our fsync of the WAL after each commit
+# (pipelined, see SqliteBus); "extra" lets SQLite fsync inside every commit.
+SYNC_PRAGMAS = {"full": "NORMAL", "normal": "NORMAL", "extra": "FULL"}
 
 
 class BusError(RevopsError):
@@ -163,6 +177,41 @@ def _settle(items: list[tuple[Any, Any, BaseException | None]]) -> None:
             future.set_result(value)
 
 
+def _insert_rows(
+    con: sqlite3.Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Insert ``rows`` with as few statements as SQLite's variable limit allows."""
+    per = max(1, 30_000 // len(columns))
+    marks = "(" + ",".join("?" * len(columns)) + ")"
+    for start in range(0, len(rows), per):
+        chunk = rows[start : start + per]
+        con.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {','.join([marks] * len(chunk))}",
+            [v for row in chunk for v in row],
+        )
+
+
+def _hold_lock(path: Path) -> int:
+    """Hold ``<bus>.lock`` for this process: one consumer per bus file, or acks would race."""
+    import fcntl
+
+    lock_path = path.with_name(path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise BusError(
+            f"the bus file is held by process {holder} (another `revops serve`?)",
+            input=str(path),
+            hint="stop that server, or give this one its own [bus] url",
+        ) from exc
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
 def sqlite_path(url: str) -> Path:
     """The file of a ``sqlite:///relative`` or ``sqlite:////absolute`` URL."""
     if not url.startswith("sqlite:///") or len(url) == len("sqlite:///"):
@@ -211,7 +260,13 @@ class _Op:
 
 
 class SqliteBus:
-    """The local bus: one SQLite file in WAL mode, a writer thread doing group commit."""
+    """The local bus: one SQLite file in WAL mode with group commit.
+
+    Publishes from an event loop are gathered per loop iteration and committed together on
+    the loop (a short write, no thread hop); publishes from threads commit in the calling
+    thread. A syncer thread then flushes the WAL once for every commit waiting and releases
+    their publishers, while new groups are already being written.
+    """
 
     def __init__(
         self,
@@ -225,12 +280,29 @@ class SqliteBus:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.dedupe_window_s = dedupe_window_s
         self.max_group = max_group
+        if synchronous not in SYNC_PRAGMAS:
+            raise ConfigError(
+                f"unknown [bus] synchronous {synchronous!r}",
+                hint="use full (default), normal or extra",
+            )
+        # "full": commits do not fsync inside SQLite; a syncer thread fsyncs the WAL after
+        # them, so the next group is written while the previous one is being flushed.
+        self._pipelined = synchronous == "full"
+        self._lock_fd = _hold_lock(self.path)
         try:
-            self._writer = self._connect(synchronous)
+            self._writer = self._connect(SYNC_PRAGMAS[synchronous])
             self._writer.executescript(SCHEMA)
-            self._reader = self._connect(synchronous)
+            # Checkpoints copy the WAL into the file and flush it: done by the syncer thread
+            # on its own connection, never inside a commit on the event loop.
+            self._writer.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = self._connect(SYNC_PRAGMAS[synchronous])
+            self._checkpointer.execute("PRAGMA wal_autocheckpoint=0")
+            self._reader = self._connect(SYNC_PRAGMAS[synchronous])
             self._depth = int(self._reader.execute("SELECT count(*) FROM messages").fetchone()[0])
-        except sqlite3.Error as exc:
+            if self._pipelined:
+                self._fsync(self.wal_path)
+                self._fsync(self.path.parent)  # the WAL's directory entry
+        except (sqlite3.Error, OSError) as exc:
             raise BusError(
                 f"cannot open the bus: {exc}",
                 input=str(self.path),
@@ -239,13 +311,87 @@ class SqliteBus:
         self._read_lock = threading.Lock()
         self._cursor = 0  # highest seq handed to the consumer in this process
         self._inflight = 0  # handed to the consumer, not yet acked
-        self._ops: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
+        self._want = 1  # undelivered messages the waiting consumer needs before waking
+        self._write_lock = threading.Lock()
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Op]] = {}
         self._arrived = threading.Condition()
         self._closed = False
         self._last_prune = 0.0
         self.commits = 0
-        self._thread = threading.Thread(target=self._write_loop, name="bus-writer", daemon=True)
-        self._thread.start()
+        self.fsyncs = 0
+        self._syncs: queue.SimpleQueue[list[Any] | None] = queue.SimpleQueue()
+        self._last_checkpoint = 0.0
+        self._checkpoint_lock = threading.Lock()
+        # Two syncers: a commit made while one flush is under way starts its own flush at once
+        # instead of waiting for that one to finish first (the disk takes both together).
+        self._syncers = [
+            threading.Thread(target=self._sync_loop, name=f"bus-syncer-{n}", daemon=True)
+            for n in range(SYNCERS)
+        ]
+        for thread in self._syncers:
+            thread.start()
+
+    @property
+    def wal_path(self) -> Path:
+        """The SQLite write-ahead log beside the bus file."""
+        return self.path.with_name(self.path.name + "-wal")
+
+    @staticmethod
+    def _fsync(path: Path) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            # fdatasync: the WAL's data and size, without the timestamps fsync also flushes.
+            getattr(os, "fdatasync", os.fsync)(fd)
+        finally:
+            os.close(fd)
+
+    def _sync_loop(self) -> None:
+        """Flush the WAL once for every commit waiting, then release their publishers."""
+        while True:
+            item = self._syncs.get()
+            if item is None:
+                return
+            waiting = list(item)
+            stop = False
+            while True:
+                try:
+                    more = self._syncs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                waiting.extend(more)
+            try:
+                if waiting and self._pipelined:
+                    self._fsync(self.wal_path)
+                    self.fsyncs += 1
+            except OSError as exc:
+                error = BusError(
+                    f"the bus could not flush its log: {exc}", input=str(self.wal_path)
+                )
+                self._resolve([(op, None, error) for op, _, _ in waiting])
+            else:
+                self._resolve(waiting)
+            self._checkpoint()
+            if stop:
+                return
+
+    def _checkpoint(self, force: bool = False) -> None:
+        """Copy committed WAL frames into the bus file now and then (PASSIVE: writers and
+        readers are never blocked), so the log does not grow without bound."""
+        now = time.monotonic()
+        if not force and now - self._last_checkpoint < CHECKPOINT_EVERY_S:
+            return
+        if not self._checkpoint_lock.acquire(blocking=False):
+            return  # the other syncer is at it
+        try:
+            self._last_checkpoint = now
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:
+            log.warning("bus checkpoint failed (retried later): %s", exc)
+        finally:
+            self._checkpoint_lock.release()
 
     def _connect(self, synchronous: str) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -271,27 +417,26 @@ class SqliteBus:
         if self._closed:
             op.future.set_exception(BusError("the bus is closed", input=str(self.path)))
             return op.future
-        self._ops.put(op)
+        if op.loop is None:
+            with self._write_lock:
+                self._commit_group([op])
+            return op.future
+        # On the event loop: every publish made before the loop gets round to the flush joins
+        # the same group (one transaction), written right there, without a thread hop.
+        pending = self._pending.get(op.loop)
+        if pending is None:
+            self._pending[op.loop] = [op]
+            op.loop.call_soon(self._flush, op.loop)
+        else:
+            pending.append(op)
         return op.future
 
-    def _write_loop(self) -> None:
-        while True:
-            op = self._ops.get()
-            if op is None:
-                return
-            group = [op]
-            size = len(op.value)
-            while size < self.max_group:
-                try:
-                    nxt = self._ops.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._ops.put(None)  # stop after this group
-                    break
-                group.append(nxt)
-                size += len(nxt.value)
-            self._commit_group(group)
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Commit the publishes this loop gathered (called on that loop)."""
+        group = self._pending.pop(loop, [])
+        for start in range(0, len(group), self.max_group):
+            with self._write_lock:
+                self._commit_group(group[start : start + self.max_group])
 
     def _commit_group(self, group: list[_Op]) -> None:
         """Write every op of ``group`` in one transaction, then resolve their futures."""
@@ -303,7 +448,11 @@ class SqliteBus:
             now = time.time()
             flags = self._insert(con, [m for op in publishes for m in op.value], now)
             if acks:
-                con.executemany("DELETE FROM messages WHERE seq = ?", [(s,) for s in acks])
+                for start in range(0, len(acks), 500):
+                    chunk = acks[start : start + 500]
+                    con.execute(
+                        f"DELETE FROM messages WHERE seq IN ({','.join('?' * len(chunk))})", chunk
+                    )
             self._prune(con, now)
             con.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -317,17 +466,23 @@ class SqliteBus:
             new_messages = sum(flags)
             self._depth += new_messages - len(acks)
             self._inflight = max(0, self._inflight - len(acks))
-            if new_messages:
+            if new_messages and self._depth_undelivered() >= self._want:
                 self._arrived.notify_all()
-        results: list[tuple[_Op, Any, BaseException | None]] = []
+        published: list[tuple[_Op, Any, BaseException | None]] = []
+        acked: list[tuple[_Op, Any, BaseException | None]] = []
         at = 0
         for op in group:
             if op.kind == "publish":
-                results.append((op, flags[at : at + len(op.value)], None))
+                published.append((op, flags[at : at + len(op.value)], None))
                 at += len(op.value)
             else:
-                results.append((op, None, None))
-        self._resolve(results)
+                acked.append((op, None, None))
+        self._resolve(acked)  # an ack lost to a power cut only means a redelivery
+        if self._pipelined and published:
+            self._syncs.put(published)
+        else:
+            self._resolve(published)
+            self._syncs.put([])  # lets the syncer checkpoint now and then
 
     @staticmethod
     def _resolve(results: list[tuple[_Op, Any, BaseException | None]]) -> None:
@@ -372,11 +527,11 @@ class SqliteBus:
                 seen_rows.append((msg.event_id, now))
             rows.append(msg.row())
             flags.append(True)
-        con.executemany("INSERT INTO seen (event_id, at) VALUES (?, ?)", seen_rows)
-        con.executemany(
-            f"INSERT INTO messages ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-            rows,
-        )
+        # Multi-row statements: sqlite3 gives up the GIL around every step, and each time the
+        # writer must wait to get it back from the busy event loop; one step per table per
+        # group keeps the writer from queueing behind the requests it serves.
+        _insert_rows(con, "seen", ("event_id", "at"), seen_rows)
+        _insert_rows(con, "messages", COLUMNS, rows)
         return flags
 
     def _prune(self, con: sqlite3.Connection, now: float) -> None:
@@ -389,18 +544,23 @@ class SqliteBus:
     def consume(self, max_messages: int, timeout: float, max_wait: float = 0.0) -> list[Delivery]:
         deadline = time.monotonic() + timeout
         with self._arrived:
+            # Writers wake the consumer only once what it waits for is there (the first
+            # message, then a full batch): a wake-up per commit would cost a GIL hand-off each.
+            self._want = 1
             while self._depth_undelivered() == 0 and not self._closed:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return []
                 self._arrived.wait(left)
             if max_wait > 0:
+                self._want = max_messages
                 fill_by = time.monotonic() + max_wait
                 while self._depth_undelivered() < max_messages and not self._closed:
                     left = fill_by - time.monotonic()
                     if left <= 0:
                         break
                     self._arrived.wait(left)
+            self._want = 1
         return self._read(max_messages)
 
     def _depth_undelivered(self) -> int:
@@ -408,12 +568,12 @@ class SqliteBus:
         return self._depth - self._inflight
 
     def _read(self, max_messages: int) -> list[Delivery]:
+        # One row holding the whole batch as JSON: sqlite3 gives up the GIL around every step,
+        # and a row-per-step read of a large batch would queue behind the event loop each time.
+        # Bodies travel as text when they are UTF-8 (events always are), else as hex.
         with self._read_lock:
-            rows = self._reader.execute(
-                f"SELECT seq, {', '.join(COLUMNS)} FROM messages WHERE seq > ? "
-                "ORDER BY seq LIMIT ?",
-                (self._cursor, max_messages),
-            ).fetchall()
+            (packed,) = self._reader.execute(READ_BATCH, (self._cursor, max_messages)).fetchone()
+            rows = orjson.loads(packed) if packed else []
             if rows:
                 self._cursor = rows[-1][0]
         out = [
@@ -430,7 +590,7 @@ class SqliteBus:
                     reason=r[8],
                     detail=r[9],
                     notify=r[10],
-                    body=bytes(r[11]),
+                    body=r[11].encode() if r[12] else bytes.fromhex(r[11]),
                 ),
             )
             for r in rows
@@ -472,16 +632,22 @@ class SqliteBus:
                 self._reader.execute("SELECT 1 FROM messages LIMIT 1").fetchall()
         except sqlite3.Error as exc:
             raise BusError(f"the bus is not readable: {exc}", input=str(self.path)) from exc
-        if not self._thread.is_alive():
-            raise BusError("the bus writer has stopped", input=str(self.path))
+        if not all(t.is_alive() for t in self._syncers):
+            raise BusError("the bus syncer has stopped", input=str(self.path))
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self._ops.put(None)
-        self._thread.join(timeout=30)
+        for _ in self._syncers:
+            self._syncs.put(None)
+        for thread in self._syncers:
+            thread.join(timeout=30)
         with self._arrived:
             self._arrived.notify_all()
-        self._reader.close()
-        self._writer.close()
+        with self._write_lock:
+            self._reader.close()
+            with self._checkpoint_lock:
+                self._checkpointer.close()
+            self._writer.close()
+        os.close(self._lock_fd)

@@ -34,6 +34,10 @@ class ServeConfig(BaseModel):
     # Dead letters waiting on the bus beyond this are not stored (counted in a metric).
     max_pending_dead_letters: int = Field(10_000, ge=1)
     transform_interval_s: float = Field(30.0, gt=0)
+    # Transforms run after landings, but start at most this often and take at most this share
+    # of the time, so acknowledging webhooks keeps priority over freshness under a burst.
+    transform_min_interval_s: float = Field(0.5, ge=0)
+    transform_max_duty: float = Field(0.33, gt=0, le=1)
     shutdown_drain_s: float = Field(10.0, ge=0)
 
 

@@ -234,12 +234,18 @@ class ServeRuntime:
             return
         self.transform_available = True
         interval = self.config.transform_interval_s
+        cfg = self.config
         while not self.stop_event.is_set():
             self.transform_wake.wait(interval)
             if self.stop_event.is_set():
                 break
             self.transform_wake.clear()
+            started = time.monotonic()
             self.run_transform_once(run_transform)
+            took = time.monotonic() - started
+            rest = max(cfg.transform_min_interval_s - took, took * (1 / cfg.transform_max_duty - 1))
+            if rest > 0:
+                self.stop_event.wait(rest)
 
     def run_transform_once(self, run_transform: Any) -> None:
         """One incremental transform; latencies of events landed before it are observed."""

@@ -4,7 +4,7 @@ An invoice whose metadata names the opportunity is linked to it. A won opportuni
 such invoice takes, from the billing customers mapped to its account (``id_mappings``, which
 includes Stripe customer metadata), its earliest invoice created at or after won_at − 1 day
 that no other opportunity has claimed — by metadata, or by an earlier-won opportunity of the
-same account (ties by opportunity id). Void and draft invoices are never linked.
+same account (ties by opportunity id). Void, draft and deleted invoices are never linked.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from revops.transform.keys import KeySet, in_keys
 if TYPE_CHECKING:
     from revops.warehouse.base import Warehouse
 
-LINKABLE = "coalesce(status, '') NOT IN ('void', 'draft')"
+LINKABLE = "coalesce(status, '') NOT IN ('void', 'draft', 'deleted')"
 FALLBACK_WINDOW = timedelta(days=1)
 
 

@@ -21,7 +21,7 @@ from revops.transform.settings import RevenueSettings
 
 # Invoice statuses move only upwards through these levels (draft → open → uncollectible →
 # paid / void); the level is the first ordering key of invoice snapshots (see facts).
-STATUS_LEVEL = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
+STATUS_LEVEL = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3, "deleted": 4}
 INVOICE_FIELDS = (
     "customer_id",
     "customer_email",
@@ -72,6 +72,8 @@ def business_date(value: datetime | None, tz: ZoneInfo) -> date | None:
 
 
 def _invoice_status(inv: dict[str, Any], event_type: str) -> str | None:
+    if event_type.endswith(".deleted") or inv.get("deleted") is True:
+        return "deleted"  # only drafts can be deleted; the invoice never existed for billing
     status = inv.get("status")
     if isinstance(status, str) and status:
         return status
@@ -200,7 +202,7 @@ def line_rows(inv: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _line_row(line: dict[str, Any], number: int, inv: dict[str, Any]) -> dict[str, Any]:
     currency = str(line.get("currency") or inv.get("currency") or "").lower() or None
-    price = line.get("price") if isinstance(line.get("price"), dict) else {}
+    price = _dict(line.get("price"))
     plan = _dict(line.get("plan"))
     recurring = _dict(price.get("recurring")) or (
         {"interval": plan.get("interval"), "interval_count": plan.get("interval_count")}

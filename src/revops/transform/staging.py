@@ -302,16 +302,21 @@ def raw_batches(
     wh: Warehouse, where: str, params: tuple[Any, ...], batch_size: int, low: int, high: int
 ) -> Iterator[list[dict[str, Any]]]:
     """Revenue raw rows with ``low < raw_seq <= high`` matching ``where``, in raw_seq order,
-    ``batch_size`` at a time (keyset pagination, so empty stretches cost nothing)."""
-    last = low
-    while last < high:
+    one window of ``batch_size`` sequence numbers at a time.
+
+    Windows, not ``ORDER BY … LIMIT``: a top-N would read every remaining payload on each
+    page. ``raw_seq`` is dense (reserved per landing transaction), so a window holds at most
+    ``batch_size`` rows; the scan touches only that stretch (DuckDB zone maps, PostgreSQL's
+    index on raw_seq)."""
+    start = low
+    while start < high:
+        end = min(start + batch_size, high)
         rows = wh.query(
             "SELECT event_id, type, event_ts, payload, raw_seq FROM revops.events_raw "
             f"WHERE raw_seq > ? AND raw_seq <= ? AND {RAW_TYPES_SQL} AND {where} "
-            "ORDER BY raw_seq LIMIT ?",
-            (last, high, *params, batch_size),
+            "ORDER BY raw_seq",
+            (start, end, *params),
         )
-        if not rows:
-            return
-        yield rows
-        last = int(rows[-1]["raw_seq"])
+        if rows:
+            yield rows
+        start = end

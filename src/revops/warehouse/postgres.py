@@ -55,6 +55,9 @@ class PostgresWarehouse(Warehouse):
                     "REVOPS_WAREHOUSE__PASSWORD are right",
                 ) from exc
             conn.execute("SET TIME ZONE 'UTC'")
+            # revops runs many short incremental statements whose row estimates are loose:
+            # JIT compilation then costs more than it saves (1.4 s of a 1.7 s statement).
+            conn.execute("SET jit = off")
             self._local.conn = conn
             with self._guard:
                 self._conns.append(conn)

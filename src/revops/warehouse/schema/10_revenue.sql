@@ -265,6 +265,8 @@ CREATE TABLE IF NOT EXISTS revops.nrr_customer_movement (
 );
 
 -- Lookups by key of the incremental transform (a full scan per run would grow with history).
+-- The transform reads events_raw by raw_seq windows past its watermark.
+CREATE INDEX IF NOT EXISTS events_raw_raw_seq ON revops.events_raw (raw_seq);
 CREATE INDEX IF NOT EXISTS stg_opportunity_key ON revops.stg_opportunity (opportunity_id);
 CREATE INDEX IF NOT EXISTS stg_invoice_key ON revops.stg_invoice (invoice_id);
 CREATE INDEX IF NOT EXISTS stg_customer_key ON revops.stg_customer (customer_id);
