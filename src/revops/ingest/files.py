@@ -103,7 +103,8 @@ def ingest_lines(
     """
     with _cyclic_gc_paused():
         return _ingest(wh, lines, source=source, name=name, batch_size=batch_size,
-                       max_event_bytes=max_event_bytes, actor=actor, progress=progress)
+                       max_event_bytes=max_event_bytes, actor=actor, progress=progress,
+                       known_sources=known_sources)
 
 
 def _ingest(
@@ -116,6 +117,7 @@ def _ingest(
     max_event_bytes: int,
     actor: str | None,
     progress: Callable[[int], None] | None,
+    known_sources: frozenset[str] | None,
 ) -> IngestReport:
     report = IngestReport()
     batch: list[LandItem] = []
