@@ -98,9 +98,10 @@ def test_healthy_pipeline_meets_every_criterion(wh: Any) -> None:
         ("stripe", "stripe.invoice.paid"): (1, 60.0),
     }
     crit = {c.name: c for c in report.criteria}
-    # both Won->Paid events became visible with the 11:05 transform: 300 s each
-    assert crit["Won→Paid visible (average delay)"].figure == 300.0
-    assert crit["Won→Paid visible (average delay)"].display == "5.0 min"
+    # both Won->Paid events became visible with the 11:05 transform: received at 11:01 and
+    # 11:03, so 240 s and 120 s after receipt
+    assert crit["Won→Paid visible (average delay)"].figure == 180.0
+    assert crit["Won→Paid visible (average delay)"].display == "3.0 min"
     assert crit["duplicate rate"].figure == 0.0
     assert crit["missing rate"].figure == 0.0
     assert all(c.met for c in report.criteria)
@@ -135,8 +136,8 @@ def test_unhealthy_pipeline_fails_with_figures(wh: Any) -> None:
     result = run_graph([Task("only", ok_task)], wh=wh, pipeline="daily")
     report = collect_status(wh, now=NOW)
     crit = {c.name: c for c in report.criteria}
-    # no transform since landing: not visible until now (12:00) -> 3600 s each
-    assert crit["Won→Paid visible (average delay)"].display == "60.0 min"
+    # no transform since landing: not visible until now (12:00) -> 59 and 57 minutes
+    assert crit["Won→Paid visible (average delay)"].display == "58.0 min"
     assert crit["Won→Paid visible (average delay)"].met is False
     assert crit["duplicate rate"].display == "25.000 % (1 of 4)"
     assert crit["missing rate"].display == "20.000 % (1 of 5)"

@@ -19,9 +19,19 @@ def demo(
 
     result = run_demo(workdir, days=days, seed=seed, echo=lambda s: echo(s + "\n"))
     echo("\n" + result.summary)
-    echo(f"\nwarehouse: {result.warehouse_url}\n"
-         f"explore:   REVOPS_WAREHOUSE__URL={result.warehouse_url} revops sql "
-         "\"SELECT * FROM revops.mart_won_to_paid LIMIT 5\"\n")
+    env = f"REVOPS_WAREHOUSE__URL={result.warehouse_url}"
+    if result.report_html is not None:
+        echo(f"\nHTML report: {result.report_html}\n")
+    echo(
+        "\nExplore further:\n"
+        f"  {env} revops sql \"SELECT * FROM revops.mart_won_to_paid LIMIT 5\"\n"
+        f"  {env} revops kpi --date {result.run_date or 'YYYY-MM-DD'}\n"
+        f"  {env} revops status\n"
+        f"  {env} revops serve        # dashboard on http://127.0.0.1:8787/\n"
+    )
+    if not result.ok:
+        echo(f"\nthe daily pipeline ended {result.pipeline_status}: see `revops status`\n")
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -119,7 +119,9 @@ def _daily_pipeline(wh: Warehouse, result: DemoResult, *, seed: int, end: date,
     from revops.sources.sales import extract_sales
 
     data_end = end - timedelta(days=1)  # ads settle a day late: a run for D covers to D - 1
-    base_url, stop = start_ads_api(seed=seed, days=KPI_WINDOW_DAYS, end=data_end)
+    # Nine campaigns: spend of the size a small team runs, so ROAS lands in a readable range.
+    base_url, stop = start_ads_api(seed=seed, days=KPI_WINDOW_DAYS, end=data_end,
+                                   campaign_count=9)
     try:
         overrides = write_demo_sources(result.workdir / "sources", seed=seed, end=data_end,
                                        days=KPI_WINDOW_DAYS, ads_base_url=base_url)
@@ -137,7 +139,7 @@ def _daily_pipeline(wh: Warehouse, result: DemoResult, *, seed: int, end: date,
         stop()
     result.run_date = end
     result.pipeline_status = str(daily.runs[-1].status) if daily.runs else "not run"
-    html = sorted((result.workdir / "reports").rglob(f"*{data_end.isoformat()}*.html"))
+    html = sorted((result.workdir / "reports").rglob(f"marketing_report_{end.isoformat()}.html"))
     result.report_html = html[-1] if html else None
     result.summary += _marketing_summary(wh, end, result)
 
@@ -163,6 +165,4 @@ def _marketing_summary(wh: Warehouse, end: date, result: DemoResult) -> str:
     if kpis.summary:
         best = kpis.summary.get("best_channel")
         lines.append(f"  best channel: {best or 'n/a'}")
-    if result.report_html:
-        lines.append(f"  report: {result.report_html}")
     return "\n".join(lines) + "\n"

@@ -154,7 +154,7 @@ def _won_to_paid(wh: Warehouse, since: datetime, now: datetime) -> Criterion:
         avg,
         f"{avg / 60:.1f} min",
         avg <= WON_TO_PAID_TARGET_S,
-        f"{n} opportunity / invoice-paid events of the last day, event time to "
+        f"{n} opportunity / invoice-paid events of the last day, receipt (inserted_at) to "
         "the first revenue transform after landing",
     )
 

@@ -52,7 +52,7 @@ SELECT count(*) AS n,
               AND (a.resource LIKE 'revenue%' OR a.resource LIKE 'transform%')
               AND a."at" >= ev.inserted_at),
            CASE WHEN ev.raw_seq <= wm.seq THEN wm.moved_at END,
-           CAST(? AS TIMESTAMPTZ))) - epoch(ev.event_ts)) AS avg_s
+           CAST(? AS TIMESTAMPTZ))) - epoch(ev.inserted_at)) AS avg_s
 FROM ev CROSS JOIN wm
 """
 
