@@ -61,3 +61,56 @@ def test_bad_timezone_names_the_setting():
     settings = load_settings(None, env={"REVOPS_GENERAL__TIMEZONE": "Mars/Olympus"})
     with pytest.raises(ConfigError, match=r"\[general\] timezone"):
         _ = settings.timezone
+
+
+def test_configuration_reference_shows_the_starter_file():
+    from importlib import resources
+    from pathlib import Path
+
+    template = resources.files("revops.templates").joinpath("revops.toml").read_text("utf-8")
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text("utf-8")
+    assert "```toml\n" + template + "```" in doc, (
+        "docs/configuration.md is stale: paste src/revops/templates/revops.toml into it")
+
+
+SECTION_MODELS = {
+    "quality": "revops.quality.settings:QualitySettings",
+    "notify": "revops.notify.rules:NotifyConfig",
+    "serve": "revops.serve.config:ServeConfig",
+    "bus": "revops.serve.config:BusConfig",
+    "loader": "revops.serve.config:LoaderConfig",
+    "pipeline": "revops.pipeline.config:PipelineConfig",
+    "schedule": "revops.pipeline.config:ScheduleConfig",
+    "kpi": "revops.transform.marketing:KpiSettings",
+    "revenue": "revops.transform.settings:RevenueSettings",
+    "live": "revops.outputs.live:LiveSettings",
+    "reports": "revops.outputs.reports.settings:ReportsSettings",
+    "email": "revops.outputs.reports.settings:EmailSettings",
+    "dashboard": "revops.outputs.dashboard.access:DashboardSettings",
+    "crm": "revops.sources.crm:CrmSettings",
+    "sales": "revops.sources.sales:SalesSettings",
+    "ads": "revops.sources.ads:AdsSettings",
+}
+
+
+@pytest.mark.parametrize("uncomment", [False, True], ids=["as-written", "every-key-uncommented"])
+def test_starter_file_loads_and_every_section_validates(tmp_path, uncomment):
+    """The starter file, and the same file with every commented ``key = value`` line enabled,
+    validates against each section's model (so the documented keys and values are real)."""
+    import importlib
+    import re
+    from importlib import resources
+
+    text = resources.files("revops.templates").joinpath("revops.toml").read_text("utf-8")
+    if uncomment:
+        text = re.sub(r"(?m)^# ?([A-Za-z_][A-Za-z0-9_]* = .+)$", r"\1", text)
+        text = re.sub(r"(?m)^# ?(\[\[?[a-z_.]+\]\]?)$", r"\1", text)
+    path = tmp_path / "revops.toml"
+    path.write_text(text)
+    settings = load_settings(path, env={})
+    for section, target in SECTION_MODELS.items():
+        module, name = target.split(":")
+        model = getattr(importlib.import_module(module), name)
+        settings.model(section, model)
+    known = set(SECTION_MODELS) | {"general", "warehouse", "ingest", "publish", "slack"}
+    assert set(settings.data) <= known, set(settings.data) - known

@@ -78,7 +78,7 @@ def run_demo(workdir: Path, *, days: int = 180, seed: int = 7, end: date | None 
     db = workdir / "revops.duckdb"
     for stale in (db, workdir / "revops.duckdb.wal"):
         stale.unlink(missing_ok=True)
-    url = f"duckdb:///{db.resolve()}"
+    url = f"duckdb:///{db}"  # duckdb:////abs/path for an absolute workdir
     with connect(url) as wh:
         ensure_schema(wh)
         ingest = _revenue_events(wh, workdir, days=days, seed=seed, end=end, echo=echo)
