@@ -6,7 +6,6 @@ PostgreSQL tests skip with the reason when the server is not reachable, unless
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from revops.warehouse import Warehouse, connect, ensure_schema
-
 from servicecheck import FIXTURES, PG_ADMIN_URL, REQUIRE_SERVICES, service_unavailable
 
 __all__ = ["FIXTURES", "PG_ADMIN_URL", "REQUIRE_SERVICES", "service_unavailable"]
@@ -27,7 +25,7 @@ def pg_database() -> Iterator[str]:
         import psycopg
 
         admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         service_unavailable("PostgreSQL at " + PG_ADMIN_URL, str(exc).strip().splitlines()[0])
     name = f"revops_test_{uuid.uuid4().hex[:10]}"
     admin.execute(f'CREATE DATABASE "{name}"')

@@ -26,7 +26,7 @@ def default_actor() -> str:
         return actor
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+    except Exception:
         return "revops"
 
 

@@ -79,7 +79,9 @@ class TerminalSourceError(SourceError):
 class EventError(RevopsError):
     """One event could not be understood; ``reason`` is a short machine-readable code."""
 
-    def __init__(self, message: str, *, reason: str = "invalid_event", **kwargs: str | None) -> None:
+    def __init__(
+        self, message: str, *, reason: str = "invalid_event", **kwargs: str | None
+    ) -> None:
         super().__init__(message, **kwargs)
         self.reason = reason
 

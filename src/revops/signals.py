@@ -44,5 +44,5 @@ def emit(topic: str, **data: Any) -> None:
     for fn in targets:
         try:
             fn(topic, data)
-        except Exception:  # noqa: BLE001 - a subscriber must never break the emitter
+        except Exception:
             log.exception("signal subscriber failed for %s", topic)

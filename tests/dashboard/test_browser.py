@@ -18,12 +18,12 @@ import httpx
 import orjson
 import pytest
 
-from servicecheck import service_unavailable
 from dashboard.harness import Served, load_fixture, serve_app, serve_dashboard, settings_for
 from revops import signals
 from revops.envelope import Envelope
 from revops.ingest import land_envelopes
 from revops.warehouse import Warehouse, connect, ensure_schema
+from servicecheck import service_unavailable
 
 CHROMIUM = os.environ.get("REVOPS_TEST_CHROMIUM", "/usr/bin/chromium")
 ARGS = [

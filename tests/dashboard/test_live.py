@@ -12,11 +12,11 @@ import httpx
 import orjson
 import pytest
 
-from servicecheck import service_unavailable
 from dashboard.harness import serve_dashboard, settings_for, wait_for
 from revops import signals
 from revops.outputs.live import LiveHub, LiveMessage
 from revops.warehouse.base import Warehouse
+from servicecheck import service_unavailable
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

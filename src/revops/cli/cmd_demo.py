@@ -10,7 +10,9 @@ from revops.cli.render import echo
 
 
 def demo(
-    workdir: Path = typer.Option(Path("revops-demo"), "--workdir", help="Folder for the demo's files."),
+    workdir: Path = typer.Option(
+        Path("revops-demo"), "--workdir", help="Folder for the demo's files."
+    ),
     days: int = typer.Option(180, "--days", min=30, max=1500, help="Days of company history."),
     seed: int = typer.Option(7, "--seed", help="Random seed (same seed, same company)."),
 ) -> None:

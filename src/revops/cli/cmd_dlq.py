@@ -59,7 +59,7 @@ def show_cmd(
 @dlq_app.command("replay")
 def replay_cmd(
     ctx: typer.Context,
-    ids: list[int] = typer.Argument(None, help="Ids of the letters to replay."),  # noqa: B008
+    ids: list[int] = typer.Argument(None, help="Ids of the letters to replay."),
     all_: bool = typer.Option(False, "--all", help="Replay every letter not yet replayed."),
     fmt: str = typer.Option("table", "--format", help="table, csv or json."),
 ) -> None:

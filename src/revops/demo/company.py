@@ -131,7 +131,7 @@ class Company:
                 "CurrencyIsoCode": deal.currency.upper(), "StageName": stage,
                 "CloseDate": (deal.created + timedelta(days=45)).date().isoformat()}
 
-    def _billing(self, deal: Deal, n: int) -> None:  # noqa: PLR0915
+    def _billing(self, deal: Deal, n: int) -> None:
         rng = self.rng
         assert deal.won_at is not None
         prepaid = n % 17 == 3

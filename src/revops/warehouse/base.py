@@ -78,7 +78,7 @@ class Warehouse(ABC):
     def close(self) -> None:
         """Close every connection this adapter opened."""
 
-    def lock(self, name: str) -> None:
+    def lock(self, name: str) -> None:  # noqa: B027 - a no-op is the right default
         """Serialise writers on ``name`` until the current transaction ends (no-op when the
         engine has a single writer anyway)."""
 

@@ -6,6 +6,7 @@ One process may hold the file read-write; a second process gets a
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -14,7 +15,6 @@ from typing import Any
 
 from revops.errors import ConfigError, WarehouseError, WarehouseLockedError
 from revops.warehouse.base import Capabilities, Params, Warehouse
-
 
 CATALOG = "warehouse"
 
@@ -155,17 +155,13 @@ class DuckDBWarehouse(Warehouse):
             raise WarehouseError(f"DuckDB could not commit: {exc}") from exc
 
     def _rollback(self) -> None:
-        try:
+        with contextlib.suppress(self._duckdb.Error):
             self._cur().execute("ROLLBACK")
-        except self._duckdb.Error:
-            pass
 
     def close(self) -> None:
         for cur in self._cursors:
-            try:
+            with contextlib.suppress(Exception):
                 cur.close()
-            except Exception:  # noqa: BLE001 - closing is best effort
-                pass
         self._cursors.clear()
         self._local = threading.local()
         self._root.close()
@@ -174,7 +170,7 @@ class DuckDBWarehouse(Warehouse):
 def _rowcount(res: Any) -> int:
     try:
         rows = res.fetchall() if res.description else []
-    except Exception:  # noqa: BLE001 - statements without results
+    except Exception:
         return -1
     if rows and len(rows[0]) == 1 and isinstance(rows[0][0], int):
         return int(rows[0][0])

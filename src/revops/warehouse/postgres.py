@@ -6,6 +6,7 @@ The password comes from ``REVOPS_WAREHOUSE__PASSWORD`` (or libpq's own ``PGPASSW
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -116,18 +117,14 @@ class PostgresWarehouse(Warehouse):
     def _rollback(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None and not conn.closed:
-            try:
+            with contextlib.suppress(self._psycopg.Error):
                 conn.execute("ROLLBACK")
-            except self._psycopg.Error:
-                pass
 
     def close(self) -> None:
         with self._guard:
             for conn in self._conns:
-                try:
+                with contextlib.suppress(Exception):
                     conn.close()
-                except Exception:  # noqa: BLE001 - closing is best effort
-                    pass
             self._conns.clear()
         self._local = threading.local()
 
