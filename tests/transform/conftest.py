@@ -24,7 +24,7 @@ SNAPSHOT_TABLES = {
     "won_invoice_link": "opportunity_id, invoice_id",
     "mart_won_to_paid": "opportunity_id",
     "mart_nrr_monthly": "month, currency",
-    "mart_collections": "invoice_id",
+    "mart_collections": "invoice_id, as_of",
 }
 
 
