@@ -335,7 +335,7 @@ def open_engine(engine: str, workdir: Path, n: int) -> tuple[Any, str]:
         return connect(url), url
     import psycopg
 
-    name = f"revops_bench_{n}"
+    name = f"revops_bench_transform_{n}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
