@@ -24,7 +24,7 @@ SNAPSHOT_TABLES = {
     "won_invoice_link": "opportunity_id, invoice_id",
     "mart_won_to_paid": "opportunity_id",
     "mart_nrr_monthly": "month, currency",
-    "mart_collections": "as_of, invoice_id",
+    "mart_collections": "invoice_id, as_of",
 }
 
 
@@ -54,14 +54,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# Columns that legitimately differ between two moments: when a Stripe mapping row was
+# written, and today's date of the automatically kept collections (a run may cross midnight).
+VOLATILE = {
+    ("id_mappings", "updated_at"),
+    ("mart_collections", "as_of"),
+    ("mart_collections", "days_past_due"),
+}
+
+
 def snapshot(wh: Any) -> dict[str, list[tuple[Any, ...]]]:
     """Facts and marts as comparable, ordered rows (engine differences removed)."""
     out = {}
     for table, order in SNAPSHOT_TABLES.items():
         rows = wh.query(f"SELECT * FROM revops.{table} ORDER BY {order}")
         out[table] = [
-            tuple(_plain(v) for k, v in r.items() if k != "updated_at" or table != "id_mappings")
-            for r in rows
+            tuple(_plain(v) for k, v in r.items() if (table, k) not in VOLATILE) for r in rows
         ]
     return out
 

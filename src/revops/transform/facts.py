@@ -168,18 +168,25 @@ def _replace(
     rows: list[dict[str, Any]],
     compare: bool,
 ) -> int:
-    """Delete the facts of ``keys`` and insert ``rows``; returns how many rows changed."""
-    cond, params = in_keys(key, keys)
-    changed = len(rows)
+    """Make the facts of ``keys`` equal ``rows``; returns how many rows changed.
+
+    With ``compare`` only the rows that differ are rewritten: unchanged facts are left alone,
+    which keeps the write-ahead log (and DuckDB's commit) proportional to real changes."""
     if compare and keys is not None:
+        cond, params = in_keys(key, keys)
         old = wh.query(f"SELECT {', '.join(columns)} FROM {table} WHERE {cond}", params)
         before = {r[key]: tuple(_normal(r[c]) for c in columns) for r in old}
         after = {r[key]: tuple(_normal(r.get(c)) for c in columns) for r in rows}
-        changed = sum(1 for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        dirty = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+        rows = [r for r in rows if r[key] in dirty]
+        keys = dirty
+        if not dirty:
+            return 0
+    cond, params = in_keys(key, keys)
     wh.execute(f"DELETE FROM {table} WHERE {cond}", params)
     if rows:
         wh.insert_rows(table, columns, [tuple(r.get(c) for c in columns) for r in rows])
-    return changed
+    return len(keys) if compare and keys is not None else len(rows)
 
 
 def _staging(wh: Warehouse, table: str, key: str, keys: KeySet) -> list[dict[str, Any]]:

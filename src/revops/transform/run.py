@@ -310,6 +310,7 @@ def run_transform(
     except Exception as exc:
         _failed(wh, mode, exc)
         raise
+    report.seconds = time.perf_counter() - started  # including the commit
     _emit(report)
     return report
 
@@ -350,6 +351,7 @@ def backfill(
     except Exception as exc:
         _failed(wh, "backfill", exc)
         raise
+    report.seconds = time.perf_counter() - started  # including the commit
     _emit(report)
     return report
 
@@ -372,5 +374,6 @@ def refresh_collections(
     except Exception as exc:
         _failed(wh, "collections", exc)
         raise
+    report.seconds = time.perf_counter() - started  # including the commit
     _emit(report)
     return report
