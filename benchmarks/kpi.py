@@ -1,19 +1,22 @@
 """Benchmark: both marketing marts for one date, DuckDB and PostgreSQL vs the seed's pandas path.
 
 Data (generated inside each warehouse with SQL ``range()`` / ``generate_series``, the same
-deterministic rows on both engines): sales rows, CRM customers, CRM orders and ad rows. Dates
-ascend with the row number, as data arrives (monthly sales files in order, CRM ids growing with
-time; ``--order scattered`` scatters them); customers of sales and orders are scattered.
-``--spread window`` dates every row inside
-the 30-day period (the worst case for revops, which reads only the period); ``--spread year``
-spreads them over 365 days.
+deterministic rows on both engines): sales rows, CRM customers, CRM orders and ad rows.
+``--spread year`` (default) spreads the dates over 365 days, the period holding about 1/12 of
+them; ``--spread window`` dates every row inside the 30-day period (the worst case for revops,
+which reads only the period). ``--order monthly`` (default) stores the rows month by month with
+the days scattered inside each month, as the sales loader stores its monthly files;
+``ascending`` orders them by date, ``scattered`` scatters the dates over all rows.
+``--buyers random`` (default) picks each sale's customer by a non-linear hash (repeat buyers
+as in random draws); ``stride`` is the generator of the earlier figures.
 
 Measured, each in a fresh process:
 - ``duckdb`` / ``postgres``: :func:`revops.transform.marketing.compute_channel_kpis` for one
   date (compute both marts, replace the date's rows in one transaction, read them back, audit);
 - ``pandas``: the seed's Tasks 5 and 6 (merge by customer, group by channel, row-wise
   ``DataFrame.apply`` ratios, summary) on the same rows already in memory as DataFrames, with
-  the customers' ``lifetime_value`` precomputed as the seed's Task 2 CRM query delivers it.
+  the customers' ``lifetime_value`` precomputed as the seed's Task 2 CRM query delivers it:
+  every loaded row (``--seed-rows all``, default) or only the period's (``--seed-rows period``).
 Peak memory is the peak increase of anonymous resident memory (RssAnon) during the runs,
 sampled every 10 ms: of this process for DuckDB and pandas, of the PostgreSQL backend and its
 parallel workers for PostgreSQL.
@@ -56,15 +59,25 @@ def channel_case(expr: str, names: tuple[str, ...]) -> str:
     return f"CASE {expr} % {len(names)} {whens} END"
 
 
-def generation_sql(engine: str, order: str = "ascending") -> list[str]:
+def generation_sql(engine: str, order: str = "ascending", buyers: str = "random") -> list[str]:
     """INSERT … SELECT statements generating the raw rows; ``{p}`` is the placeholder.
 
-    Values are bound in the order of :func:`generation_params`.
+    Values are bound in the order of :func:`generation_params`. ``buyers``: ``random`` picks
+    each sale's customer by a non-linear hash of the row number (repeat buyers as in real
+    data: about 1.5 sales per buying customer in a 30-day period of a year of history);
+    ``stride`` is the earlier generator (customer = row number × 7919 mod customers), whose
+    consecutive rows never repeat a customer.
     """
 
     def day(k: int) -> str:
-        if order == "ascending":  # start + floor(i * days / n), exact on both engines
-            return "CAST({p} AS DATE) + CAST((i * {p} - (i * {p}) % {p}) / {p} AS INTEGER)"
+        d0 = "(i * {p} - (i * {p}) % {p}) / {p}"  # floor(i * days / n), exact on both engines
+        if order == "ascending":
+            return f"CAST({{p}} AS DATE) + CAST({d0} AS INTEGER)"
+        if order == "monthly":  # the month of the ascending date, the day scattered in it
+            ascending = f"CAST({{p}} AS DATE) + CAST({d0} AS INTEGER)"
+            return (
+                f"CAST(date_trunc('month', {ascending}) AS DATE) + CAST((i * {k}) % 28 AS INTEGER)"
+            )
         return f"CAST({{p}} AS DATE) + CAST((i * {k}) % {{p}} AS INTEGER)"  # scattered
 
     series = (
@@ -95,12 +108,18 @@ SELECT 'O' || i, 'C' || ((i * 104729) % {{p}}),
        {day(17)},
        CAST(500 + (i * 53) % 20000 AS DECIMAL(38, 6)), current_timestamp
 FROM {src}"""
+    # x² mod the prime 2³¹ − 1 of x = a linear hash of i: not linear in i, so customers repeat
+    # as random draws do (exact on both engines: BIGINT arithmetic below 2⁶³, operands ≥ 0).
+    mixed = "((i * 48271 + 11) % 2147483647)"
+    buyer = (
+        f"({mixed} * {mixed}) % 2147483647 % {{p}}" if buyers == "random" else "(i * 7919) % {p}"
+    )
     sales = f"""
 INSERT INTO revops.raw_sales_orders
 SELECT order_id, customer_id, d, revenue, category, {month}, 'sales_' || {month} || '.csv',
        i + 2, current_timestamp
 FROM (SELECT i, 'S' || i AS order_id,
-             CASE WHEN i % 50 = 0 THEN 'X' || (i % 1000) ELSE 'C' || ((i * 7919) % {{p}}) END
+             CASE WHEN i % 50 = 0 THEN 'X' || (i % 1000) ELSE 'C' || ({buyer}) END
                  AS customer_id,
              {day(31)} AS d,
              CAST(1000 + (i * 37) % 50000 AS DECIMAL(38, 6)) AS revenue,
@@ -120,7 +139,7 @@ def generation_params(
     start = END - timedelta(days=days - 1)
 
     def ascending(n: int) -> tuple[Any, ...]:
-        return (start, days, days, n, n) if order == "ascending" else (start, days)
+        return (start, days, days, n, n) if order != "scattered" else (start, days)
 
     return [
         (END, days, sizes["ads"]),  # one row per campaign and day, back from the end
@@ -131,7 +150,12 @@ def generation_params(
 
 
 def generate(
-    url: str, engine: str, sizes: dict[str, int], spread: str, order: str = "ascending"
+    url: str,
+    engine: str,
+    sizes: dict[str, int],
+    spread: str,
+    order: str = "ascending",
+    buyers: str = "random",
 ) -> float:
     """Create the schema and generate the rows; returns the seconds it took."""
     from revops.warehouse import connect, ensure_schema
@@ -140,7 +164,9 @@ def generate(
     with connect(url) as wh:
         ensure_schema(wh)
         for stmt, params in zip(
-            generation_sql(engine, order), generation_params(sizes, spread, order), strict=True
+            generation_sql(engine, order, buyers),
+            generation_params(sizes, spread, order),
+            strict=True,
         ):
             wh.execute(stmt, params, native=True)
         if engine == "postgres":
@@ -260,8 +286,13 @@ def measure_warehouse(url: str, engine: str, repeat: int) -> dict[str, Any]:
         return timed_runs(run, repeat, sampler)
 
 
-def seed_inputs(duck_url: str) -> tuple[Any, Any, Any]:
+def seed_inputs(duck_url: str, rows: str = "all") -> tuple[Any, Any, Any]:
     """The seed's three DataFrames, read from the DuckDB warehouse (not timed).
+
+    ``rows="all"``: every loaded row (the seed's Tasks 5 and 6 have no period: they process
+    whatever Tasks 1–3 extracted). ``rows="period"``: only the rows revops reads for the
+    period (ads and sales dated in it, customers acquired in it), as if the seed's extraction
+    had already cut the same period — the strictest comparison.
 
     ``crm_df`` carries lifetime_value / order_count / last_order_date as the seed's Task 2 CRM
     query returns them; ``ads_df`` names its channel column ``acquisition_channel``, the column
@@ -269,11 +300,14 @@ def seed_inputs(duck_url: str) -> tuple[Any, Any, Any]:
     """
     from revops.warehouse import connect
 
+    start = END - timedelta(days=WINDOW - 1)
+    cut = rows == "period"
+    in_period = f" BETWEEN DATE '{start}' AND DATE '{END}'"  # fixed constants of the benchmark
     with connect(duck_url, read_only=True) as wh:
         ads = wh.query_arrow(
             "SELECT date, campaign_id, campaign_name, channel AS acquisition_channel, "
             "impressions, clicks, CAST(cost AS DOUBLE) AS cost, conversions "
-            "FROM revops.raw_ads"
+            "FROM revops.raw_ads" + (" WHERE date" + in_period if cut else "")
         ).to_pandas()
         crm = wh.query_arrow(
             "SELECT c.customer_id, c.customer_name, c.email, c.acquisition_date, "
@@ -281,11 +315,14 @@ def seed_inputs(duck_url: str) -> tuple[Any, Any, Any]:
             "COALESCE(SUM(CAST(o.revenue AS DOUBLE)), 0) AS lifetime_value, "
             "COUNT(o.order_id) AS order_count, MAX(o.order_date) AS last_order_date "
             "FROM revops.raw_crm_customers c LEFT JOIN revops.raw_crm_orders o "
-            "ON c.customer_id = o.customer_id GROUP BY ALL"
+            "ON c.customer_id = o.customer_id "
+            + ("WHERE c.acquisition_date" + in_period if cut else "")
+            + " GROUP BY ALL"
         ).to_pandas()
         sales = wh.query_arrow(
             "SELECT order_id, customer_id, order_date, CAST(revenue AS DOUBLE) AS revenue, "
             "product_category FROM revops.raw_sales_orders"
+            + (" WHERE order_date" + in_period if cut else "")
         ).to_pandas()
     return ads, crm, sales
 
@@ -340,16 +377,17 @@ def seed_tasks_5_and_6(ads_df: Any, crm_df: Any, sales_df: Any) -> dict[str, Any
         "total_revenue": float(df["period_revenue"].sum()),
         "total_customers": int(total_customers),
         "overall_cac": total_cost / total_customers if total_customers > 0 else 0,
+        "overall_roas": (df["period_revenue"].sum() / total_cost * 100 if total_cost > 0 else 0),
         "avg_cvr": df["cvr"].mean(),
         "best_channel": df.loc[df["roas"].idxmax(), "channel"] if len(df) > 0 else "N/A",
         "best_channel_roas": df["roas"].max(),
     }
 
 
-def measure_pandas(duck_url: str, repeat: int) -> dict[str, Any]:
+def measure_pandas(duck_url: str, repeat: int, rows: str = "all") -> dict[str, Any]:
     import pandas as pd
 
-    ads, crm, sales = seed_inputs(duck_url)
+    ads, crm, sales = seed_inputs(duck_url, rows)
     sampler = RssSampler(lambda: [os.getpid()])
 
     def run() -> Any:
@@ -366,14 +404,15 @@ def measure_pandas(duck_url: str, repeat: int) -> dict[str, Any]:
 def child(args: argparse.Namespace) -> None:
     """One measurement in this (fresh) process; prints a JSON line."""
     if args.engine == "pandas":
-        out = measure_pandas(args.url, args.repeat)
+        out = measure_pandas(args.url, args.repeat, args.seed_rows)
     else:
         out = measure_warehouse(args.url, args.engine, args.repeat)
     print("RESULT " + json.dumps(out, default=str))
 
 
-def run_child(engine: str, url: str, repeat: int) -> dict[str, Any]:
+def run_child(engine: str, url: str, repeat: int, seed_rows: str = "all") -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", engine, "--url", url, "--repeat", str(repeat)]
+    cmd += ["--seed-rows", seed_rows]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
     if proc.returncode != 0 or line is None:
@@ -404,12 +443,13 @@ def report(
     gen: dict[str, float],
     results: dict[str, dict[str, Any]],
     command: str,
+    labels: str = "",
 ) -> str:
     import duckdb
     import pandas as pd
 
     lines = [
-        f"### KPI marts, {spread} spread, {order} dates: {sizes['sales']:,} sales rows, "
+        f"### KPI marts, {spread} spread, {order} dates{labels}: {sizes['sales']:,} sales rows, "
         f"{sizes['customers']:,} customers, {sizes['orders']:,} CRM orders, "
         f"{sizes['ads']:,} ad rows",
         "",
@@ -450,12 +490,25 @@ def main() -> None:
     parser.add_argument(
         "--scale", type=float, default=1.0, help="multiply the default sizes (10M / 1M / 2M / 100k)"
     )
-    parser.add_argument("--spread", choices=("window", "year"), default="window")
+    parser.add_argument("--spread", choices=("window", "year"), default="year")
     parser.add_argument(
         "--order",
-        choices=("ascending", "scattered"),
-        default="ascending",
-        help="dates ascending with the row number (load order) or scattered over the rows",
+        choices=("ascending", "monthly", "scattered"),
+        default="monthly",
+        help="dates ascending with the row number, in 30-day slices scattered inside "
+        "(as the sales loader stores month files), or scattered over all rows",
+    )
+    parser.add_argument(
+        "--buyers",
+        choices=("random", "stride"),
+        default="random",
+        help="how sales pick their customer (stride: the generator of the earlier figures)",
+    )
+    parser.add_argument(
+        "--seed-rows",
+        choices=("all", "period"),
+        default="all",
+        help="rows given to the seed's pandas path: every loaded row, or only the period's",
     )
     parser.add_argument("--engines", default="duckdb,postgres,pandas")
     parser.add_argument("--repeat", type=int, default=8)
@@ -489,19 +542,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="revops-bench-") as tmp:
         duck_url = f"duckdb:///{tmp}/bench.duckdb"
         if "duckdb" in engines or "pandas" in engines:
-            gen["DuckDB"] = generate(duck_url, "duckdb", sizes, args.spread, args.order)
+            gen["DuckDB"] = generate(
+                duck_url, "duckdb", sizes, args.spread, args.order, args.buyers
+            )
             print(f"generated DuckDB data in {gen['DuckDB']:.1f} s", flush=True)
         if "duckdb" in engines:
             results["duckdb"] = run_child("duckdb", duck_url, args.repeat)
             print("duckdb", results["duckdb"], flush=True)
         if "pandas" in engines:
-            results["pandas (seed Tasks 5+6)"] = run_child("pandas", duck_url, args.repeat)
+            results["pandas (seed Tasks 5+6)"] = run_child(
+                "pandas", duck_url, args.repeat, args.seed_rows
+            )
             print("pandas", results["pandas (seed Tasks 5+6)"], flush=True)
         if "postgres" in engines:
             name = create_pg_database()
             try:
                 pg_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-                gen["PostgreSQL"] = generate(pg_url, "postgres", sizes, args.spread, args.order)
+                gen["PostgreSQL"] = generate(
+                    pg_url, "postgres", sizes, args.spread, args.order, args.buyers
+                )
                 print(f"generated PostgreSQL data in {gen['PostgreSQL']:.1f} s", flush=True)
                 results["postgres"] = run_child("postgres", pg_url, max(2, args.repeat // 2))
                 print("postgres", results["postgres"], flush=True)
@@ -510,7 +569,10 @@ def main() -> None:
     if "pandas (seed Tasks 5+6)" in results:
         results["pandas"] = results.pop("pandas (seed Tasks 5+6)")
     command = "python benchmarks/kpi.py " + " ".join(sys.argv[1:])
-    text = report(args.order, sizes, args.spread, gen, results, command.strip())
+    labels = f", {args.buyers} buyers" + (
+        ", seed given the period's rows only" if args.seed_rows == "period" else ""
+    )
+    text = report(args.order, sizes, args.spread, gen, results, command.strip(), labels)
     print(text)
     if args.out:
         with args.out.open("a", encoding="utf-8") as fh:
