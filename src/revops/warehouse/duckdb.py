@@ -186,6 +186,7 @@ def _locked_error(path: str, exc: Exception) -> WarehouseError:
     return WarehouseLockedError(
         f"the warehouse file is held by {holder} (often a running `revops serve`)",
         input=path,
-        hint="run the command through the server's process, stop the holder, or point "
-        "REVOPS_WAREHOUSE__URL at PostgreSQL for concurrent access",
+        hint="while `revops serve` runs, read its figures from its JSON API (/api/...); or stop "
+        "it (Ctrl-C or SIGTERM drains and exits cleanly), run this command and start it again; "
+        "for concurrent access point REVOPS_WAREHOUSE__URL at PostgreSQL",
     )
