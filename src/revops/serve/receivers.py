@@ -230,6 +230,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     _die_with_parent(args.parent)
+    # The bus writer and syncer threads wait for the interpreter lock behind the event loop;
+    # a short switch interval hands it to them quickly (as in the main process).
+    sys.setswitchinterval(0.0005)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s[receiver]: %(message)s",

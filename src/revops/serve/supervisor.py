@@ -33,13 +33,17 @@ BIND_RETRY_S = 5.0  # a killed server's receivers may hold the port for a moment
 RESTART_DELAY_S = 1.0
 
 
-def bind_public(host: str, port: int, backlog: int = 2048) -> socket.socket:
-    """The listening TCP socket of the public port, inheritable by the receivers."""
+def bind_public(
+    host: str, port: int, backlog: int = 2048, reuse_port: bool = False
+) -> socket.socket:
+    """A listening TCP socket of the public port, inheritable by the receivers."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     deadline = time.monotonic() + BIND_RETRY_S
     while True:
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             sock.bind((host, port))
             break
@@ -67,8 +71,23 @@ class ReceiverPool:
         self.settings = settings
         self.count = count
         self.log_level = log_level
-        self.public = bind_public(host, port)
-        self.port = int(self.public.getsockname()[1])
+        # One listening socket per receiver on the same port (SO_REUSEPORT): the kernel spreads
+        # new connections evenly over them, where one shared socket lets whichever process
+        # wakes first take most. The sockets stay open here, so connections arriving while a
+        # receiver restarts wait in its backlog. Without SO_REUSEPORT all share one socket.
+        reuse = hasattr(socket, "SO_REUSEPORT")
+        if reuse:
+            # SO_REUSEPORT would let a second server share a port that is already taken:
+            # bind it plainly first, so that case fails as "address in use".
+            probe = bind_public(host, port)
+            port = int(probe.getsockname()[1])
+            probe.close()
+        first = bind_public(host, port, reuse_port=reuse)
+        self.port = int(first.getsockname()[1])
+        self.publics = [first] + [
+            bind_public(host, self.port, reuse_port=True) if reuse else first
+            for _ in range(count - 1)
+        ]
         self.folder = Path(tempfile.mkdtemp(prefix="revops-serve-"))
         self.main_socket = str(self.folder / "main.sock")
         self._procs: list[subprocess.Popen[bytes] | None] = [None] * count
@@ -94,7 +113,7 @@ class ReceiverPool:
             "-m",
             "revops.serve.receivers",
             "--fd",
-            str(self.public.fileno()),
+            str(self.publics[n].fileno()),
             "--main-socket",
             self.main_socket,
             "--own-socket",
@@ -109,7 +128,7 @@ class ReceiverPool:
         env = dict(os.environ)
         src = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        return subprocess.Popen(cmd, pass_fds=(self.public.fileno(),), env=env)
+        return subprocess.Popen(cmd, pass_fds=(self.publics[n].fileno(),), env=env)
 
     def start(self) -> None:
         """Start the receivers and a thread that restarts any that dies unexpectedly.
@@ -172,7 +191,8 @@ class ReceiverPool:
 
     def close(self) -> None:
         """Release the public socket and the private sockets' folder."""
-        self.public.close()
+        for sock in {id(s): s for s in self.publics}.values():
+            sock.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def metrics_blocking(self) -> list[bytes]:
