@@ -148,13 +148,17 @@ def run_reference(role: str, port: int, pg_url: str | None, processes: int = 1) 
     import uvicorn
 
     if role == "ceiling" and processes > 1:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
-        sock.listen(2048)
-        sock.set_inheritable(True)
-        cmd = [sys.executable, __file__, "--role", "ceiling-child", "--fd", str(sock.fileno())]
-        children = [subprocess.Popen(cmd, pass_fds=(sock.fileno(),)) for _ in range(processes)]
+        from revops.serve.supervisor import bind_public
+
+        # As serve's receivers: one SO_REUSEPORT socket per process on the same port.
+        socks = [bind_public("127.0.0.1", port, reuse_port=True) for _ in range(processes)]
+        children = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--role", "ceiling-child", "--fd", str(sock.fileno())],
+                pass_fds=(sock.fileno(),),
+            )
+            for sock in socks
+        ]
         signal.signal(signal.SIGTERM, lambda *_: [c.terminate() for c in children])
         for child in children:
             child.wait()
@@ -533,6 +537,15 @@ def main() -> None:
         str(args.processes),
     ]
     procs["ceiling"] = start(ceiling_cmd, env, ports["ceiling"], work)
+    if args.processes > 1:  # the issue's first ceiling: one process
+        ports["ceiling-1p"] = free_port()
+        one_cmd = [
+            *ceiling_cmd[:5],
+            str(ports["ceiling-1p"]),
+            "--processes",
+            "1",
+        ]
+        procs["ceiling-1p"] = start(one_cmd, env, ports["ceiling-1p"], work)
     seed_db = None
     if not args.skip_seed:
         seed_db = create_seed_database()
@@ -553,7 +566,7 @@ def main() -> None:
         pids = {name: proc.pid for name, proc in procs.items()}
         rows = bench_interleaved(ports, args, ports["serve"], pids)
         burst = quantiles(before, mart_buckets(ports["serve"]))
-        for name in ("ceiling", "seed"):
+        for name in ("ceiling", "ceiling-1p", "seed"):
             if name in procs:  # the steady phase measures the server alone
                 procs[name].terminate()
                 procs[name].wait(60)
@@ -631,8 +644,9 @@ def write_results(
         "and answer only once durable (`[bus] synchronous = full`: group commit, then one WAL "
         "fsync per waiting commit); the main process lands the events into DuckDB and runs the "
         "incremental transforms (at a lower CPU priority). *ceiling*: the receivers' stack "
-        f"(uvicorn + Starlette, {max(1, args.processes)} process(es) sharing one socket), "
-        "verify + parse, stores nothing. *seed*: verify, then one PostgreSQL transaction per "
+        f"(uvicorn + Starlette, {max(1, args.processes)} process(es), one SO_REUSEPORT socket "
+        "each on the same port), verify + parse, stores nothing; *ceiling-1p*: the same in one "
+        "process. *seed*: verify, then one PostgreSQL transaction per "
         "request (event + audit row), one uvicorn process with FastAPI.",
         "",
         f"Disk: appending 16 KB + fdatasync took {fsync_ms[0]:.2f} ms (median) before the run "
@@ -664,6 +678,12 @@ def write_results(
             f"of the same run's ceiling ({c16['rate']:.0f}/s); ack p99 "
             f"{s16['p99']:.1f} ms. Targets: >= 3,000/s, >= 60 % of the ceiling, "
             "p99 <= 50 ms."
+        )
+    one = by.get(("ceiling-1p", 16))
+    if s16 and one:
+        lines.append(
+            f"Against the one-process ceiling ({one['rate']:.0f}/s): "
+            f"{100 * s16['rate'] / one['rate']:.0f} %."
         )
     if ("seed", 16) in by:
         lines.append(f"seed design at c16: {by[('seed', 16)]['rate']:.0f}/s.")

@@ -88,3 +88,28 @@ def test_a_killed_receiver_is_replaced_and_nothing_acknowledged_is_lost(tmp_path
         assert wh.query_value("SELECT count(*) FROM revops.events_raw") == 11
     finally:
         wh.close()
+
+
+def test_the_dashboard_stream_is_relayed_on_the_same_port(tmp_path: Path) -> None:
+    """A receiver relays ``GET /api/events`` (SSE) to the main process, streaming: the landing
+    of a webhook posted on the same port arrives on it, and SIGTERM still exits 0."""
+    server = ServeProcess(tmp_path, serve_env(f"duckdb:///{tmp_path}/revops.duckdb")).start()
+    try:
+        with (
+            httpx.Client(base_url=server.url, timeout=30) as client,
+            client.stream("GET", "/api/events") as stream,
+        ):
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = stream.iter_lines()
+            assert next(line for line in lines if line.startswith("event:")) == "event: ready"
+            body = stripe_event(7)
+            answer = client.post("/webhooks/stripe", content=body, headers=stripe_headers(body))
+            assert answer.status_code == 200
+            landed = next(line for line in lines if line == "event: events_landed")
+            assert landed
+            data = next(line for line in lines if line.startswith("data:"))
+            assert "stripe:evt_test_000007" in data
+        assert server.terminate() == 0
+    finally:
+        server.close()
