@@ -149,13 +149,12 @@ class TcpProxy:
 
     def down(self) -> None:
         self.up = False
-        for s in self.conns:
-            try:
+        conns, self.conns = self.conns, []
+        for s in conns:
+            # A socket its pipe already shut down refuses shutdown(): close it regardless.
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-                s.close()
-            except OSError:
-                pass
-        self.conns.clear()
+            s.close()
 
     def close(self) -> None:
         self.down()
