@@ -1,4 +1,7 @@
-"""Run ``revops serve`` in the foreground: uvicorn on one event loop, workers in threads.
+"""Run ``revops serve`` in the foreground: the main process (warehouse, bus owner, loader,
+transforms, notifier, scheduler and dashboard on uvicorn) and, with ``[serve]
+receiver_processes`` > 0, the receiver processes that take the public port (see
+:mod:`revops.serve.receivers` and :mod:`revops.serve.supervisor`).
 
 SIGTERM and SIGINT stop accepting connections, let in-flight requests finish, drain the bus
 into the warehouse (bounded by ``[serve] shutdown_drain_s``) and return normally, so the
