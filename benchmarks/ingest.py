@@ -80,6 +80,9 @@ def reference_app(role: str, pg_url: str | None):  # type: ignore[no-untyped-def
         return parse_stripe(body, accept)
 
     if role == "ceiling":
+        # The receiver processes' own stack: Starlette routes on uvicorn, no FastAPI.
+        from starlette.applications import Starlette
+        from starlette.routing import Route
 
         async def ceiling(request: Request) -> Response:
             body = await request.body()
@@ -98,8 +101,7 @@ def reference_app(role: str, pg_url: str | None):  # type: ignore[no-untyped-def
                 media_type="application/json",
             )
 
-        app.add_api_route("/webhooks/stripe", ceiling, methods=["POST"])
-        return app
+        return Starlette(routes=[Route("/webhooks/stripe", ceiling, methods=["POST"])])
 
     from revops.warehouse import connect, ensure_schema
 
@@ -140,9 +142,37 @@ def reference_app(role: str, pg_url: str | None):  # type: ignore[no-untyped-def
     return app
 
 
-def run_reference(role: str, port: int, pg_url: str | None) -> None:
+def run_reference(role: str, port: int, pg_url: str | None, processes: int = 1) -> None:
+    """One reference server; the ceiling with ``processes`` > 1 is laid out like serve's
+    receivers: that many processes sharing one listening socket."""
     import uvicorn
 
+    if role == "ceiling" and processes > 1:
+        from revops.serve.supervisor import bind_public
+
+        # As serve's receivers: one SO_REUSEPORT socket per process on the same port.
+        socks = [bind_public("127.0.0.1", port, reuse_port=True) for _ in range(processes)]
+        children = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--role", "ceiling-child", "--fd", str(sock.fileno())],
+                pass_fds=(sock.fileno(),),
+            )
+            for sock in socks
+        ]
+        signal.signal(signal.SIGTERM, lambda *_: [c.terminate() for c in children])
+        for child in children:
+            child.wait()
+        return
+    if role == "ceiling-child":
+        config = uvicorn.Config(
+            reference_app("ceiling", None),
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            date_header=False,
+        )
+        uvicorn.Server(config).run(sockets=[socket.socket(fileno=port)])
+        return
     uvicorn.run(
         reference_app(role, pg_url),
         host="127.0.0.1",
@@ -246,10 +276,48 @@ async def _load(
     return latencies, failures, time.perf_counter() - started
 
 
-def measure(port: int, n: int, concurrency: int, seconds: float, offset: int) -> dict:
+def tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by process ``pid`` and its descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += stats.get(current, (0, 0.0))[1]
+        todo.extend(child for child, (parent, _) in stats.items() if parent == current)
+    return total
+
+
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores so far."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(values) - values[3] - values[4], sum(values)
+
+
+def measure(
+    port: int, n: int, concurrency: int, seconds: float, offset: int, pid: int | None = None
+) -> dict:
+    import resource
+
     requests = make_requests(n, offset)
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    server0 = tree_cpu(pid) if pid else 0.0
+    busy0 = machine_busy()
     latencies, failures, elapsed = asyncio.run(_load(port, requests, concurrency, seconds))
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    server1 = tree_cpu(pid) if pid else 0.0
+    busy1 = machine_busy()
     latencies.sort()
+    loadgen = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / elapsed
+    cores = os.cpu_count() or 1
 
     def pct(p: float) -> float:
         return (
@@ -265,6 +333,10 @@ def measure(port: int, n: int, concurrency: int, seconds: float, offset: int) ->
         "rate": len(latencies) / elapsed,
         "p50": pct(0.50),
         "p99": pct(0.99),
+        # CPU as % of one core over the measurement; "machine" counts every process.
+        "loadgen_cpu": 100 * loadgen,
+        "server_cpu": 100 * (server1 - server0) / elapsed,
+        "machine_cpu": 100 * cores * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
     }
 
 
@@ -367,7 +439,7 @@ def fsync_latency(folder: Path, n: int = 200) -> float:
 
 
 def bench_interleaved(
-    servers: dict[str, int], args: argparse.Namespace, serve_port: int
+    servers: dict[str, int], args: argparse.Namespace, serve_port: int, pids: dict[str, int]
 ) -> list[dict]:
     """Each concurrency level on every server back to back, so that a machine whose load
     changes over time weighs on all of them alike; the server is let catch up (bus empty,
@@ -379,12 +451,15 @@ def bench_interleaved(
     for i, c in enumerate(CONCURRENCY):
         n = args.requests if c > 1 else max(500, args.requests // 5)
         for k, (name, port) in enumerate(servers.items()):
-            row = measure(port, n, c, args.seconds, k * 10_000_000 + (i + 1) * 1_000_000)
+            offset = k * 10_000_000 + (i + 1) * 1_000_000
+            row = measure(port, n, c, args.seconds, offset, pids.get(name))
             row["server"] = name
             rows.append(row)
             print(
                 f"{name:>8}  c={c:<3} {row['rate']:8.0f}/s  p50 {row['p50']:6.1f} ms  "
-                f"p99 {row['p99']:6.1f} ms  ok {row['ok']}  failed {row['failed']}",
+                f"p99 {row['p99']:6.1f} ms  ok {row['ok']}  failed {row['failed']}  "
+                f"cpu: server {row['server_cpu']:.0f} %, load generator "
+                f"{row['loadgen_cpu']:.0f} %, machine {row['machine_cpu']:.0f} %",
                 flush=True,
             )
             if port == serve_port:
@@ -398,8 +473,18 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000, help="per concurrency level")
     parser.add_argument("--seconds", type=float, default=20.0, help="time bound per level")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS-ingest.md"))
-    parser.add_argument("--role", choices=["ceiling", "seed"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--role", choices=["ceiling", "ceiling-child", "seed"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="receiver processes of serve, and processes of the ceiling (0: serve receives "
+        "in its main process, the ceiling runs one process)",
+    )
     parser.add_argument("--pg-url", help=argparse.SUPPRESS)
     parser.add_argument("--skip-seed", action="store_true", help="no PostgreSQL reference")
     parser.add_argument(
@@ -408,7 +493,8 @@ def main() -> None:
     parser.add_argument("--paced-seconds", type=float, default=10.0)
     args = parser.parse_args()
     if args.role:
-        run_reference(args.role, args.port, args.pg_url)
+        port = args.fd if args.role == "ceiling-child" else args.port
+        run_reference(args.role, port, args.pg_url, args.processes)
         return
 
     work = Path(tempfile.mkdtemp(prefix="revops-bench-"))
@@ -419,6 +505,7 @@ def main() -> None:
             "PYTHONPATH": str(SRC),
             "REVOPS_STRIPE__WEBHOOK_SECRET": SECRET,
             "REVOPS_WAREHOUSE__URL": f"duckdb:///{work}/revops.duckdb",
+            "REVOPS_SERVE__RECEIVER_PROCESSES": str(args.processes),
         }
     )
     rows: list[dict] = []
@@ -439,8 +526,26 @@ def main() -> None:
     ]
     procs["serve"] = start(serve_cmd, env, ports["serve"], work)
     ports["ceiling"] = free_port()
-    ceiling_cmd = [sys.executable, __file__, "--role", "ceiling", "--port", str(ports["ceiling"])]
+    ceiling_cmd = [
+        sys.executable,
+        __file__,
+        "--role",
+        "ceiling",
+        "--port",
+        str(ports["ceiling"]),
+        "--processes",
+        str(args.processes),
+    ]
     procs["ceiling"] = start(ceiling_cmd, env, ports["ceiling"], work)
+    if args.processes > 1:  # the issue's first ceiling: one process
+        ports["ceiling-1p"] = free_port()
+        one_cmd = [
+            *ceiling_cmd[:5],
+            str(ports["ceiling-1p"]),
+            "--processes",
+            "1",
+        ]
+        procs["ceiling-1p"] = start(one_cmd, env, ports["ceiling-1p"], work)
     seed_db = None
     if not args.skip_seed:
         seed_db = create_seed_database()
@@ -458,9 +563,10 @@ def main() -> None:
         procs["seed"] = start(seed_cmd, env, ports["seed"], work)
     try:
         before = mart_buckets(ports["serve"])
-        rows = bench_interleaved(ports, args, ports["serve"])
+        pids = {name: proc.pid for name, proc in procs.items()}
+        rows = bench_interleaved(ports, args, ports["serve"], pids)
         burst = quantiles(before, mart_buckets(ports["serve"]))
-        for name in ("ceiling", "seed"):
+        for name in ("ceiling", "ceiling-1p", "seed"):
             if name in procs:  # the steady phase measures the server alone
                 procs[name].terminate()
                 procs[name].wait(60)
@@ -523,19 +629,25 @@ def write_results(
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} "
         f"cores ({platform.machine()}, Python {platform.python_version()}). **The machine was "
-        "shared with other work while this ran, and the load generator ran on the same cores: "
-        "the figures are lower bounds.**",
+        "shared with other work while this ran (the *machine CPU* column counts every process "
+        f"on its {os.cpu_count()} cores: beyond what the server and the load generator used, "
+        "the rest was other people's jobs), and the load generator ran on the same cores: the "
+        "figures are lower bounds.**",
         "",
         f"Command: `python benchmarks/ingest.py --requests {args.requests} "
         f"--seconds {args.seconds:g} --paced-rate {args.paced_rate:g} "
-        f"--paced-seconds {args.paced_seconds:g}`",
+        f"--paced-seconds {args.paced_seconds:g} --processes {args.processes}`",
         "",
-        "Real-format signed Stripe `invoice.paid` events (~3 KB), HTTP/1.1 keep-alive, one "
-        "uvicorn worker. *serve*: acknowledged only once durable on the SQLite WAL bus "
-        "(`[bus] synchronous = full`: group commit, then one WAL fsync per waiting commit), "
-        "loader landing into DuckDB and incremental transforms in the same process. "
-        "*ceiling*: same stack, verify + parse, stores nothing. *seed*: verify, then one "
-        "PostgreSQL transaction per request (event + audit row).",
+        "Real-format signed Stripe `invoice.paid` events (~3 KB), HTTP/1.1 keep-alive. "
+        f"*serve*: `revops serve` with `[serve] receiver_processes = {args.processes}`: "
+        "receiver processes sharing the port verify, parse and publish to the SQLite WAL bus "
+        "and answer only once durable (`[bus] synchronous = full`: group commit, then one WAL "
+        "fsync per waiting commit); the main process lands the events into DuckDB and runs the "
+        "incremental transforms (at a lower CPU priority). *ceiling*: the receivers' stack "
+        f"(uvicorn + Starlette, {max(1, args.processes)} process(es), one SO_REUSEPORT socket "
+        "each on the same port), verify + parse, stores nothing; *ceiling-1p*: the same in one "
+        "process. *seed*: verify, then one PostgreSQL transaction per "
+        "request (event + audit row), one uvicorn process with FastAPI.",
         "",
         f"Disk: appending 16 KB + fdatasync took {fsync_ms[0]:.2f} ms (median) before the run "
         f"and {fsync_ms[1]:.2f} ms after it. Every acknowledgement of *serve* waits for such a "
@@ -544,15 +656,19 @@ def write_results(
         "",
         "The three servers run side by side; each concurrency level is measured on each of "
         "them back to back (after *serve* has caught up), so changes in the machine's load "
-        "weigh on all three alike.",
+        "weigh on all three alike. CPU columns: % of one core over the measurement, for the "
+        "server (all its processes), the load generator, and the whole machine "
+        f"(at most {100 * (os.cpu_count() or 1)} %).",
         "",
-        "| server | concurrency | webhooks/s | ack p50 ms | ack p99 ms | ok | failed |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| server | concurrency | webhooks/s | ack p50 ms | ack p99 ms | ok | failed "
+        "| server CPU | load generator CPU | machine CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['server']} | {r['c']} | {r['rate']:.0f} | {r['p50']:.1f} | "
-            f"{r['p99']:.1f} | {r['ok']} | {r['failed']} |"
+            f"{r['p99']:.1f} | {r['ok']} | {r['failed']} | {r['server_cpu']:.0f} % | "
+            f"{r['loadgen_cpu']:.0f} % | {r['machine_cpu']:.0f} % |"
         )
     lines.append("")
     s16, c16 = by.get(("serve", 16)), by.get(("ceiling", 16))
@@ -562,6 +678,12 @@ def write_results(
             f"of the same run's ceiling ({c16['rate']:.0f}/s); ack p99 "
             f"{s16['p99']:.1f} ms. Targets: >= 3,000/s, >= 60 % of the ceiling, "
             "p99 <= 50 ms."
+        )
+    one = by.get(("ceiling-1p", 16))
+    if s16 and one:
+        lines.append(
+            f"Against the one-process ceiling ({one['rate']:.0f}/s): "
+            f"{100 * s16['rate'] / one['rate']:.0f} %."
         )
     if ("seed", 16) in by:
         lines.append(f"seed design at c16: {by[('seed', 16)]['rate']:.0f}/s.")

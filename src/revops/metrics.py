@@ -118,6 +118,66 @@ def bind_gauges(depth: Callable[[], float], lag: Callable[[], float]) -> None:
     loader_lag.set_function(lag)
 
 
+_peers: Callable[[], list[bytes]] | None = None
+
+
+def bind_peers(fetch: Callable[[], list[bytes]] | None) -> None:
+    """Other processes of the same server (the receiver processes): ``fetch`` returns their
+    text expositions, counted in :func:`sample_totals`."""
+    global _peers
+    _peers = fetch
+
+
+def sample_totals() -> dict[str, float]:
+    """Every sample of this process and its peers summed by name over all labels."""
+    totals: dict[str, float] = {}
+    for family in REGISTRY.collect():
+        for sample in family.samples:
+            totals[sample.name] = totals.get(sample.name, 0.0) + float(sample.value)
+    for text in _peers() if _peers is not None else []:
+        for line in text.decode().splitlines():
+            if not line or line.startswith("#"):
+                continue
+            key, _, value = line.rpartition(" ")
+            name = key.split("{", 1)[0]
+            if not name.endswith("_created"):
+                totals[name] = totals.get(name, 0.0) + float(value)
+    return totals
+
+
 def exposition() -> tuple[bytes, str]:
     """The text exposition of every metric and its content type."""
     return generate_latest(REGISTRY), CONTENT_TYPE
+
+
+def merge_expositions(texts: list[bytes]) -> bytes:
+    """Several processes' text expositions of this registry as one: samples with the same
+    name and labels are summed (counters, histograms, and gauges that only one process sets);
+    ``*_created`` timestamps are dropped, a sum of them means nothing."""
+    headers: dict[str, list[str]] = {}
+    samples: dict[str, dict[str, float]] = {}
+    for text in texts:
+        family = ""
+        for line in text.decode().splitlines():
+            if line.startswith("# HELP "):
+                family = line.split(" ", 3)[2]
+                headers.setdefault(family, [])
+                samples.setdefault(family, {})
+            if line.startswith("#"):
+                if line not in headers.setdefault(family, []):
+                    headers[family].append(line)
+                continue
+            key, _, value = line.rpartition(" ")
+            if not key or key.split("{", 1)[0].endswith("_created"):
+                continue
+            into = samples.setdefault(family, {})
+            into[key] = into.get(key, 0.0) + float(value)
+    from prometheus_client.utils import floatToGoString
+
+    out: list[str] = []
+    for family, lines in headers.items():
+        out.extend(lines)
+        out.extend(
+            f"{key} {floatToGoString(value)}" for key, value in samples.get(family, {}).items()
+        )
+    return ("\n".join(out) + "\n").encode()

@@ -196,3 +196,60 @@ def test_bodies_round_trip_byte_for_byte(tmp_path: Path) -> None:
         ]
     finally:
         bus.close()
+
+
+def test_publisher_processes_share_the_owners_file(tmp_path: Path) -> None:
+    """A receiver process publishes as ``role="publisher"``; the owner sees its messages in the
+    file, dedupes across both, and counts the depth from the file."""
+    path = tmp_path / "bus.sqlite3"
+    owner = SqliteBus(path, external_publishers=True)
+    publisher = SqliteBus(path, role="publisher")
+    try:
+        assert publisher._lock_fd is None  # only the owner holds <bus>.lock
+        assert publisher.publish([msg(1), msg(2)]).result() == [True, True]
+        assert owner.publish([msg(2), msg(3)]).result() == [False, True]
+        assert publisher.publish([msg(3), msg(4)]).result() == [False, True]
+        got = owner.consume(10, timeout=5)
+        assert [d.message.event_id for d in got] == [f"stripe:evt_{n}" for n in (1, 2, 3, 4)]
+        assert owner.depth() == 4
+        owner.ack(got[:3])
+        owner._depth_cache = (0.0, 0)  # skip the cache: the depth is read from the file
+        assert owner.depth() == 1
+        with pytest.raises(Exception, match="cannot consume"):
+            publisher.consume(1, timeout=0)
+    finally:
+        publisher.close()
+        owner.close()
+
+
+def test_publisher_acknowledgement_survives_kill_9(tmp_path: Path) -> None:
+    """A publisher process's acknowledged messages are durable when it is killed."""
+    path = tmp_path / "bus.sqlite3"
+    SqliteBus(path).close()  # the owner created the file
+    script = textwrap.dedent(f"""
+        import asyncio, os
+        from revops.ingest.bus import SqliteBus, BusMessage
+        bus = SqliteBus({str(path)!r}, role="publisher")
+        async def main():
+            for n in range(100):
+                flags = await bus.publish_async([BusMessage(source="s", body=b"{{}}",
+                    event_id=f"s:{{n}}", type="s.x.y", event_ts="2025-01-01T00:00:00+00:00")])
+                print(n, flags[0], flush=True)
+            os.kill(os.getpid(), 9)
+        asyncio.run(main())
+    """)
+    src = Path(__file__).resolve().parents[2] / "src"
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(src)},
+        timeout=60,
+    )
+    assert proc.returncode == -9
+    assert proc.stdout.split()[1::2] == ["True"] * 100
+    bus = SqliteBus(path)
+    try:
+        assert bus.depth() == 100
+    finally:
+        bus.close()

@@ -149,13 +149,12 @@ class TcpProxy:
 
     def down(self) -> None:
         self.up = False
-        for s in self.conns:
-            try:
+        conns, self.conns = self.conns, []
+        for s in conns:
+            # A socket its pipe already shut down refuses shutdown(): close it regardless.
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-                s.close()
-            except OSError:
-                pass
-        self.conns.clear()
+            s.close()
 
     def close(self) -> None:
         self.down()
@@ -204,3 +203,30 @@ def test_warehouse_outage_keeps_events_on_the_bus_until_it_is_back(
         assert ids == ["stripe:evt_1", "stripe:evt_2", "stripe:evt_3"]
     finally:
         check.close()
+
+
+def test_audits_shipped_on_the_bus_are_written(wh) -> None:  # type: ignore[no-untyped-def]
+    """Receiver processes ship the audit rows of their rejections as one bus message."""
+    from revops.audit import AuditEvent
+    from revops.ingest.loader import audit_message
+
+    ensure_schema(wh)
+    shipped = audit_message(
+        [
+            AuditEvent(
+                "receiver", "webhook:stripe", "receive", "rejected", "r-1", None, {"reason": "x"}
+            ),
+            AuditEvent("receiver", "webhook:events", "receive", "rejected", "r-2"),
+        ]
+    )
+    result = load_micro_batch(wh, [stripe_msg(1), shipped])
+    assert result.new == ["stripe:evt_1"]
+    rows = wh.query(
+        "SELECT resource, request_id FROM revops.audit_events "
+        "WHERE action = 'receive' AND status = 'rejected' ORDER BY request_id"
+    )
+    assert [(r["resource"], r["request_id"]) for r in rows] == [
+        ("webhook:stripe", "r-1"),
+        ("webhook:events", "r-2"),
+    ]
+    assert wh.query_value("SELECT count(*) FROM revops.dead_letters") == 0

@@ -70,6 +70,8 @@ COLUMNS = (
 PRUNE_EVERY_S = 300.0
 CHECKPOINT_EVERY_S = 1.0
 SYNCERS = 2
+POLL_S = 0.01  # how often an owner with publisher processes looks for their messages
+DEPTH_CACHE_S = 0.25
 READ_BATCH = """
 SELECT json_group_array(json_array(seq, source, event_id, type, event_ts, correlation_id,
     request_id, received_at, reason, detail, notify,
@@ -229,8 +231,14 @@ def open_bus(
     synchronous: str = "full",
     dedupe_window_hours: float = 168.0,
     max_group: int = 2000,
+    role: str = "owner",
+    external_publishers: bool = False,
 ) -> SqliteBus:
-    """Open the bus named by ``url`` (only ``sqlite:///`` is built in)."""
+    """Open the bus named by ``url`` (only ``sqlite:///`` is built in).
+
+    ``role="publisher"`` opens it for publishing only (a receiver process beside the owner);
+    the owner passes ``external_publishers=True`` when such processes publish to its file.
+    """
     if not url.startswith("sqlite:"):
         raise ConfigError(
             f"unsupported bus URL scheme {url.split(':', 1)[0]!r}",
@@ -243,6 +251,8 @@ def open_bus(
         synchronous=synchronous,
         dedupe_window_s=dedupe_window_hours * 3600,
         max_group=max_group,
+        role=role,
+        external_publishers=external_publishers,
     )
 
 
@@ -266,6 +276,12 @@ class SqliteBus:
     the loop (a short write, no thread hop); publishes from threads commit in the calling
     thread. A syncer thread then flushes the WAL once for every commit waiting and releases
     their publishers, while new groups are already being written.
+
+    One process, the *owner*, holds the file (``<bus>.lock``), consumes, acks and checkpoints.
+    Other processes may open it as *publishers* (``role="publisher"``): SQLite's write lock
+    serialises their groups and each flushes the WAL after its own commits, so their
+    acknowledgements are as durable as the owner's. An owner told ``external_publishers``
+    looks for their messages in the file (every :data:`POLL_S`) instead of counting its own.
     """
 
     def __init__(
@@ -275,8 +291,16 @@ class SqliteBus:
         synchronous: str = "full",
         dedupe_window_s: float = 7 * 86400,
         max_group: int = 2000,
+        role: str = "owner",
+        external_publishers: bool = False,
     ) -> None:
+        if role not in ("owner", "publisher"):
+            raise ValueError(f"unknown bus role {role!r}")
         self.path = Path(path)
+        self.owner = role == "owner"
+        # Messages may appear in the file that this process did not write: count from the file.
+        self._external = external_publishers or not self.owner
+        self._depth_cache = (0.0, 0)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.dedupe_window_s = dedupe_window_s
         self.max_group = max_group
@@ -288,10 +312,11 @@ class SqliteBus:
         # "full": commits do not fsync inside SQLite; a syncer thread fsyncs the WAL after
         # them, so the next group is written while the previous one is being flushed.
         self._pipelined = synchronous == "full"
-        self._lock_fd = _hold_lock(self.path)
+        self._lock_fd = _hold_lock(self.path) if self.owner else None
         try:
             self._writer = self._connect(SYNC_PRAGMAS[synchronous])
-            self._writer.executescript(SCHEMA)
+            if self.owner:
+                self._writer.executescript(SCHEMA)
             # Checkpoints copy the WAL into the file and flush it: done by the syncer thread
             # on its own connection, never inside a commit on the event loop.
             self._writer.execute("PRAGMA wal_autocheckpoint=0")
@@ -299,7 +324,7 @@ class SqliteBus:
             self._checkpointer.execute("PRAGMA wal_autocheckpoint=0")
             self._reader = self._connect(SYNC_PRAGMAS[synchronous])
             self._depth = int(self._reader.execute("SELECT count(*) FROM messages").fetchone()[0])
-            if self._pipelined:
+            if self._pipelined and self.owner:
                 self._fsync(self.wal_path)
                 self._fsync(self.path.parent)  # the WAL's directory entry
         except (sqlite3.Error, OSError) as exc:
@@ -314,6 +339,22 @@ class SqliteBus:
         self._want = 1  # undelivered messages the waiting consumer needs before waking
         self._write_lock = threading.Lock()
         self._pending: dict[asyncio.AbstractEventLoop, list[_Op]] = {}
+        # Several processes writing: SQLite's own busy wait sleeps 1, 2, 5 … ms between tries,
+        # far longer than a commit holds the lock. An flock on a side file queues writers in
+        # the kernel instead (woken the moment the lock is free), and async publishes are
+        # committed by a writer thread, so an event loop never blocks on another process.
+        self._shared_fd = (
+            os.open(self.path.with_name(self.path.name + ".writer"), os.O_RDWR | os.O_CREAT, 0o644)
+            if self._external
+            else None
+        )
+        self._queued: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
+        self._writer_thread: threading.Thread | None = None
+        if self._external:
+            self._writer_thread = threading.Thread(
+                target=self._write_loop, name="bus-writer", daemon=True
+            )
+            self._writer_thread.start()
         self._arrived = threading.Condition()
         self._closed = False
         self._last_prune = 0.0
@@ -379,7 +420,9 @@ class SqliteBus:
 
     def _checkpoint(self, force: bool = False) -> None:
         """Copy committed WAL frames into the bus file now and then (PASSIVE: writers and
-        readers are never blocked), so the log does not grow without bound."""
+        readers are never blocked), so the log does not grow without bound (the owner's job)."""
+        if not self.owner:
+            return
         now = time.monotonic()
         if not force and now - self._last_checkpoint < CHECKPOINT_EVERY_S:
             return
@@ -421,6 +464,9 @@ class SqliteBus:
             with self._write_lock:
                 self._commit_group([op])
             return op.future
+        if self._writer_thread is not None:
+            self._queued.put(op)
+            return op.future
         # On the event loop: every publish made before the loop gets round to the flush joins
         # the same group (one transaction), written right there, without a thread hop.
         pending = self._pending.get(op.loop)
@@ -438,8 +484,42 @@ class SqliteBus:
             with self._write_lock:
                 self._commit_group(group[start : start + self.max_group])
 
+    def _write_loop(self) -> None:
+        """Commit the queued publishes: every op waiting when a commit starts joins it."""
+        while True:
+            op = self._queued.get()
+            if op is None:
+                return
+            group = [op]
+            stop = False
+            while len(group) < self.max_group:
+                try:
+                    more = self._queued.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                group.append(more)
+            with self._write_lock:
+                self._commit_group(group)
+            if stop:
+                return
+
     def _commit_group(self, group: list[_Op]) -> None:
         """Write every op of ``group`` in one transaction, then resolve their futures."""
+        if self._shared_fd is None:
+            self._commit_group_locked(group)
+            return
+        import fcntl
+
+        fcntl.flock(self._shared_fd, fcntl.LOCK_EX)
+        try:
+            self._commit_group_locked(group)
+        finally:
+            fcntl.flock(self._shared_fd, fcntl.LOCK_UN)
+
+    def _commit_group_locked(self, group: list[_Op]) -> None:
         con = self._writer
         publishes = [op for op in group if op.kind == "publish"]
         acks = [seq for op in group if op.kind == "ack" for seq in op.value]
@@ -542,6 +622,10 @@ class SqliteBus:
     # -- reading -------------------------------------------------------------------------
 
     def consume(self, max_messages: int, timeout: float, max_wait: float = 0.0) -> list[Delivery]:
+        if not self.owner:
+            raise BusError("a publisher cannot consume", input=str(self.path))
+        if self._external:
+            return self._consume_polling(max_messages, timeout, max_wait)
         deadline = time.monotonic() + timeout
         with self._arrived:
             # Writers wake the consumer only once what it waits for is there (the first
@@ -562,6 +646,33 @@ class SqliteBus:
                     self._arrived.wait(left)
             self._want = 1
         return self._read(max_messages)
+
+    def _consume_polling(
+        self, max_messages: int, timeout: float, max_wait: float
+    ) -> list[Delivery]:
+        """consume() when other processes publish: their commits are seen in the file."""
+        deadline = time.monotonic() + timeout
+        while self._file_undelivered() == 0 and not self._closed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return []
+            with self._arrived:
+                self._arrived.wait(min(POLL_S, left))
+        fill_by = time.monotonic() + max_wait
+        while self._file_undelivered() < max_messages and not self._closed:
+            left = fill_by - time.monotonic()
+            if left <= 0:
+                break
+            with self._arrived:
+                self._arrived.wait(min(POLL_S, left))
+        return self._read(max_messages)
+
+    def _file_undelivered(self) -> int:
+        # Sequence numbers are dense (duplicates take none), so this counts what waits past
+        # the cursor with one index lookup.
+        with self._read_lock:
+            (top,) = self._reader.execute("SELECT max(seq) FROM messages").fetchone()
+        return 0 if top is None else max(0, int(top) - self._cursor)
 
     def _depth_undelivered(self) -> int:
         # Approximate is enough: _read decides what is actually handed out.
@@ -606,10 +717,30 @@ class SqliteBus:
             self._inflight = 0
 
     def depth(self) -> int:
+        if self._external:
+            return self._file_depth()
         return max(0, self._depth)
 
+    def _file_depth(self) -> int:
+        """Messages in the file, from the first and last sequence numbers (two index lookups;
+        an upper bound when acks left gaps), cached for :data:`DEPTH_CACHE_S`."""
+        at, value = self._depth_cache
+        now = time.monotonic()
+        if now - at < DEPTH_CACHE_S or self._closed:
+            return value
+        with self._read_lock:
+            row = self._reader.execute(
+                "SELECT (SELECT max(seq) FROM messages) - (SELECT min(seq) FROM messages) + 1"
+            ).fetchone()
+        value = int(row[0] or 0)
+        self._depth_cache = (now, value)
+        return value
+
     def oldest_received_at(self) -> float | None:
-        """When the oldest waiting message arrived (epoch seconds), or None when empty."""
+        """When the oldest waiting message arrived (epoch seconds), or None when empty (or
+        closed: a metrics scrape may outlive the bus)."""
+        if self._closed:
+            return None
         with self._read_lock:
             row = self._reader.execute(
                 "SELECT received_at FROM messages ORDER BY seq LIMIT 1"
@@ -639,6 +770,9 @@ class SqliteBus:
         if self._closed:
             return
         self._closed = True
+        if self._writer_thread is not None:
+            self._queued.put(None)
+            self._writer_thread.join(timeout=30)
         for _ in self._syncers:
             self._syncs.put(None)
         for thread in self._syncers:
@@ -650,4 +784,7 @@ class SqliteBus:
             with self._checkpoint_lock:
                 self._checkpointer.close()
             self._writer.close()
-        os.close(self._lock_fd)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+        if self._shared_fd is not None:
+            os.close(self._shared_fd)

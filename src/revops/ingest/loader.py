@@ -34,6 +34,29 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 Letter = tuple[str, str, bytes | str | None, dict[str, Any] | None]
 ACTOR = "loader"
+# Receiver processes ship the audit rows of the requests they rejected as one bus message of
+# this type (no event id): a JSON array of [actor, resource, action, status, request_id,
+# event_id, detail, at].
+AUDIT_MESSAGE_TYPE = "revops.audit"
+
+
+def audit_message(events: Sequence[AuditEvent]) -> BusMessage:
+    """One bus message carrying ``events`` to ``audit_events`` (written by the loader)."""
+    rows = [
+        [e.actor, e.resource, e.action, e.status, e.request_id, e.event_id, e.detail, e.at]
+        for e in events
+    ]
+    return BusMessage(
+        source="revops", type=AUDIT_MESSAGE_TYPE, body=orjson.dumps(rows), received_at=time.time()
+    )
+
+
+def _shipped_audits(msg: BusMessage) -> list[AuditEvent]:
+    out = []
+    for actor, resource, action, status, rid, event_id, detail, at in orjson.loads(msg.body):
+        when = datetime.fromisoformat(at) if at else None
+        out.append(AuditEvent(actor, resource, action, status, rid, event_id, detail, when))
+    return out
 
 
 @dataclass
@@ -95,10 +118,17 @@ def load_micro_batch(
 
     result = BatchResult()
     letters = [_letter(m) for m in messages if m.is_dead_letter]
+    audits = list(audits)
     events, items = [], []
     for m in messages:
         if m.is_dead_letter:
             continue
+        if m.event_id is None and m.type == AUDIT_MESSAGE_TYPE:
+            try:
+                audits.extend(_shipped_audits(m))
+                continue
+            except (ValueError, TypeError):
+                pass  # kept as a dead letter below
         try:
             parse = m.notify is None and ruleset.concerns(m.type or "")
             items.append(land_item(m, parse=parse))

@@ -39,6 +39,12 @@ class ServeConfig(BaseModel):
     transform_min_interval_s: float = Field(0.5, ge=0)
     transform_max_duty: float = Field(0.33, gt=0, le=1)
     shutdown_drain_s: float = Field(10.0, ge=0)
+    # Receiver processes sharing the port (webhooks verified and published to the bus there,
+    # everything else relayed to the main process); 0 receives in the main process itself.
+    receiver_processes: int = Field(2, ge=0, le=64)
+    # With receiver processes, the loader, transform and notifier threads run at this nice
+    # value (0 = as the receivers), so acknowledgements win the cores under a burst.
+    background_nice: int = Field(10, ge=0, le=19)
 
 
 class BusConfig(BaseModel):

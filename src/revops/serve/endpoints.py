@@ -212,6 +212,9 @@ def metrics_endpoint(runtime: ServeRuntime) -> Handler:
 
     async def handle(request: Request) -> Response:
         body, content_type = await run_in_threadpool(metrics.exposition)
+        pool = getattr(runtime, "receivers", None)
+        if pool is not None:  # the receiver processes count what they received
+            body = metrics.merge_expositions([body, *await pool.metrics()])
         return Response(body, media_type=content_type)
 
     return handle

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -69,12 +70,16 @@ class ServeRuntime:
         warehouse: Warehouse | None = None,
         bus: Bus | None = None,
         schedule: bool = True,
+        receivers: Any = None,
     ) -> None:
         self.settings = settings
         self.config = serve_config(settings)
         self.loader_config = loader_config(settings)
         self.notify_config = notify_config(settings)
         self.schedule = schedule
+        # The receiver processes publishing to this bus (a ReceiverPool), or None when this
+        # process receives the webhooks itself.
+        self.receivers = receivers
         bus_cfg = bus_config(settings)
         self._own_bus = bus is None
         self.bus: Any = bus or open_bus(
@@ -82,6 +87,7 @@ class ServeRuntime:
             synchronous=bus_cfg.synchronous,
             dedupe_window_hours=bus_cfg.dedupe_window_hours,
             max_group=bus_cfg.max_group,
+            external_publishers=receivers is not None,
         )
         self._own_warehouse = warehouse is None
         if warehouse is None:
@@ -124,6 +130,7 @@ class ServeRuntime:
         self._started = False
         self._stopped = False
         metrics.bind_gauges(self.bus.depth, self._loader_lag)
+        metrics.bind_peers(receivers.metrics_blocking if receivers is not None else None)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -137,12 +144,28 @@ class ServeRuntime:
             ("transform", self._transform_loop),
             ("notifier", self._notify_loop),
         ):
-            thread = threading.Thread(target=target, name=f"revops-{name}", daemon=True)
+            thread = threading.Thread(
+                target=self._in_background, args=(target,), name=f"revops-{name}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
         if self.schedule:
             self._start_scheduler()
         self._warn_unconfigured()
+
+    def _in_background(self, target: Any) -> None:
+        """Run a worker thread at a lower CPU priority when receiver processes acknowledge
+        webhooks beside it: under a burst the acknowledgements get the cores and the bus
+        absorbs the backlog, which the loader and transforms land as soon as there is room."""
+        nice = self.config.background_nice
+        if self.receivers is not None and nice and hasattr(os, "setpriority"):
+            try:  # on Linux a thread id names one thread
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+            except OSError as exc:
+                log.info(
+                    "cannot lower the priority of %s: %s", threading.current_thread().name, exc
+                )
+        target()
 
     def stop(self) -> None:
         """Stop the workers, drain the bus into the warehouse, close what this runtime opened."""
@@ -326,5 +349,10 @@ class ServeRuntime:
             checks["warehouse"] = str(exc).splitlines()[0]
         checks["loader"] = "ok" if self.loader.healthy else "retrying"
         checks["bus_depth"] = self.bus.depth()
+        if self.receivers is not None:
+            alive = self.receivers.alive()
+            checks["receivers"] = f"{alive}/{self.receivers.count}"
         checks["ready"] = checks["bus"] == "ok" and checks["warehouse"] == "ok"
+        if self.receivers is not None:
+            checks["ready"] = checks["ready"] and alive > 0
         return checks

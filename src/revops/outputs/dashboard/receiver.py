@@ -1,8 +1,8 @@
 """Figures only the running server knows: what its receiver and transform loop measured.
 
 They come from the Prometheus registry of ``revops serve`` (``revops.metrics``), so they cover
-this process since it started (one instance, not the fleet: scrape ``/metrics`` of every
-instance for that). Without ``revops serve`` installed they are absent.
+this server since it started, its receiver processes included (one instance, not the fleet:
+scrape ``/metrics`` of every instance for that). Without ``revops serve`` installed they are absent.
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ def receiver_figures() -> dict[str, Any] | None:
         from revops import metrics
     except ImportError:
         return None
-    samples: dict[str, float] = {}
-    for family in metrics.REGISTRY.collect():
-        for sample in family.samples:
-            samples[sample.name] = samples.get(sample.name, 0.0) + float(sample.value)
+    # Summed over the server's receiver processes too, which count what they received.
+    samples = metrics.sample_totals()
     count = samples.get("revops_receipt_to_mart_seconds_count", 0.0)
     total = samples.get("revops_receipt_to_mart_seconds_sum", 0.0)
     return {
