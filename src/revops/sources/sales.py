@@ -30,8 +30,8 @@ from revops.audit import audit
 from revops.errors import ConfigError, RevopsError, TerminalSourceError, UsageError
 from revops.sources.extract import ExtractReport
 from revops.sources.sales_load import forget_load, forget_stale_loads, publish_month, stage_month
-from revops.sources.sales_scratch import read_month_to_scratch, scratch_folder
 from revops.sources.sales_read import BLOCK_BYTES, resolve_encoding
+from revops.sources.sales_scratch import read_month_to_scratch, scratch_folder
 
 if TYPE_CHECKING:
     from revops.config import Settings

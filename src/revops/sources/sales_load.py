@@ -152,9 +152,7 @@ def _reject(sink: MonthSink, rejected: pa.Table | None, report: ExtractReport) -
     sink.rejects(rejected)
 
 
-def _cleaned(
-    parts: Iterator[Any], dedupe: Deduper
-) -> Iterator[tuple[RawRows, CleanRows | None]]:
+def _cleaned(parts: Iterator[Any], dedupe: Deduper) -> Iterator[tuple[RawRows, CleanRows | None]]:
     """Clean each block and stage its keys for the dedupe (in the reader thread)."""
     for block in parts:
         assert isinstance(block, RawRows)

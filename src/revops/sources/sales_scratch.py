@@ -25,8 +25,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from revops.sources.extract import ExtractReport
-from revops.sources.sales_load import RAW_COLUMNS, REJECT_COLUMNS, read_month
 from revops.sources.sales_clean import REVENUE_TYPE
+from revops.sources.sales_load import RAW_COLUMNS, REJECT_COLUMNS, read_month
 
 if TYPE_CHECKING:
     from revops.warehouse.base import Warehouse
@@ -42,7 +42,12 @@ ORDERS = pa.schema(
     ]
 )
 REJECTS = pa.schema([("line_no", pa.int64()), ("raw_line", pa.string()), ("reason", pa.string())])
-DROPPED = pa.schema([("line_no", pa.int64())])
+# Scratch files are read once, whole: dictionaries and statistics would only cost CPU time.
+_PARQUET: dict[str, Any] = {
+    "compression": "lz4",
+    "use_dictionary": False,
+    "write_statistics": False,
+}
 
 _INSERT_ORDERS = (
     f"INSERT INTO revops.raw_sales_orders ({RAW_COLUMNS}) "
@@ -68,7 +73,7 @@ class _ParquetFile:
 
     def __init__(self, path: Path, schema: pa.Schema, rows: int) -> None:
         self.path, self.schema, self.rows = path, schema, rows
-        self._writer = pq.ParquetWriter(path, schema, compression="lz4")
+        self._writer = pq.ParquetWriter(path, schema, **_PARQUET)
         self._pending: list[pa.Table] = []
         self._count = 0
         self.written = 0
@@ -141,7 +146,7 @@ class ScratchMonth:
 
     def drop_lines(self, lines: np.ndarray) -> None:
         table = pa.table({"line_no": pa.array(lines, pa.int64())})
-        pq.write_table(table, self._dropped_path, compression="lz4")
+        pq.write_table(table, self._dropped_path, **_PARQUET)
         self.dropped = len(lines)
         self.loaded -= len(lines)
 
@@ -165,9 +170,7 @@ class ScratchMonth:
         else:
             wh.execute(_INSERT_ORDERS, keys)
         if self._rejects.written:
-            wh.execute(
-                _INSERT_REJECTS, (self.month, self.name, self.at, str(self._rejects.path))
-            )
+            wh.execute(_INSERT_REJECTS, (self.month, self.name, self.at, str(self._rejects.path)))
 
 
 def scratch_folder(where: str | None) -> tempfile.TemporaryDirectory[str]:
