@@ -364,7 +364,7 @@ def test_raw_lines_are_cut_as_the_line_split_counts_them():
 
     from revops.sources.sales_read import lines_at, split_lines
 
-    data = 'a,1\r\nb,2\n\nc\rd\n"x,y"\r\nlast'.encode()
+    data = b'a,1\r\nb,2\n\nc\rd\n"x,y"\r\nlast'
     expected = ["a,1", "b,2", "", "c\rd", '"x,y"', "last"]
     assert split_lines(data).to_pylist() == expected
     assert lines_at(data, np.array([5, 0, 3, 2])).to_pylist() == ["last", "a,1", "c\rd", ""]

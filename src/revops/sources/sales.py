@@ -74,10 +74,11 @@ def extract_sales(
 ) -> ExtractReport:
     """Load the sales CSVs of ``month`` (or of the KPI period of ``day``, default today).
 
-    Transactional: the rows are staged first (``sales_stage_*``, in small committed batches so
-    memory stays bounded), then all months of the run replace their slices in ONE transaction,
-    together or not at all. Writes an audit row per run (``sales`` / ``extract``), also on
-    failure.
+    Transactional: every file is read and cleaned first (on DuckDB into Parquet scratch files,
+    :mod:`revops.sources.sales_scratch`; elsewhere into ``sales_stage_*`` in small committed
+    batches), so memory stays bounded; then all months of the run replace their slices in ONE
+    transaction, together or not at all. Writes an audit row per run (``sales`` / ``extract``),
+    also on failure.
     """
     cfg = settings.model("sales", SalesSettings)
     if month is not None and not MONTH.match(month):

@@ -1,11 +1,12 @@
-"""Loading one sales file: stage its rows in bounded memory, then publish them.
+"""Reading one sales file into a sink in bounded memory; the stage tables of a server warehouse.
 
-The file is read and cleaned block by block (in a reader thread, so parsing the next block
-overlaps writing this one); good rows and rejects go to ``sales_stage_orders`` /
-``sales_stage_rejects`` under the run's ``load_id`` in committed batches, so no engine holds
-millions of uncommitted rows in memory. After the whole file, the later duplicates of each
-``order_id`` are moved from the staged rows to the rejects. :func:`publish_month` then replaces
-the month's slices in the run's one transaction.
+:func:`read_month` reads and cleans the file block by block (in a reader thread, so parsing the
+next block overlaps writing this one) into a :class:`MonthSink`, then rejects the later
+duplicates of each ``order_id``. On PostgreSQL the sink is the stage tables
+(``sales_stage_orders`` / ``sales_stage_rejects``, under the run's ``load_id``, in committed
+batches, so the server never holds millions of uncommitted rows) and :func:`publish_month`
+replaces the month's slices in the run's one transaction. On DuckDB the sink is a set of Parquet
+scratch files (:mod:`revops.sources.sales_scratch`).
 """
 
 from __future__ import annotations
