@@ -253,6 +253,9 @@ def main() -> None:
         help="DuckDB warehouse memory_limit values to measure extract_sales with",
     )
     parser.add_argument("--skip-sales", action="store_true")
+    parser.add_argument(
+        "--keep-files", action="store_true", help="keep the generated CSVs for the next run"
+    )
     parser.add_argument("--child", nargs="+")
     args = parser.parse_args()
     if args.child:
@@ -265,6 +268,7 @@ def main() -> None:
         }[kind]
         print(json.dumps(fn(), default=str))
         return
+    load_start = os.getloadavg()
     rows_list = args.rows or [1_000_000]
     work = Path(args.workdir)
     lines = ["| what | rows | seconds | rows/s | peak RSS MB |", "|---|---:|---:|---:|---:|"]
@@ -295,7 +299,8 @@ def main() -> None:
                             f"{'read+clean+to_csv' if write else 'read+clean'}"
                         )
                         results.append({"what": what, **s})
-                path.unlink()  # keep the disk free between sizes
+                if not args.keep_files:
+                    path.unlink()  # keep the disk free between sizes
                 print(results[-4:], flush=True)
     if args.crm_orders:
         url = prepare_crm(args.pg_url, args.crm_orders)
@@ -308,10 +313,13 @@ def main() -> None:
             f"| {r['what']} | {r['rows']:,} | {float(r['seconds']):.2f} | "  # type: ignore[arg-type]
             f"{rate:,.0f} | {r['peak_rss_mb']} |"
         )
-    write_results(Path(args.out), lines, sys.argv[1:])
+    loads = (load_start, os.getloadavg())
+    write_results(Path(args.out), lines, sys.argv[1:], loads)
 
 
-def write_results(out: Path, table: list[str], argv: list[str]) -> None:
+def write_results(
+    out: Path, table: list[str], argv: list[str], loads: tuple[tuple[float, ...], ...]
+) -> None:
     import duckdb
     import pandas
     import pyarrow
@@ -326,13 +334,16 @@ def write_results(out: Path, table: list[str], argv: list[str]) -> None:
             f"pyarrow {pyarrow.__version__}, duckdb {duckdb.__version__}, pandas "
             f"{pandas.__version__}.",
             "",
-            "**The machine was shared with several other people's test and benchmark runs "
-            "while these figures were taken (load average well above the core count): they are "
-            "lower bounds.**",
+            "**The machine was shared with other people's test and benchmark runs while these "
+            f"figures were taken (load average {loads[0][0]:.1f} / {loads[0][1]:.1f} / "
+            f"{loads[0][2]:.1f} at the start, {loads[1][0]:.1f} / {loads[1][1]:.1f} / "
+            f"{loads[1][2]:.1f} at the end, on {os.cpu_count()} cores): they are lower "
+            "bounds.**",
             "",
             "Rows = every data row of the file. *extract_sales → DuckDB* covers reading, "
             "encoding detection, cleaning, rejects with line numbers, dedupe, the load into a "
-            "DuckDB warehouse file and the commit; *read+clean+dedupe only* is the same without "
+            "DuckDB warehouse file and the commit (through Parquet scratch files, one write "
+            "per row); *read+clean+dedupe only* is the same without "
             "the warehouse (the seed path's scope). The seed path cannot read messy revenue "
             "(`¥1,234`), so it runs on the plain file only; its to_csv step (the seed's output) "
             "is shown separately. Files: ~0.1 % missing revenue, ~0.1 % duplicate order ids; "

@@ -336,3 +336,35 @@ def _count_good(lines):
             seen.add(order)
             kept += 1
     return kept, duplicates
+
+
+def test_failed_month_of_a_run_keeps_every_slice_and_no_scratch(duck, tmp_path):
+    folder, scratch = tmp_path / "sales", tmp_path / "scratch"
+    folder.mkdir()
+    scratch.mkdir()
+    shutil.copy(FIXTURES / "utf8" / "sales_2024-01.csv", folder / "sales_2024-01.csv")
+    header = "order_id,customer_id,order_date,revenue\n"
+    (folder / "sales_2024-02.csv").write_text(header + "F-1,C1,2024-02-01,5\n")
+    settings = _settings(folder, scratch_dir=str(scratch))
+    report = extract_sales(duck, settings, day=date(2024, 2, 10))  # reads 2024-01 and 2024-02
+    assert report.tables == {"raw_sales_orders[2024-01]": 10, "raw_sales_orders[2024-02]": 1}
+    # January's file changes, then February's turns unreadable: the run fails as a whole.
+    (folder / "sales_2024-01.csv").write_text(header + "J-1,C1,2024-01-02,7\n")
+    (folder / "sales_2024-02.csv").write_bytes(header.encode() + b"F-2,C1,2024-02-01,\xff\n")
+    with pytest.raises(TerminalSourceError, match="not valid utf-8 at line 2"):
+        extract_sales(duck, settings, day=date(2024, 2, 10), encoding="utf-8")
+    assert set(_rows(duck)) == set(EXPECTED_ROWS)
+    assert [r["order_id"] for r in _rows(duck, "2024-02").values()] == ["F-1"]
+    assert len(_rejects(duck)) == 10  # as the first run left them
+    assert list(scratch.iterdir()) == []  # the run's Parquet files are gone
+
+
+def test_raw_lines_are_cut_as_the_line_split_counts_them():
+    import numpy as np
+
+    from revops.sources.sales_read import lines_at, split_lines
+
+    data = b'a,1\r\nb,2\n\nc\rd\n"x,y"\r\nlast'
+    expected = ["a,1", "b,2", "", "c\rd", '"x,y"', "last"]
+    assert split_lines(data).to_pylist() == expected
+    assert lines_at(data, np.array([5, 0, 3, 2])).to_pylist() == ["last", "a,1", "c\rd", ""]

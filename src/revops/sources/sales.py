@@ -21,6 +21,7 @@ import re
 import time
 import uuid
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -30,6 +31,7 @@ from revops.errors import ConfigError, RevopsError, TerminalSourceError, UsageEr
 from revops.sources.extract import ExtractReport
 from revops.sources.sales_load import forget_load, forget_stale_loads, publish_month, stage_month
 from revops.sources.sales_read import BLOCK_BYTES, resolve_encoding
+from revops.sources.sales_scratch import read_month_to_scratch, scratch_folder
 
 if TYPE_CHECKING:
     from revops.config import Settings
@@ -47,6 +49,7 @@ class SalesSettings(BaseModel):
     storage_options: dict[str, Any] = Field(default_factory=dict)
     block_bytes: int = Field(default=BLOCK_BYTES, ge=1024)
     scratch_memory_limit: str = "128MB"
+    scratch_dir: str | None = None
     insert_rows: int = Field(default=250_000, ge=1)
 
 
@@ -71,10 +74,11 @@ def extract_sales(
 ) -> ExtractReport:
     """Load the sales CSVs of ``month`` (or of the KPI period of ``day``, default today).
 
-    Transactional: the rows are staged first (``sales_stage_*``, in small committed batches so
-    memory stays bounded), then all months of the run replace their slices in ONE transaction,
-    together or not at all. Writes an audit row per run (``sales`` / ``extract``), also on
-    failure.
+    Transactional: every file is read and cleaned first (on DuckDB into Parquet scratch files,
+    :mod:`revops.sources.sales_scratch`; elsewhere into ``sales_stage_*`` in small committed
+    batches), so memory stays bounded; then all months of the run replace their slices in ONE
+    transaction, together or not at all. Writes an audit row per run (``sales`` / ``extract``),
+    also on failure.
     """
     cfg = settings.model("sales", SalesSettings)
     if month is not None and not MONTH.match(month):
@@ -91,26 +95,63 @@ def extract_sales(
     load_id = uuid.uuid4().hex
     try:
         files = _locate(cfg, months, explicit, report)
+        if wh.dialect == "duckdb":
+            _replace_directly(wh, cfg, files, forced, report, started)
+        else:
+            _stage_then_publish(wh, cfg, load_id, files, forced, report, started)
+    except RevopsError as exc:
+        _audit_failure(wh, report, exc)
+        raise
+    return report
+
+
+def _replace_directly(
+    wh: Warehouse,
+    cfg: SalesSettings,
+    files: dict[str, tuple[Any, str]],
+    forced: str | None,
+    report: ExtractReport,
+    started: float,
+) -> None:
+    # DuckDB: every row is written once (Parquet scratch files, then one INSERT … SELECT per
+    # table in the run's transaction); see revops.sources.sales_scratch.
+    with scratch_folder(cfg.scratch_dir) as tmp:
+        months = [
+            read_month_to_scratch(wh, cfg, Path(tmp), m, fs, path, forced, report)
+            for m, (fs, path) in files.items()
+        ]
+        with wh.transaction(lock="extract:sales"):
+            for scratch in months:
+                scratch.publish(wh)
+            _audit_ok(wh, report, started)
+
+
+def _stage_then_publish(
+    wh: Warehouse,
+    cfg: SalesSettings,
+    load_id: str,
+    files: dict[str, tuple[Any, str]],
+    forced: str | None,
+    report: ExtractReport,
+    started: float,
+) -> None:
+    # A server engine (PostgreSQL) would hold millions of uncommitted rows per transaction:
+    # stage them in committed batches, then move them in the run's one transaction.
+    try:
         forget_stale_loads(wh)
         for m, (fs, path) in files.items():
             stage_month(wh, cfg, load_id, m, fs, path, forced, report)
         with wh.transaction(lock="extract:sales"):
             for m in files:
                 publish_month(wh, load_id, m)
-            report.seconds = round(time.perf_counter() - started, 3)
-            audit(
-                wh,
-                "sales",
-                "extract",
-                "warning" if report.warnings else "ok",
-                detail=report.as_dict(),
-            )
-    except RevopsError as exc:
-        _audit_failure(wh, report, exc)
-        raise
+            _audit_ok(wh, report, started)
     finally:
         forget_load(wh, load_id)
-    return report
+
+
+def _audit_ok(wh: Warehouse, report: ExtractReport, started: float) -> None:
+    report.seconds = round(time.perf_counter() - started, 3)
+    audit(wh, "sales", "extract", "warning" if report.warnings else "ok", detail=report.as_dict())
 
 
 def _locate(

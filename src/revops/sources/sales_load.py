@@ -1,11 +1,12 @@
-"""Loading one sales file: stage its rows in bounded memory, then publish them.
+"""Reading one sales file into a sink in bounded memory; the stage tables of a server warehouse.
 
-The file is read and cleaned block by block (in a reader thread, so parsing the next block
-overlaps writing this one); good rows and rejects go to ``sales_stage_orders`` /
-``sales_stage_rejects`` under the run's ``load_id`` in committed batches, so no engine holds
-millions of uncommitted rows in memory. After the whole file, the later duplicates of each
-``order_id`` are moved from the staged rows to the rejects. :func:`publish_month` then replaces
-the month's slices in the run's one transaction.
+:func:`read_month` reads and cleans the file block by block (in a reader thread, so parsing the
+next block overlaps writing this one) into a :class:`MonthSink`, then rejects the later
+duplicates of each ``order_id``. On PostgreSQL the sink is the stage tables
+(``sales_stage_orders`` / ``sales_stage_rejects``, under the run's ``load_id``, in committed
+batches, so the server never holds millions of uncommitted rows) and :func:`publish_month`
+replaces the month's slices in the run's one transaction. On DuckDB the sink is a set of Parquet
+scratch files (:mod:`revops.sources.sales_scratch`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -51,52 +52,108 @@ def stage_month(
 ) -> None:
     """Read one month's file into the stage tables under ``load_id`` (committed batches)."""
     name = path.rsplit("/", 1)[-1]
-    now = datetime.now(UTC)
-    loaded = 0
-    stage = _Stage(wh, load_id, month, name, now)
-    batch = InsertBatch(wh, STAGE_ORDERS, cfg.insert_rows)
+    sink = _Stage(wh, load_id, month, name, datetime.now(UTC), cfg.insert_rows)
+    with OrderDeduper(cfg.scratch_memory_limit) as dedupe:
+        read_month(cfg, sink, dedupe, fs, path, forced, report)
+    report.tables[f"raw_sales_orders[{month}]"] = sink.loaded
+
+
+class MonthSink(Protocol):
+    """Where :func:`read_month` writes one month's rows."""
+
+    loaded: int
+
+    def orders(self, good: pa.Table) -> None:
+        """Take the good rows of a block (order_id, customer_id, order_date, revenue,
+        product_category, line_no)."""
+
+    def rejects(self, rejected: pa.Table) -> None:
+        """Take rejected rows (line_no, raw_line, reason)."""
+
+    def flush(self) -> None:
+        """Write what is still gathered."""
+
+    def drop_lines(self, lines: np.ndarray) -> None:
+        """Leave out the good rows at these line numbers (the later duplicates)."""
+
+
+class Deduper(Protocol):
+    """Finds the later rows of each repeated ``order_id`` of one file."""
+
+    def add(self, order_id: pa.Array, line_no: pa.Array) -> None: ...
+
+    def duplicate_lines(self, batch_rows: int = 100_000) -> Iterator[list[int]]: ...
+
+
+def read_month(
+    cfg: Any,
+    sink: MonthSink,
+    dedupe: Deduper,
+    fs: Any,
+    path: str,
+    forced: str | None,
+    report: ExtractReport,
+) -> None:
+    """Read, clean and dedupe one month's file into ``sink``; count what was skipped and
+    rejected in ``report``."""
     pool = pa.default_memory_pool()
-    with fs.open(path, "rb") as fh, OrderDeduper(cfg.scratch_memory_limit) as dedupe:
+    name = path.rsplit("/", 1)[-1]
+    with fs.open(path, "rb") as fh:
         parts = read_sales_rows(fh, name, forced, cfg.block_bytes)
         decoder = next(parts)
         assert isinstance(decoder, BlockDecoder)
         # Parsing the next block overlaps with writing this one (both release the GIL).
         for block, cleaned in prefetch(_cleaned(parts, dedupe), depth=1):
             report.skipped += block.blank
-            stage.reject_malformed(block, report)
+            _reject(sink, _malformed(block), report)
             if cleaned is not None:
-                stage.reject(cleaned.rejected, report)
-                loaded += batch.add(stage.orders(cleaned.good))
+                _reject(sink, cleaned.rejected, report)
+                sink.orders(cleaned.good)
             del block, cleaned
             # Arrow's allocator keeps freed blocks per thread; give them back each block so
             # the resident size stays flat.
             pool.release_unused()
-        loaded += batch.flush()
+        sink.flush()
         duplicates = [np.asarray(b, dtype=np.int64) for b in dedupe.duplicate_lines()]
     if duplicates:
         lines = np.concatenate(duplicates)
-        stage.drop_lines(lines)
-        loaded -= len(lines)
+        sink.drop_lines(lines)
         with fs.open(path, "rb") as fh:
             raw = raw_lines_at(fh, lines, decoder, cfg.block_bytes)
-        stage.reject(
-            pa.table(
-                {
-                    "line_no": pa.array(lines, pa.int64()),
-                    "raw_line": raw,
-                    "reason": _repeat("duplicate_order_id", len(lines)),
-                }
-            ),
-            report,
+        rejected = pa.table(
+            {
+                "line_no": pa.array(lines, pa.int64()),
+                "raw_line": raw,
+                "reason": _repeat("duplicate_order_id", len(lines)),
+            }
         )
-    report.loaded += loaded
-    report.tables[f"raw_sales_orders[{month}]"] = loaded
+        _reject(sink, rejected, report)
+        sink.flush()
+    report.loaded += sink.loaded
     report.inputs.append(f"{path} ({decoder.encoding or 'utf-8'}{', BOM' if decoder.bom else ''})")
 
 
-def _cleaned(
-    parts: Iterator[Any], dedupe: OrderDeduper
-) -> Iterator[tuple[RawRows, CleanRows | None]]:
+def _malformed(block: RawRows) -> pa.Table | None:
+    if not block.malformed:
+        return None
+    return pa.table(
+        {
+            "line_no": pa.array([m[0] for m in block.malformed], pa.int64()),
+            "raw_line": pa.array([m[1] for m in block.malformed], pa.string()),
+            "reason": pa.array([m[2] for m in block.malformed], pa.string()),
+        }
+    )
+
+
+def _reject(sink: MonthSink, rejected: pa.Table | None, report: ExtractReport) -> None:
+    if rejected is None or not rejected.num_rows:
+        return
+    for reason, count in _reason_counts(rejected["reason"]).items():
+        report.reject(reason.split(":", 1)[0], count)
+    sink.rejects(rejected)
+
+
+def _cleaned(parts: Iterator[Any], dedupe: Deduper) -> Iterator[tuple[RawRows, CleanRows | None]]:
     """Clean each block and stage its keys for the dedupe (in the reader thread)."""
     for block in parts:
         assert isinstance(block, RawRows)
@@ -178,63 +235,50 @@ def _repeat(value: str, n: int) -> pa.Array:
 
 
 class _Stage:
-    """Writes one month's rows of a load into the stage tables."""
+    """Writes one month's rows of a load into the stage tables (committed batches)."""
 
-    def __init__(self, wh: Warehouse, load_id: str, month: str, name: str, now: datetime) -> None:
+    def __init__(
+        self, wh: Warehouse, load_id: str, month: str, name: str, now: datetime, rows: int
+    ) -> None:
         self.wh, self.load_id, self.month, self.name = wh, load_id, month, name
         self.stamp = int(now.timestamp() * 1_000_000)
-
-    def _consts(self, n: int) -> dict[str, pa.Array]:
-        return {"load_id": _repeat(self.load_id, n), "month": _repeat(self.month, n)}
+        self.batch = InsertBatch(wh, STAGE_ORDERS, rows)
+        self.loaded = 0
 
     def _time(self, n: int) -> pa.Array:
         return pa.array(np.full(n, self.stamp, dtype=np.int64)).cast(pa.timestamp("us", tz="UTC"))
 
-    def orders(self, good: pa.Table) -> pa.Table:
-        """Stage rows of the good rows of a block."""
+    def orders(self, good: pa.Table) -> None:
         n = good.num_rows
-        return pa.table(
-            {
-                "load_id": _repeat(self.load_id, n),
-                "order_id": good["order_id"],
-                "customer_id": good["customer_id"],
-                "order_date": good["order_date"],
-                "revenue": good["revenue"],
-                "product_category": good["product_category"],
-                "month": _repeat(self.month, n),
-                "source_file": _repeat(self.name, n),
-                "line_no": good["line_no"],
-                "loaded_at": self._time(n),
-            }
+        self.loaded += self.batch.add(
+            pa.table(
+                {
+                    "load_id": _repeat(self.load_id, n),
+                    "order_id": good["order_id"],
+                    "customer_id": good["customer_id"],
+                    "order_date": good["order_date"],
+                    "revenue": good["revenue"],
+                    "product_category": good["product_category"],
+                    "month": _repeat(self.month, n),
+                    "source_file": _repeat(self.name, n),
+                    "line_no": good["line_no"],
+                    "loaded_at": self._time(n),
+                }
+            )
         )
 
-    def reject_malformed(self, block: RawRows, report: ExtractReport) -> None:
-        """Stage the malformed lines of a block as rejects."""
-        if block.malformed:
-            self.reject(
-                pa.table(
-                    {
-                        "line_no": pa.array([m[0] for m in block.malformed], pa.int64()),
-                        "raw_line": pa.array([m[1] for m in block.malformed], pa.string()),
-                        "reason": pa.array([m[2] for m in block.malformed], pa.string()),
-                    }
-                ),
-                report,
-            )
+    def flush(self) -> None:
+        self.loaded += self.batch.flush()
 
-    def reject(self, rejected: pa.Table, report: ExtractReport) -> None:
-        """Stage rejected rows (line_no, raw_line, reason) and count them."""
+    def rejects(self, rejected: pa.Table) -> None:
         n = rejected.num_rows
-        if not n:
-            return
-        for reason, count in _reason_counts(rejected["reason"]).items():
-            report.reject(reason.split(":", 1)[0], count)
         insert_arrow(
             self.wh,
             STAGE_REJECTS,
             pa.table(
                 {
-                    **self._consts(n),
+                    "load_id": _repeat(self.load_id, n),
+                    "month": _repeat(self.month, n),
                     "file": _repeat(self.name, n),
                     "line_no": rejected["line_no"],
                     "raw_line": rejected["raw_line"],
@@ -245,7 +289,6 @@ class _Stage:
         )
 
     def drop_lines(self, lines: np.ndarray, batch: int = 50_000) -> None:
-        """Remove staged rows by line number (the later duplicates)."""
         for i in range(0, len(lines), batch):
             chunk = [int(x) for x in lines[i : i + batch]]
             self.wh.execute(
@@ -253,6 +296,7 @@ class _Stage:
                 "AND line_no IN (SELECT unnest(?))",
                 (self.load_id, self.month, chunk),
             )
+        self.loaded -= len(lines)
 
 
 def publish_month(wh: Warehouse, load_id: str, month: str) -> None:
