@@ -44,3 +44,16 @@ def test_oversized_line_is_dead_lettered(wh):
     report = ingest_lines(wh, [big], max_event_bytes=1000)
     assert report.reasons == {"oversized": 1}
     assert wh.query_value("SELECT count(*) FROM revops.events_raw") == 0
+
+
+def test_duckdb_memory_limit_is_applied_and_checked(tmp_path):
+    import pytest
+
+    from revops.errors import ConfigError
+    from revops.warehouse import connect
+
+    with connect(f"duckdb:///{tmp_path}/a.duckdb", memory_limit="256MB") as wh:
+        limit = wh.query_value("SELECT current_setting('memory_limit')")
+    assert limit.replace(" ", "") in ("244.1MiB", "256.0MB", "256MB")
+    with pytest.raises(ConfigError, match="memory limit"):
+        connect(f"duckdb:///{tmp_path}/b.duckdb", memory_limit="lots'; DROP")

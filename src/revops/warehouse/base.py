@@ -163,16 +163,24 @@ def redact_url(url: str) -> str:
     return url
 
 
-def connect(url: str, *, password: str | None = None, read_only: bool = False) -> Warehouse:
+def connect(
+    url: str,
+    *,
+    password: str | None = None,
+    read_only: bool = False,
+    memory_limit: str | None = None,
+) -> Warehouse:
     """Open the warehouse named by ``url``; drivers are imported only here.
 
-    Raises :class:`ConfigError` for an unknown scheme or a missing driver.
+    ``memory_limit`` caps an embedded engine's memory (DuckDB's ``memory_limit``, e.g.
+    ``"512MB"``); server engines manage their own. Raises :class:`ConfigError` for an unknown
+    scheme or a missing driver.
     """
     scheme = url.split(":", 1)[0].lower()
     if scheme == "duckdb":
         from revops.warehouse.duckdb import DuckDBWarehouse
 
-        return DuckDBWarehouse(url, read_only=read_only)
+        return DuckDBWarehouse(url, read_only=read_only, memory_limit=memory_limit)
     if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
         from revops.warehouse.postgres import PostgresWarehouse
 
@@ -190,7 +198,9 @@ def open_warehouse(settings: Any, *, read_only: bool = False, ensure: bool = Tru
     from revops.warehouse.schema import ensure_schema
 
     password = settings.secret("warehouse", "password")
-    wh = connect(settings.warehouse_url, password=password, read_only=read_only)
+    memory_limit = settings.get("warehouse", "memory_limit") or None
+    wh = connect(settings.warehouse_url, password=password, read_only=read_only,
+                 memory_limit=str(memory_limit) if memory_limit else None)
     if ensure and not read_only:
         ensure_schema(wh)
     return wh

@@ -34,7 +34,8 @@ class DuckDBWarehouse(Warehouse):
     capabilities = Capabilities(dialect="duckdb", single_writer=True, supports_merge=True,
                                 advisory_locks=False)
 
-    def __init__(self, url: str, *, read_only: bool = False) -> None:
+    def __init__(self, url: str, *, read_only: bool = False,
+                 memory_limit: str | None = None) -> None:
         try:
             import duckdb
         except ImportError as exc:  # pragma: no cover - duckdb is a core dependency
@@ -57,6 +58,13 @@ class DuckDBWarehouse(Warehouse):
             self._root.execute(f"ATTACH {literal} AS {CATALOG}{mode}")
             self._root.execute(f"USE {CATALOG}")
             self._root.execute("SET TimeZone = 'UTC'")
+            if memory_limit:
+                # A setting's value cannot be a bound parameter; the value is checked first.
+                if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit.strip(), re.I):
+                    raise ConfigError("invalid DuckDB memory limit", input=memory_limit,
+                                      where="[warehouse] memory_limit",
+                                      hint="write it like 512MB or 2GB")
+                self._root.execute(f"SET memory_limit = '{memory_limit.strip()}'")
         except duckdb.IOException as exc:
             raise _locked_error(self.path, exc) from exc
         except duckdb.Error as exc:
