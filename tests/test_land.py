@@ -44,3 +44,25 @@ def test_oversized_line_is_dead_lettered(wh):
     report = ingest_lines(wh, [big], max_event_bytes=1000)
     assert report.reasons == {"oversized": 1}
     assert wh.query_value("SELECT count(*) FROM revops.events_raw") == 0
+
+
+def test_native_line_lands_byte_for_byte_with_its_fields(wh):
+    # A Stripe event as sent (spacing, key order and non-ASCII text kept), landed from bytes.
+    line = (
+        '{"id": "evt_1", "object": "event", "type": "invoice.paid", "created": 1759914000,'
+        ' "request": {"id": "req_9"}, "data": {"object": {"id": "in_1", "customer_name":'
+        ' "株式会社サンプル"}}}'
+    ).encode()
+    report = ingest_lines(wh, [line + b"\n", b"  " + line])
+    assert (report.new, report.duplicates) == (1, 1)
+    rows = wh.query(
+        "SELECT event_id, source, type, event_ts, payload, correlation_id, raw_seq "
+        "FROM revops.events_raw"
+    )
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["payload"] == line.decode("utf-8")
+    assert (row["event_id"], row["source"], row["type"], row["correlation_id"]) == (
+        "stripe:evt_1", "stripe", "stripe.invoice.paid", "req_9")
+    assert row["event_ts"].timestamp() == 1759914000
+    assert row["raw_seq"] == 1
