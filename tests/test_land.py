@@ -66,3 +66,41 @@ def test_native_line_lands_byte_for_byte_with_its_fields(wh):
         "stripe:evt_1", "stripe", "stripe.invoice.paid", "req_9")
     assert row["event_ts"].timestamp() == 1759914000
     assert row["raw_seq"] == 1
+
+
+def test_stripe_fast_path_reads_what_the_full_reader_reads():
+    from pathlib import Path
+
+    from revops.ingest.stripe_lines import stripe_event_envelope
+    from revops.sources.detect import normalize_record
+
+    fixtures = sorted((Path(__file__).parent / "fixtures" / "stripe").glob("*.json"))
+    assert fixtures
+    for path in fixtures:
+        line = orjson.dumps(orjson.loads(path.read_bytes()))
+        fast = stripe_event_envelope(line)
+        full = normalize_record(orjson.loads(line))
+        assert fast is not None, path.name
+        assert (fast.event_id, fast.source, fast.type, fast.event_ts, fast.correlation_id) == (
+            full[0].event_id, full[0].source, full[0].type, full[0].event_ts,
+            full[0].correlation_id), path.name
+
+
+def test_odd_stripe_lines_are_read_in_full_and_reported_as_before(wh):
+    from revops.ingest.stripe_lines import stripe_event_envelope
+
+    odd = [
+        b'{"id": "evt_2", "object": "event", "type": "invoice.paid", "data": {"object": {}}}',
+        b'{"id": "", "object": "event", "type": "invoice.paid", "created": 1, '
+        b'"data": {"object": {}}}',
+        b'{"id": "evt_3", "object": "event", "type": "invoice.paid", "created": 1, '
+        b'"data": {"object": "in_1"}}',
+        b'{"id": "evt_4", "object": "event", "type": "invoice.paid", "created": 1, '
+        b'"data": {"object": {"name": "\xff"}}}',
+        b'{"id": "evt_5", "object": "event", "type": "invoice.paid", "created": 1, '
+        b'"data": {"object": {}}',
+    ]
+    assert [stripe_event_envelope(line) for line in odd] == [None] * 5
+    report = ingest_lines(wh, odd)
+    assert report.new == 0
+    assert report.reasons == {"missing_field": 3, "malformed_json": 2}
