@@ -302,6 +302,16 @@ def ceiling_rows(lines: list[bytes], first_seq: int) -> list[tuple[Any, ...]]:
     return rows
 
 
+def _arrow_rows(rows: list[tuple[Any, ...]]) -> Any:
+    """``rows`` as a typed Arrow table with events_raw's columns."""
+    import pyarrow as pa
+
+    ts = pa.timestamp("us", tz="UTC")
+    types = [pa.string(), pa.string(), pa.string(), ts, pa.string(), pa.string(), ts, pa.int64()]
+    cols = list(zip(*rows, strict=True))
+    return pa.table({c: pa.array(v, t) for c, v, t in zip(RAW_COLUMNS, cols, types, strict=True)})
+
+
 def engine_bulk_rate(wh: Any, path: Path) -> float:
     """Rows/s of the engine's own bulk insert (DuckDB from Arrow, PostgreSQL COPY) of the
     same rows into a copy of events_raw, one transaction per chunk; only inserts are timed."""
@@ -320,9 +330,13 @@ def engine_bulk_rate(wh: Any, path: Path) -> float:
             with wh.transaction():
                 wh.insert_rows("revops_bench.events_raw_ceiling", RAW_COLUMNS, rows[:100])
             total, rows = 100, rows[100:]
+        table = _arrow_rows(rows) if wh.dialect == "duckdb" else None
         started = time.perf_counter()
         with wh.transaction():
-            wh.insert_rows("revops_bench.events_raw_ceiling", RAW_COLUMNS, rows)
+            if table is not None:  # the engine's own rate: a typed Arrow table, built untimed
+                wh.insert_arrow("revops_bench.events_raw_ceiling", table)
+            else:
+                wh.insert_rows("revops_bench.events_raw_ceiling", RAW_COLUMNS, rows)
         elapsed += time.perf_counter() - started
         total += len(rows)
     wh.execute("DROP TABLE revops_bench.events_raw_ceiling")
@@ -442,8 +456,9 @@ def write_results(
         "- landing: `ingest_lines` from the NDJSON file on disk (parse, detect, envelope, dedupe "
         "against events_raw, insert, audit) with 50,000-event transactions, to committed rows.",
         "- engine bulk: the same rows, prepared in memory beforehand (not timed), inserted into "
-        "a copy of events_raw (same columns and primary key) with the adapter's bulk path "
-        "(DuckDB: INSERT from Arrow; PostgreSQL: COPY), 50,000 rows per transaction.",
+        "a copy of events_raw (same columns and primary key) with the engine's bulk path "
+        "(DuckDB: INSERT from a typed Arrow table built untimed; PostgreSQL: COPY), 50,000 rows "
+        "per transaction.",
         "- full transform: `run_transform(full=True)` over the N events (staging, facts, marts).",
         "- incremental: 10,000 new events (new invoices of existing customers, new and won "
         "opportunities, customer updates) landed, then `run_transform()` timed.",

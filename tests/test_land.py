@@ -57,3 +57,62 @@ def test_duckdb_memory_limit_is_applied_and_checked(tmp_path):
     assert limit.replace(" ", "") in ("244.1MiB", "256.0MB", "256MB")
     with pytest.raises(ConfigError, match="memory limit"):
         connect(f"duckdb:///{tmp_path}/b.duckdb", memory_limit="lots'; DROP")
+
+def test_native_line_lands_byte_for_byte_with_its_fields(wh):
+    # A Stripe event as sent (spacing, key order and non-ASCII text kept), landed from bytes.
+    line = (
+        '{"id": "evt_1", "object": "event", "type": "invoice.paid", "created": 1759914000,'
+        ' "request": {"id": "req_9"}, "data": {"object": {"id": "in_1", "customer_name":'
+        ' "株式会社サンプル"}}}'
+    ).encode()
+    report = ingest_lines(wh, [line + b"\n", b"  " + line])
+    assert (report.new, report.duplicates) == (1, 1)
+    rows = wh.query(
+        "SELECT event_id, source, type, event_ts, payload, correlation_id, raw_seq "
+        "FROM revops.events_raw"
+    )
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["payload"] == line.decode("utf-8")
+    assert (row["event_id"], row["source"], row["type"], row["correlation_id"]) == (
+        "stripe:evt_1", "stripe", "stripe.invoice.paid", "req_9")
+    assert row["event_ts"].timestamp() == 1759914000
+    assert row["raw_seq"] == 1
+
+
+def test_stripe_fast_path_reads_what_the_full_reader_reads():
+    from pathlib import Path
+
+    from revops.ingest.stripe_lines import stripe_event_envelope
+    from revops.sources.detect import normalize_record
+
+    fixtures = sorted((Path(__file__).parent / "fixtures" / "stripe").glob("*.json"))
+    assert fixtures
+    for path in fixtures:
+        line = orjson.dumps(orjson.loads(path.read_bytes()))
+        fast = stripe_event_envelope(line)
+        full = normalize_record(orjson.loads(line))
+        assert fast is not None, path.name
+        assert (fast.event_id, fast.source, fast.type, fast.event_ts, fast.correlation_id) == (
+            full[0].event_id, full[0].source, full[0].type, full[0].event_ts,
+            full[0].correlation_id), path.name
+
+
+def test_odd_stripe_lines_are_read_in_full_and_reported_as_before(wh):
+    from revops.ingest.stripe_lines import stripe_event_envelope
+
+    odd = [
+        b'{"id": "evt_2", "object": "event", "type": "invoice.paid", "data": {"object": {}}}',
+        b'{"id": "", "object": "event", "type": "invoice.paid", "created": 1, '
+        b'"data": {"object": {}}}',
+        b'{"id": "evt_3", "object": "event", "type": "invoice.paid", "created": 1, '
+        b'"data": {"object": "in_1"}}',
+        b'{"id": "evt_4", "object": "event", "type": "invoice.paid", "created": 1, '
+        b'"data": {"object": {"name": "\xff"}}}',
+        b'{"id": "evt_5", "object": "event", "type": "invoice.paid", "created": 1, '
+        b'"data": {"object": {}}',
+    ]
+    assert [stripe_event_envelope(line) for line in odd] == [None] * 5
+    report = ingest_lines(wh, odd)
+    assert report.new == 0
+    assert report.reasons == {"missing_field": 3, "malformed_json": 2}

@@ -29,16 +29,31 @@ LOCK_NAME = "revops.events_raw"
 
 @dataclass(frozen=True)
 class LandItem:
-    """An envelope and, when known, its payload exactly as received (JSON text)."""
+    """An envelope and, when known, its payload exactly as received.
+
+    ``payload_text`` is the received JSON as text, or as its UTF-8 bytes when it came from a
+    file or a socket: bytes are handed to the warehouse without a Python decode (DuckDB takes
+    them through Arrow, which checks the UTF-8 in one vectorised pass).
+    """
 
     envelope: Envelope
-    payload_text: str | None = None
+    payload_text: str | bytes | None = None
 
     def payload_json(self) -> str:
         """The payload as JSON text (the received text when there is one)."""
+        if isinstance(self.payload_text, bytes):
+            return self.payload_text.decode("utf-8")
         if self.payload_text is not None:
             return self.payload_text
         return orjson.dumps(self.envelope.payload).decode()
+
+    def payload_utf8(self) -> bytes:
+        """The payload as UTF-8 JSON bytes (the received bytes when there are some)."""
+        if isinstance(self.payload_text, bytes):
+            return self.payload_text
+        if self.payload_text is not None:
+            return self.payload_text.encode("utf-8")
+        return orjson.dumps(self.envelope.payload)
 
 
 @dataclass
@@ -82,6 +97,38 @@ def reserve_seq(wh: Warehouse, n: int) -> int:
     return int(rows[0]["watermark"]) - n + 1
 
 
+def _insert_raw(wh: Warehouse, fresh: list[LandItem], first: int, now: datetime) -> None:
+    """Append ``fresh`` to events_raw with ``raw_seq`` from ``first``.
+
+    Where the adapter takes Arrow (DuckDB) the columns are built typed and column by column:
+    inferring types row by row and decoding each payload to a Python string cost more than
+    the insert itself (measured)."""
+    insert_arrow = getattr(wh, "insert_arrow", None)
+    if insert_arrow is None:
+        rows = [
+            (i.envelope.event_id, i.envelope.source, i.envelope.type, i.envelope.event_ts,
+             i.payload_json(), i.envelope.correlation_id, now, first + n)
+            for n, i in enumerate(fresh)
+        ]
+        wh.insert_rows("revops.events_raw", RAW_COLUMNS, rows)
+        return
+    import pyarrow as pa
+
+    envs = [i.envelope for i in fresh]
+    ts = pa.timestamp("us", tz="UTC")
+    table = pa.table({
+        "event_id": pa.array([e.event_id for e in envs], pa.string()),
+        "source": pa.array([e.source for e in envs], pa.string()),
+        "type": pa.array([e.type for e in envs], pa.string()),
+        "event_ts": pa.array([e.event_ts for e in envs], ts),
+        "payload": pa.array([i.payload_utf8() for i in fresh], pa.binary()).cast(pa.string()),
+        "correlation_id": pa.array([e.correlation_id for e in envs], pa.string()),
+        "inserted_at": pa.array([now] * len(envs), ts),
+        "raw_seq": pa.array(range(first, first + len(envs)), pa.int64()),
+    })
+    insert_arrow("revops.events_raw", table)
+
+
 def land_envelopes(
     wh: Warehouse,
     items: Sequence[LandItem | Envelope],
@@ -113,14 +160,7 @@ def land_envelopes(
                 fresh.append(item)
                 result.new.append(eid)
         if fresh:
-            first = reserve_seq(wh, len(fresh))
-            now = datetime.now(UTC)
-            rows = [
-                (i.envelope.event_id, i.envelope.source, i.envelope.type, i.envelope.event_ts,
-                 i.payload_json(), i.envelope.correlation_id, now, first + n)
-                for n, i in enumerate(fresh)
-            ]
-            wh.insert_rows("revops.events_raw", RAW_COLUMNS, rows)
+            _insert_raw(wh, fresh, reserve_seq(wh, len(fresh)), datetime.now(UTC))
         if audit:
             record(wh, AuditEvent(
                 actor or default_actor(), "events_raw", "land", "ok", request_id,

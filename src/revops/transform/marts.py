@@ -68,6 +68,54 @@ def refresh_won_to_paid(wh: Warehouse, scope: KeySet) -> None:
     )
 
 
+# Columns of the per-customer tables written by ``write_changed``; the first three are the key.
+CUSTOMER_MONTH_COLUMNS = {
+    "mrr_customer_monthly": ("customer_id", "currency", "month", "month_no", "mrr"),
+    "nrr_customer_movement": (
+        "customer_id", "currency", "month", "prev_mrr", "mrr", "new", "expansion",
+        "contraction", "churn", "reactivation", "retained",
+    ),
+}
+CUSTOMER_MONTH_KEY = ("customer_id", "currency", "month")
+
+
+def write_changed(wh: Warehouse, table: str, sql_name: str, cond: str, params: tuple) -> None:
+    """Make the rows of ``revops.<table>`` that match ``cond`` equal to what ``sql_name``
+    computes (an ``INSERT INTO {target}`` over ``{scope}``), writing only the rows that differ.
+
+    An incremental run recomputes every month of each touched customer, but most of those
+    rows come out unchanged; deleting and re-inserting them all made the commit the largest
+    cost of the run. On a full rebuild (``cond`` TRUE) the table is simply rewritten.
+    """
+    sql = _sql(sql_name)
+    if cond == "TRUE":
+        wh.execute(f"DELETE FROM revops.{table}")
+        wh.execute(sql.format(target=f"revops.{table}", scope=cond), params)
+        return
+    columns = CUSTOMER_MONTH_COLUMNS[table]
+    temp = f"revops_new_{table}"
+    wh.execute(f"DROP TABLE IF EXISTS {temp}")
+    wh.execute(f"CREATE TEMPORARY TABLE {temp} AS SELECT * FROM revops.{table} WHERE FALSE")
+    try:
+        wh.execute(sql.format(target=temp, scope=cond), params)
+        same = " AND ".join(f"n.{c} = {table}.{c}" for c in columns)
+        wh.execute(
+            f"DELETE FROM revops.{table} WHERE {cond} "
+            f"AND NOT EXISTS (SELECT 1 FROM {temp} AS n WHERE {same})",
+            params,
+        )
+        # What is left in scope is exactly the unchanged rows: insert the others.
+        key = " AND ".join(f"t.{c} = n.{c}" for c in CUSTOMER_MONTH_KEY)
+        cols = ", ".join(columns)
+        wh.execute(
+            f"INSERT INTO revops.{table} ({cols}) SELECT {', '.join('n.' + c for c in columns)} "
+            f"FROM {temp} AS n WHERE NOT EXISTS "
+            f"(SELECT 1 FROM revops.{table} AS t WHERE {key})"
+        )
+    finally:
+        wh.execute(f"DROP TABLE IF EXISTS {temp}")
+
+
 def _month_keys(wh: Warehouse, customers: KeySet) -> set[str]:
     cond, params = in_keys("customer_id", customers)
     rows = wh.query(
@@ -80,10 +128,8 @@ def refresh_nrr(wh: Warehouse, customers: KeySet) -> None:
     """Re-derive MRR and movements of ``customers`` and the months of the NRR mart they touch."""
     before = _month_keys(wh, customers) if customers is not None else set()
     cond, params = in_keys("customer_id", customers)
-    wh.execute(f"DELETE FROM revops.mrr_customer_monthly WHERE {cond}", params)
-    wh.execute(_sql("mrr_customer.sql").format(scope=cond), params)
-    wh.execute(f"DELETE FROM revops.nrr_customer_movement WHERE {cond}", params)
-    wh.execute(_sql("nrr_movement.sql").format(scope=cond), params)
+    write_changed(wh, "mrr_customer_monthly", "mrr_customer.sql", cond, params)
+    write_changed(wh, "nrr_customer_movement", "nrr_movement.sql", cond, params)
     last = wh.query_value("SELECT max(month_no) FROM revops.mrr_customer_monthly")
     last_no = int(last) if last is not None else -1
     last_month = date(last_no // 12, last_no % 12 + 1, 1) if last_no >= 0 else date(1, 1, 1)

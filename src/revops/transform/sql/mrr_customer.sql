@@ -1,7 +1,7 @@
 -- MRR per customer, currency and business-time-zone month for the customers in scope
 -- (see KPI.md "NRR"). Lines of an invoice's current snapshot count when their service period
 -- contains the last instant of the month: period_start < month end <= period_end.
-INSERT INTO revops.mrr_customer_monthly (customer_id, currency, month, month_no, mrr)
+INSERT INTO {target} (customer_id, currency, month, month_no, mrr)
 WITH invoices AS (
     SELECT invoice_id, customer_id, currency, amount_due, lines_event_id,
            coalesce(period_start, paid_at, created_at) AS flat_at

@@ -1,7 +1,7 @@
 -- Each customer-month's MRR movement for the customers in scope: one row per month
 -- with MRR > 0, plus a churn row in the month after a month with MRR that is not followed by
 -- one. "Reactivation" is MRR after a gap that followed paid months; "new" is the first month.
-INSERT INTO revops.nrr_customer_movement (
+INSERT INTO {target} (
     customer_id, currency, month, prev_mrr, mrr, new, expansion, contraction, churn,
     reactivation, retained
 )
