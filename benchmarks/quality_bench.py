@@ -56,8 +56,10 @@ def bench(url: str, rows: int, sample_rows: int, reset) -> str:
     seconds = time.perf_counter() - started
     wh.close()
     summary = report.summary()[0]
-    return (f"| {wh.dialect} | {rows:,} | {sample_rows:,} | {seconds:.2f} s | "
-            f"{rows / seconds:,.0f} rows/s | {summary} |")
+    return (
+        f"| {wh.dialect} | {rows:,} | {sample_rows:,} | {seconds:.2f} s | "
+        f"{rows / seconds:,.0f} rows/s | {summary} |"
+    )
 
 
 def main() -> None:

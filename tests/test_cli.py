@@ -17,13 +17,20 @@ def run(*args: str, cwd: Path, stdin: bytes | None = None, env: dict | None = No
 
     full_env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env or {})}
     full_env.pop("REVOPS_CONFIG", None)
-    return subprocess.run([sys.executable, "-m", "revops", *args], cwd=cwd, input=stdin,
-                          capture_output=True, env=full_env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "revops", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        env=full_env,
+        timeout=120,
+    )
 
 
 def test_cli_reference_is_up_to_date():
     assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == reference(), (
-        "docs/cli.md is stale: run `python -m revops.cli.reference > docs/cli.md`")
+        "docs/cli.md is stale: run `python -m revops.cli.reference > docs/cli.md`"
+    )
 
 
 def test_init_writes_a_config_that_loads(tmp_path):
@@ -37,22 +44,38 @@ def test_init_writes_a_config_that_loads(tmp_path):
 
 def test_ingest_and_sql_round_trip(tmp_path):
     lines = [
-        {"source": "stripe", "type": "stripe.invoice.paid", "event_ts": "2025-10-08T09:05:00Z",
-         "event_id": "in_1ABCDxyz", "payload": {"invoice_id": "in_1ABCDxyz", "status": "paid"}},
-        {"source": "stripe", "type": "stripe.invoice.paid", "event_ts": "2025-10-08T09:05:00Z",
-         "event_id": "in_1ABCDxyz", "payload": {"invoice_id": "in_1ABCDxyz", "status": "paid"}},
+        {
+            "source": "stripe",
+            "type": "stripe.invoice.paid",
+            "event_ts": "2025-10-08T09:05:00Z",
+            "event_id": "in_1ABCDxyz",
+            "payload": {"invoice_id": "in_1ABCDxyz", "status": "paid"},
+        },
+        {
+            "source": "stripe",
+            "type": "stripe.invoice.paid",
+            "event_ts": "2025-10-08T09:05:00Z",
+            "event_id": "in_1ABCDxyz",
+            "payload": {"invoice_id": "in_1ABCDxyz", "status": "paid"},
+        },
     ]
     data = b"\n".join(json.dumps(x).encode() for x in lines) + b"\n{broken\n"
     res = run("ingest", "-", "--format", "json", cwd=tmp_path, stdin=data)
     assert res.returncode == 1  # one line failed
     counts = json.loads(res.stdout)[0]
     assert (counts["read"], counts["new"], counts["duplicates"], counts["dead_lettered"]) == (
-        3, 1, 1, 1)
-    out = run("sql", "SELECT event_id, type FROM revops.events_raw", "--format", "json",
-              cwd=tmp_path)
+        3,
+        1,
+        1,
+        1,
+    )
+    out = run(
+        "sql", "SELECT event_id, type FROM revops.events_raw", "--format", "json", cwd=tmp_path
+    )
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == [{"event_id": "stripe:in_1ABCDxyz",
-                                       "type": "stripe.invoice.paid"}]
+    assert json.loads(out.stdout) == [
+        {"event_id": "stripe:in_1ABCDxyz", "type": "stripe.invoice.paid"}
+    ]
 
 
 def test_errors_are_plain_with_exit_codes(tmp_path):

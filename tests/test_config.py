@@ -19,11 +19,18 @@ def test_defaults_without_a_file(tmp_path, monkeypatch):
 def test_env_overrides_file_values(tmp_path):
     cfg = tmp_path / "revops.toml"
     cfg.write_text('[warehouse]\nurl = "duckdb:///a.duckdb"\n[ads.channel_map]\nG = "Google"\n')
-    settings = load_settings(cfg, env={"REVOPS_WAREHOUSE__URL": "postgresql://x@h/db",
-                                       "REVOPS_ADS__CHANNEL_MAP__FB": "Facebook"})
+    settings = load_settings(
+        cfg,
+        env={
+            "REVOPS_WAREHOUSE__URL": "postgresql://x@h/db",
+            "REVOPS_ADS__CHANNEL_MAP__FB": "Facebook",
+        },
+    )
     assert settings.warehouse_url == "postgresql://x@h/db"
-    assert settings.section("ads")["channel_map"] == {"G": "Google", "FB": "Facebook"} or \
-        settings.section("ads")["channel_map"] == {"G": "Google", "fb": "Facebook"}
+    assert settings.section("ads")["channel_map"] == {
+        "G": "Google",
+        "FB": "Facebook",
+    } or settings.section("ads")["channel_map"] == {"G": "Google", "fb": "Facebook"}
 
 
 def test_secret_in_file_is_refused_with_the_variable_to_use(tmp_path):
@@ -38,9 +45,13 @@ def test_secret_in_file_is_refused_with_the_variable_to_use(tmp_path):
 def test_secret_from_env_or_file(tmp_path):
     secret_file = tmp_path / "s"
     secret_file.write_text("from-file\n")
-    settings = load_settings(tmp_path / "none.toml" if False else None,
-                             env={"REVOPS_STRIPE__WEBHOOK_SECRET_FILE": str(secret_file),
-                                  "REVOPS_SLACK__WEBHOOK_URL": "https://hooks.example/x"})
+    settings = load_settings(
+        tmp_path / "none.toml" if False else None,
+        env={
+            "REVOPS_STRIPE__WEBHOOK_SECRET_FILE": str(secret_file),
+            "REVOPS_SLACK__WEBHOOK_URL": "https://hooks.example/x",
+        },
+    )
     assert settings.secret("stripe", "webhook_secret") == "from-file"
     assert settings.secret("slack", "webhook_url") == "https://hooks.example/x"
     assert "slack" not in settings.data  # secrets never land in the settings data
@@ -70,7 +81,8 @@ def test_configuration_reference_shows_the_starter_file():
     template = resources.files("revops.templates").joinpath("revops.toml").read_text("utf-8")
     doc = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text("utf-8")
     assert "```toml\n" + template + "```" in doc, (
-        "docs/configuration.md is stale: paste src/revops/templates/revops.toml into it")
+        "docs/configuration.md is stale: paste src/revops/templates/revops.toml into it"
+    )
 
 
 SECTION_MODELS = {

@@ -10,8 +10,13 @@ from revops.ingest.files import ingest_lines
 
 
 def env(i: int, ts: str = "2025-10-08T09:00:00Z") -> Envelope:
-    return Envelope(source="salesforce", type="salesforce.opportunity.updated", event_ts=ts,
-                    event_id=f"006A:{i}", payload={"opportunity_id": "006A", "n": i})
+    return Envelope(
+        source="salesforce",
+        type="salesforce.opportunity.updated",
+        event_ts=ts,
+        event_id=f"006A:{i}",
+        payload={"opportunity_id": "006A", "n": i},
+    )
 
 
 def test_second_delivery_adds_no_row(wh):
@@ -22,7 +27,10 @@ def test_second_delivery_adds_no_row(wh):
     assert again.duplicates == ["salesforce:006A:2", "salesforce:006A:3"]
     rows = wh.query("SELECT event_id, raw_seq FROM revops.events_raw ORDER BY raw_seq")
     assert [r["event_id"] for r in rows] == [
-        "salesforce:006A:1", "salesforce:006A:2", "salesforce:006A:3"]
+        "salesforce:006A:1",
+        "salesforce:006A:2",
+        "salesforce:006A:3",
+    ]
     assert [r["raw_seq"] for r in rows] == [1, 2, 3]
 
 
@@ -33,8 +41,11 @@ def test_ingest_lines_dead_letters_bad_lines_and_keeps_good_ones(wh):
     assert (report.read, report.new, report.duplicates, report.dead_lettered) == (5, 1, 1, 3)
     assert report.reasons == {"malformed_json": 1, "not_an_object": 1, "unrecognised_event": 1}
     letters = wh.query("SELECT reason, body, detail FROM revops.dead_letters ORDER BY id")
-    assert [r["reason"] for r in letters] == ["malformed_json", "not_an_object",
-                                              "unrecognised_event"]
+    assert [r["reason"] for r in letters] == [
+        "malformed_json",
+        "not_an_object",
+        "unrecognised_event",
+    ]
     assert bytes(letters[0]["body"]) == b"{not json"
     assert orjson.loads(letters[0]["detail"])["line"] == 2
 
@@ -58,6 +69,7 @@ def test_duckdb_memory_limit_is_applied_and_checked(tmp_path):
     with pytest.raises(ConfigError, match="memory limit"):
         connect(f"duckdb:///{tmp_path}/b.duckdb", memory_limit="lots'; DROP")
 
+
 def test_native_line_lands_byte_for_byte_with_its_fields(wh):
     # A Stripe event as sent (spacing, key order and non-ASCII text kept), landed from bytes.
     line = (
@@ -75,7 +87,11 @@ def test_native_line_lands_byte_for_byte_with_its_fields(wh):
     row = rows[0]
     assert row["payload"] == line.decode("utf-8")
     assert (row["event_id"], row["source"], row["type"], row["correlation_id"]) == (
-        "stripe:evt_1", "stripe", "stripe.invoice.paid", "req_9")
+        "stripe:evt_1",
+        "stripe",
+        "stripe.invoice.paid",
+        "req_9",
+    )
     assert row["event_ts"].timestamp() == 1759914000
     assert row["raw_seq"] == 1
 
@@ -94,8 +110,12 @@ def test_stripe_fast_path_reads_what_the_full_reader_reads():
         full = normalize_record(orjson.loads(line))
         assert fast is not None, path.name
         assert (fast.event_id, fast.source, fast.type, fast.event_ts, fast.correlation_id) == (
-            full[0].event_id, full[0].source, full[0].type, full[0].event_ts,
-            full[0].correlation_id), path.name
+            full[0].event_id,
+            full[0].source,
+            full[0].type,
+            full[0].event_ts,
+            full[0].correlation_id,
+        ), path.name
 
 
 def test_odd_stripe_lines_are_read_in_full_and_reported_as_before(wh):

@@ -15,8 +15,7 @@ import orjson
 if TYPE_CHECKING:
     from revops.warehouse.base import Warehouse
 
-AUDIT_COLUMNS = ("at", "actor", "resource", "action", "status", "request_id", "event_id",
-                 "detail")
+AUDIT_COLUMNS = ("at", "actor", "resource", "action", "status", "request_id", "event_id", "detail")
 
 
 def default_actor() -> str:
@@ -46,8 +45,16 @@ class AuditEvent:
     def row(self) -> tuple[Any, ...]:
         """The row in :data:`AUDIT_COLUMNS` order."""
         detail = None if self.detail is None else orjson.dumps(self.detail, default=str).decode()
-        return (self.at or datetime.now(UTC), self.actor, self.resource, self.action,
-                self.status, self.request_id, self.event_id, detail)
+        return (
+            self.at or datetime.now(UTC),
+            self.actor,
+            self.resource,
+            self.action,
+            self.status,
+            self.request_id,
+            self.event_id,
+            detail,
+        )
 
 
 def record(wh: Warehouse, *events: AuditEvent) -> None:
@@ -62,9 +69,21 @@ def record_many(wh: Warehouse, events: Iterable[AuditEvent]) -> None:
         wh.insert_rows("revops.audit_events", AUDIT_COLUMNS, rows)
 
 
-def audit(wh: Warehouse, resource: str, action: str, status: str, *,
-          actor: str | None = None, request_id: str | None = None, event_id: str | None = None,
-          detail: Any = None) -> None:
+def audit(
+    wh: Warehouse,
+    resource: str,
+    action: str,
+    status: str,
+    *,
+    actor: str | None = None,
+    request_id: str | None = None,
+    event_id: str | None = None,
+    detail: Any = None,
+) -> None:
     """Append one audit row."""
-    record(wh, AuditEvent(actor or default_actor(), resource, action, status, request_id,
-                          event_id, detail))
+    record(
+        wh,
+        AuditEvent(
+            actor or default_actor(), resource, action, status, request_id, event_id, detail
+        ),
+    )

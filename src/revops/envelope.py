@@ -45,15 +45,17 @@ def parse_timestamp(value: Any, *, field: str = "event_ts") -> datetime:
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, bool) or value is None:
-        raise EventError(f"{field} is missing or not a timestamp", reason="bad_timestamp",
-                         input=repr(value))
+        raise EventError(
+            f"{field} is missing or not a timestamp", reason="bad_timestamp", input=repr(value)
+        )
     elif isinstance(value, int | float):
         seconds = value / 1000 if abs(value) >= 1e11 else value
         try:
             dt = datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError) as exc:
-            raise EventError(f"{field} is out of range", reason="bad_timestamp",
-                             input=repr(value)) from exc
+            raise EventError(
+                f"{field} is out of range", reason="bad_timestamp", input=repr(value)
+            ) from exc
     elif isinstance(value, str):
         text = value.strip()
         if re.fullmatch(r"-?\d+(\.\d+)?", text):
@@ -61,12 +63,16 @@ def parse_timestamp(value: Any, *, field: str = "event_ts") -> datetime:
         try:
             dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError as exc:
-            raise EventError(f"{field} is not an ISO-8601 timestamp", reason="bad_timestamp",
-                             input=text[:100],
-                             hint="use e.g. 2025-10-08T09:00:00Z") from exc
+            raise EventError(
+                f"{field} is not an ISO-8601 timestamp",
+                reason="bad_timestamp",
+                input=text[:100],
+                hint="use e.g. 2025-10-08T09:00:00Z",
+            ) from exc
     else:
-        raise EventError(f"{field} is not a timestamp", reason="bad_timestamp",
-                         input=repr(value)[:100])
+        raise EventError(
+            f"{field} is not a timestamp", reason="bad_timestamp", input=repr(value)[:100]
+        )
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)

@@ -29,8 +29,11 @@ def test_company_uses_both_stripe_api_shapes_and_cdc_change_types():
     assert versions == {"2024-06-20", "2025-03-31.basil"}
     changes = {e["payload"]["ChangeEventHeader"]["changeType"] for e in events if "payload" in e}
     assert {"CREATE", "UPDATE", "DELETE", "UNDELETE"} <= changes
-    currencies = {e["data"]["object"].get("currency") for e in events
-                  if e.get("type", "").startswith("invoice.")}
+    currencies = {
+        e["data"]["object"].get("currency")
+        for e in events
+        if e.get("type", "").startswith("invoice.")
+    }
     assert currencies == {"jpy", "usd"}
 
 
@@ -41,13 +44,15 @@ def test_demo_summary_matches_the_marts(tmp_path):
     assert result.ingest["duplicates"] > 0
     with connect(result.warehouse_url) as wh:
         raw = wh.query_value("SELECT count(*) FROM revops.events_raw")
-        paid = wh.query_value(
-            "SELECT count(*) FROM revops.mart_won_to_paid WHERE status = 'paid'")
+        paid = wh.query_value("SELECT count(*) FROM revops.mart_won_to_paid WHERE status = 'paid'")
         letters = wh.query("SELECT reason FROM revops.dead_letters ORDER BY id")
     assert raw == result.ingest["new"]
     assert f"paid {paid}" in result.summary
-    assert {r["reason"] for r in letters} == {"malformed_json", "unrecognised_event",
-                                             "missing_field"}
+    assert {r["reason"] for r in letters} == {
+        "malformed_json",
+        "unrecognised_event",
+        "missing_field",
+    }
     assert f"dead letters {len(letters)}" in result.summary
     sent = (tmp_path / "events.ndjson").read_bytes().splitlines()
     assert len(sent) == result.ingest["read"]

@@ -20,8 +20,9 @@ def init(
     """Write a commented starter revops.toml."""
     target = directory / "revops.toml"
     if target.exists() and not force:
-        raise UsageError("revops.toml already exists", input=str(target),
-                         hint="pass --force to overwrite it")
+        raise UsageError(
+            "revops.toml already exists", input=str(target), hint="pass --force to overwrite it"
+        )
     directory.mkdir(parents=True, exist_ok=True)
     text = resources.files("revops.templates").joinpath("revops.toml").read_text("utf-8")
     target.write_text(text, encoding="utf-8")
@@ -44,31 +45,50 @@ def ingest(
     from revops.sources.detect import SOURCE_HINTS
 
     if source is not None and source not in SOURCE_HINTS:
-        raise UsageError(f"unknown --source {source!r}", hint="use one of "
-                         + ", ".join(SOURCE_HINTS))
+        raise UsageError(
+            f"unknown --source {source!r}", hint="use one of " + ", ".join(SOURCE_HINTS)
+        )
     settings = context.settings(ctx)
     max_bytes = int(settings.get("ingest", "max_event_bytes", 1024 * 1024))
     batch = int(settings.get("ingest", "batch_size", 5000))
     known = known_sources(settings)
     with context.warehouse(ctx) as wh:
         if path == "-":
-            report = ingest_lines(wh, sys.stdin.buffer, source=source, name="stdin",  # type: ignore[arg-type]
-                                  batch_size=batch, max_event_bytes=max_bytes,
-                                  known_sources=known)
+            report = ingest_lines(
+                wh,
+                sys.stdin.buffer,
+                source=source,
+                name="stdin",  # type: ignore[arg-type]
+                batch_size=batch,
+                max_event_bytes=max_bytes,
+                known_sources=known,
+            )
         else:
             file = Path(path)
             if not file.is_file():
-                raise UsageError("input file not found", input=path,
-                                 hint="give an NDJSON file or - for standard input")
+                raise UsageError(
+                    "input file not found",
+                    input=path,
+                    hint="give an NDJSON file or - for standard input",
+                )
             with _progress(file) as advance, file.open("rb") as fh:
-                report = ingest_lines(wh, fh, source=source, name=str(file),  # type: ignore[arg-type]
-                                      batch_size=batch, max_event_bytes=max_bytes,
-                                      progress=advance, known_sources=known)
+                report = ingest_lines(
+                    wh,
+                    fh,
+                    source=source,
+                    name=str(file),  # type: ignore[arg-type]
+                    batch_size=batch,
+                    max_event_bytes=max_bytes,
+                    progress=advance,
+                    known_sources=known,
+                )
     if fmt == "json":
         echo(render([report.as_dict()], "json"))
     else:
-        echo(f"read {report.read}  new {report.new}  duplicates {report.duplicates}  "
-             f"dead-lettered {report.dead_lettered}\n")
+        echo(
+            f"read {report.read}  new {report.new}  duplicates {report.duplicates}  "
+            f"dead-lettered {report.dead_lettered}\n"
+        )
         for reason, n in sorted(report.reasons.items()):
             echo(f"  dead letter reason {reason}: {n}\n")
         if report.dead_lettered:

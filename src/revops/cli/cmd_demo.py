@@ -26,7 +26,7 @@ def demo(
         echo(f"\nHTML report: {result.report_html}\n")
     echo(
         "\nExplore further:\n"
-        f"  {env} revops sql \"SELECT * FROM revops.mart_won_to_paid LIMIT 5\"\n"
+        f'  {env} revops sql "SELECT * FROM revops.mart_won_to_paid LIMIT 5"\n'
         f"  {env} revops kpi --date {result.run_date or 'YYYY-MM-DD'}\n"
         f"  {env} revops status\n"
         f"  {env} revops serve        # dashboard on http://127.0.0.1:8787/\n"

@@ -44,8 +44,7 @@ def _command_doc(cmd: Any, path: list[str], out: list[str]) -> None:
     out.append(f"## `{name}`\n")
     out.append(f"`{name} {pieces}`\n")
     out.append(inspect.cleandoc(cmd.help or "") + "\n")
-    params = [p for p in cmd.params if not getattr(p, "hidden", False)
-              and p.name not in ("help",)]
+    params = [p for p in cmd.params if not getattr(p, "hidden", False) and p.name not in ("help",)]
     if params:
         out.extend(_param_line(p) for p in params)
         out.append("")

@@ -58,8 +58,7 @@ def to_table(rows: Sequence[dict[str, Any]], title: str | None = None) -> str:
         table.add_column(name, overflow="fold")
     for r in rows:
         table.add_row(*("" if r[n] is None else str(_plain(r[n])) for n in names))
-    console = Console(file=io.StringIO(), width=200, force_terminal=False,
-                      color_system=None)
+    console = Console(file=io.StringIO(), width=200, force_terminal=False, color_system=None)
     console.print(table)
     text = console.file.getvalue()  # type: ignore[attr-defined]
     return text if rows else (f"{title}: no rows\n" if title else "no rows\n")

@@ -63,8 +63,15 @@ def demo_settings(url: str, workdir: Path, overrides: dict[str, Any] | None = No
     return Settings(data=data, env=env)
 
 
-def run_demo(workdir: Path, *, days: int = 180, seed: int = 7, end: date | None = None,
-             echo: Callable[[str], Any] = print, pipeline: bool = True) -> DemoResult:
+def run_demo(
+    workdir: Path,
+    *,
+    days: int = 180,
+    seed: int = 7,
+    end: date | None = None,
+    echo: Callable[[str], Any] = print,
+    pipeline: bool = True,
+) -> DemoResult:
     """Generate the demo company, land its events in a fresh DuckDB file in ``workdir``, run
     the transforms and (with ``pipeline``) the daily marketing pipeline for ``end``.
 
@@ -89,8 +96,9 @@ def run_demo(workdir: Path, *, days: int = 180, seed: int = 7, end: date | None 
     return result
 
 
-def _revenue_events(wh: Warehouse, workdir: Path, *, days: int, seed: int, end: date,
-                    echo: Callable[[str], Any]) -> dict[str, int]:
+def _revenue_events(
+    wh: Warehouse, workdir: Path, *, days: int, seed: int, end: date, echo: Callable[[str], Any]
+) -> dict[str, int]:
     from revops.demo.company import Company, deliveries
     from revops.ingest.files import ingest_lines
     from revops.transform import run_transform
@@ -99,19 +107,24 @@ def _revenue_events(wh: Warehouse, workdir: Path, *, days: int, seed: int, end: 
     sent = deliveries(events, seed=seed)
     ndjson = workdir / "events.ndjson"
     ndjson.write_bytes(b"\n".join(sent.lines) + b"\n")
-    echo(f"generated {sent.events} Salesforce and Stripe events over {days} days "
-         f"({sent.duplicates} redelivered, {sent.malformed} malformed) → {ndjson}")
+    echo(
+        f"generated {sent.events} Salesforce and Stripe events over {days} days "
+        f"({sent.duplicates} redelivered, {sent.malformed} malformed) → {ndjson}"
+    )
     with ndjson.open("rb") as fh:
         report = ingest_lines(wh, fh, name=str(ndjson), actor="demo")
-    echo(f"ingested: read {report.read}, new {report.new}, duplicates {report.duplicates}, "
-         f"dead-lettered {report.dead_lettered}")
+    echo(
+        f"ingested: read {report.read}, new {report.new}, duplicates {report.duplicates}, "
+        f"dead-lettered {report.dead_lettered}"
+    )
     tr = run_transform(wh, Settings(data={"warehouse": {"url": "demo"}}))
     echo(f"transformed {tr.events} events into facts and revenue marts in {tr.seconds:.2f} s")
     return report.as_dict()
 
 
-def _daily_pipeline(wh: Warehouse, result: DemoResult, *, seed: int, end: date,
-                    echo: Callable[[str], Any]) -> None:
+def _daily_pipeline(
+    wh: Warehouse, result: DemoResult, *, seed: int, end: date, echo: Callable[[str], Any]
+) -> None:
     from revops.dev.ads_api import start_ads_api
     from revops.dev.demo_sources import write_demo_sources
     from revops.pipeline import run_daily
@@ -120,17 +133,25 @@ def _daily_pipeline(wh: Warehouse, result: DemoResult, *, seed: int, end: date,
 
     data_end = end - timedelta(days=1)  # ads settle a day late: a run for D covers to D - 1
     # Nine campaigns: spend of the size a small team runs, so ROAS lands in a readable range.
-    base_url, stop = start_ads_api(seed=seed, days=KPI_WINDOW_DAYS, end=data_end,
-                                   campaign_count=9)
+    base_url, stop = start_ads_api(seed=seed, days=KPI_WINDOW_DAYS, end=data_end, campaign_count=9)
     try:
-        overrides = write_demo_sources(result.workdir / "sources", seed=seed, end=data_end,
-                                       days=KPI_WINDOW_DAYS, ads_base_url=base_url)
+        overrides = write_demo_sources(
+            result.workdir / "sources",
+            seed=seed,
+            end=data_end,
+            days=KPI_WINDOW_DAYS,
+            ads_base_url=base_url,
+        )
         settings = demo_settings(result.warehouse_url, result.workdir, overrides)
-        echo(f"local ads API on {base_url}; CRM {overrides['crm']['url']}; "
-             f"{len(overrides['files'])} sales files")
+        echo(
+            f"local ads API on {base_url}; CRM {overrides['crm']['url']}; "
+            f"{len(overrides['files'])} sales files"
+        )
         # The daily run extracts one day of ads; the demo first backfills the KPI window.
-        ads_rows = sum(extract_ads(wh, settings, data_end - timedelta(days=n)).loaded
-                       for n in range(1, KPI_WINDOW_DAYS))
+        ads_rows = sum(
+            extract_ads(wh, settings, data_end - timedelta(days=n)).loaded
+            for n in range(1, KPI_WINDOW_DAYS)
+        )
         for file in overrides["files"]:
             extract_sales(wh, settings, month=Path(file).stem.removeprefix("sales_"))
         echo(f"backfilled {ads_rows} ad rows for the {KPI_WINDOW_DAYS}-day window")
@@ -151,7 +172,8 @@ def _marketing_summary(wh: Warehouse, end: date, result: DemoResult) -> str:
     tasks = wh.query(
         "SELECT task_id, status, max(attempt) AS attempts FROM revops.task_runs "
         "WHERE run_id = (SELECT run_id FROM revops.pipeline_runs ORDER BY started_at DESC "
-        "LIMIT 1) GROUP BY task_id, status ORDER BY min(started_at), task_id")
+        "LIMIT 1) GROUP BY task_id, status ORDER BY min(started_at), task_id"
+    )
     lines.append("  tasks: " + ", ".join(f"{t['task_id']} {t['status']}" for t in tasks))
     kpis = read_kpis(wh, end)
     for row in sorted(kpis.channels, key=lambda r: -(r.get("roas") or -1)):
@@ -161,7 +183,8 @@ def _marketing_summary(wh: Warehouse, end: date, result: DemoResult) -> str:
             f"  {row['channel']:<10} cost ¥{float(row['ad_cost'] or 0):>12,.0f}  "
             f"revenue ¥{float(row['period_revenue'] or 0):>12,.0f}  "
             f"ROAS {'n/a' if roas is None else f'{roas:,.1f} %':>9}  "
-            f"CAC {'n/a' if cac is None else f'¥{cac:,.0f}':>9}")
+            f"CAC {'n/a' if cac is None else f'¥{cac:,.0f}':>9}"
+        )
     if kpis.summary:
         best = kpis.summary.get("best_channel")
         lines.append(f"  best channel: {best or 'n/a'}")

@@ -19,9 +19,24 @@ from revops.demo import stripe_events as st
 
 STAGES = ("Prospecting", "Qualification", "Proposal/Price Quote", "Negotiation/Review")
 COMPANIES = (
-    "Acme", "Sakura Foods", "Kaze Logistics", "Hikari Labs", "Nami Retail", "Tsubasa Air",
-    "Mori Energy", "Yama Tools", "Sora Media", "Umi Fisheries", "Kumo Cloud", "Hoshi Bank",
-    "Ishi Works", "Taki Travel", "Kawa Textiles", "Fuji Motors", "Aoi Health", "Rin Games",
+    "Acme",
+    "Sakura Foods",
+    "Kaze Logistics",
+    "Hikari Labs",
+    "Nami Retail",
+    "Tsubasa Air",
+    "Mori Energy",
+    "Yama Tools",
+    "Sora Media",
+    "Umi Fisheries",
+    "Kumo Cloud",
+    "Hoshi Bank",
+    "Ishi Works",
+    "Taki Travel",
+    "Kawa Textiles",
+    "Fuji Motors",
+    "Aoi Health",
+    "Rin Games",
 )
 BASIL_SINCE = datetime(2025, 3, 31, tzinfo=UTC)
 
@@ -67,8 +82,9 @@ class Company:
         self.deals: list[Deal] = []
 
     def _sfid(self, prefix: str) -> str:
-        return prefix + "".join(self.rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789")
-                                for _ in range(15))
+        return prefix + "".join(
+            self.rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(15)
+        )
 
     def _at(self, base: datetime, lo_days: float, hi_days: float) -> datetime:
         moment = base + timedelta(days=self.rng.uniform(lo_days, hi_days))
@@ -84,15 +100,28 @@ class Company:
     def _deal(self, n: int) -> None:
         rng = self.rng
         currency = "jpy" if rng.random() < 0.7 else "usd"
-        amount = (rng.randrange(30, 300) * 10_000 if currency == "jpy"
-                  else rng.randrange(50, 500) * 10_000)
+        amount = (
+            rng.randrange(30, 300) * 10_000
+            if currency == "jpy"
+            else rng.randrange(50, 500) * 10_000
+        )
         company = f"{COMPANIES[n % len(COMPANIES)]} {n // len(COMPANIES) + 1}"
         created = self._at(self.start, 0, max(1.0, (self.end - self.start).days - 12))
-        deal = Deal(self._sfid("006"), self._sfid("001"), f"{company} subscription",
-                    currency, amount, created)
+        deal = Deal(
+            self._sfid("006"),
+            self._sfid("001"),
+            f"{company} subscription",
+            currency,
+            amount,
+            created,
+        )
         self.deals.append(deal)
-        self.timeline.add(created, sf.opportunity_event(self.clock, "CREATE", deal.opp_id,
-                                                        created, self._fields(deal, STAGES[0])))
+        self.timeline.add(
+            created,
+            sf.opportunity_event(
+                self.clock, "CREATE", deal.opp_id, created, self._fields(deal, STAGES[0])
+            ),
+        )
         at = created
         for stage in STAGES[1:]:
             at = self._at(at, 2, 12)
@@ -102,23 +131,33 @@ class Company:
             if stage == "Negotiation/Review" and rng.random() < 0.3:
                 deal.amount = int(deal.amount * rng.choice((0.9, 1.1, 1.2)))
                 changes["Amount"] = _major(deal.amount, currency)
-            self.timeline.add(at, sf.opportunity_event(self.clock, "UPDATE", deal.opp_id, at,
-                                                       changes))
+            self.timeline.add(
+                at, sf.opportunity_event(self.clock, "UPDATE", deal.opp_id, at, changes)
+            )
         at = self._at(at, 2, 10)
         if at >= self.end:
             return
         won = rng.random() < 0.62
         stage = "Closed Won" if won else "Closed Lost"
-        self.timeline.add(at, sf.opportunity_event(
-            self.clock, "UPDATE", deal.opp_id, at,
-            {"StageName": stage, "CloseDate": at.date().isoformat()}))
+        self.timeline.add(
+            at,
+            sf.opportunity_event(
+                self.clock,
+                "UPDATE",
+                deal.opp_id,
+                at,
+                {"StageName": stage, "CloseDate": at.date().isoformat()},
+            ),
+        )
         if n % 23 == 7:  # deleted by mistake and restored
             gone = self._at(at, 0.1, 1)
-            self.timeline.add(gone, sf.opportunity_event(self.clock, "DELETE", deal.opp_id,
-                                                         gone, {}))
+            self.timeline.add(
+                gone, sf.opportunity_event(self.clock, "DELETE", deal.opp_id, gone, {})
+            )
             back = self._at(gone, 0.1, 1)
-            self.timeline.add(back, sf.opportunity_event(self.clock, "UNDELETE", deal.opp_id,
-                                                         back, {}))
+            self.timeline.add(
+                back, sf.opportunity_event(self.clock, "UNDELETE", deal.opp_id, back, {})
+            )
         if won:
             deal.won_at = at
             if n % 29 == 11:  # won, but billing has not started yet
@@ -126,10 +165,14 @@ class Company:
             self._billing(deal, n)
 
     def _fields(self, deal: Deal, stage: str) -> dict[str, Any]:
-        return {"Name": deal.name, "AccountId": deal.account_id,
-                "Amount": _major(deal.amount, deal.currency),
-                "CurrencyIsoCode": deal.currency.upper(), "StageName": stage,
-                "CloseDate": (deal.created + timedelta(days=45)).date().isoformat()}
+        return {
+            "Name": deal.name,
+            "AccountId": deal.account_id,
+            "Amount": _major(deal.amount, deal.currency),
+            "CurrencyIsoCode": deal.currency.upper(),
+            "StageName": stage,
+            "CloseDate": (deal.created + timedelta(days=45)).date().isoformat(),
+        }
 
     def _billing(self, deal: Deal, n: int) -> None:
         rng = self.rng
@@ -140,18 +183,41 @@ class Company:
         created = self._at(deal.won_at, -4 if prepaid else 0, -3 if prepaid else 1)
         legacy = rng.random() < 0.3 or created < BASIL_SINCE
         api = st.LEGACY if legacy else st.BASIL
-        self.timeline.add(created, st.event(self.ids, "customer.created", st.customer(
-            cus_id, email, deal.name.split(" subscription")[0], deal.account_id, created,
-            deal.currency), created, api))
+        self.timeline.add(
+            created,
+            st.event(
+                self.ids,
+                "customer.created",
+                st.customer(
+                    cus_id,
+                    email,
+                    deal.name.split(" subscription")[0],
+                    deal.account_id,
+                    created,
+                    deal.currency,
+                ),
+                created,
+                api,
+            ),
+        )
         annual = rng.random() < 0.2
         interval = "year" if annual else "month"
         unit = deal.amount if annual else max(1, deal.amount // 12)
         price_id = self.ids.new("price")
-        self.timeline.add(created, st.event(self.ids, "price.created", st.price(
-            price_id, deal.currency, unit, interval, created), created, api))
+        self.timeline.add(
+            created,
+            st.event(
+                self.ids,
+                "price.created",
+                st.price(price_id, deal.currency, unit, interval, created),
+                created,
+                api,
+            ),
+        )
         sub_id = self.ids.new("sub")
-        behaviour = rng.choices(["good", "late", "churn", "overdue", "upgrade", "pause"],
-                                [50, 14, 10, 10, 10, 6])[0]
+        behaviour = rng.choices(
+            ["good", "late", "churn", "overdue", "upgrade", "pause"], [50, 14, 10, 10, 10, 6]
+        )[0]
         period_start = created
         months = 0
         while period_start < self.end:
@@ -165,15 +231,39 @@ class Company:
                 continue
             if behaviour == "upgrade" and months == 4:
                 unit = int(unit * 1.5)
-            self._invoice(deal, cus_id, email, unit, (period_start, period_end), price_id,
-                          interval, sub_id, api, behaviour, months, prepaid and months == 1,
-                          partial=n % 19 == 5 and months == 1)
+            self._invoice(
+                deal,
+                cus_id,
+                email,
+                unit,
+                (period_start, period_end),
+                price_id,
+                interval,
+                sub_id,
+                api,
+                behaviour,
+                months,
+                prepaid and months == 1,
+                partial=n % 19 == 5 and months == 1,
+            )
             period_start = period_end
 
-    def _invoice(self, deal: Deal, cus_id: str, email: str, amount: int,
-                 period: tuple[datetime, datetime], price_id: str, interval: str, sub_id: str,
-                 api: str, behaviour: str, month: int, prepaid: bool,
-                 partial: bool = False) -> None:
+    def _invoice(
+        self,
+        deal: Deal,
+        cus_id: str,
+        email: str,
+        amount: int,
+        period: tuple[datetime, datetime],
+        price_id: str,
+        interval: str,
+        sub_id: str,
+        api: str,
+        behaviour: str,
+        month: int,
+        prepaid: bool,
+        partial: bool = False,
+    ) -> None:
         rng = self.rng
         created = period[0]
         if created >= self.end:
@@ -182,22 +272,39 @@ class Company:
         opp = deal.opp_id if month == 1 and rng.random() < 0.7 else None
         finalized = created + timedelta(hours=1)
         due = finalized + timedelta(days=30)
-        common = {"inv_id": inv_id, "cus_id": cus_id, "email": email,
-                  "currency": deal.currency, "amount": amount, "created": created,
-                  "period": period, "price_id": price_id, "interval": interval,
-                  "sub_id": sub_id, "due": due, "opportunity_id": opp, "api_version": api,
-                  "line_id": self.ids.new("il")}
+        common = {
+            "inv_id": inv_id,
+            "cus_id": cus_id,
+            "email": email,
+            "currency": deal.currency,
+            "amount": amount,
+            "created": created,
+            "period": period,
+            "price_id": price_id,
+            "interval": interval,
+            "sub_id": sub_id,
+            "due": due,
+            "opportunity_id": opp,
+            "api_version": api,
+            "line_id": self.ids.new("il"),
+        }
 
         def emit(type_: str, at: datetime, **state: Any) -> None:
             if at < self.end:
-                self.timeline.add(at, st.event(self.ids, type_, st.invoice(**common, **state),
-                                               at, api))
+                self.timeline.add(
+                    at, st.event(self.ids, type_, st.invoice(**common, **state), at, api)
+                )
 
         emit("invoice.created", created, status="draft")
         emit("invoice.finalized", finalized, status="open", finalized_at=finalized)
         if partial:  # half paid by bank transfer, the rest still open
-            emit("invoice.updated", finalized + timedelta(days=5), status="open",
-                 finalized_at=finalized, amount_paid=amount // 2)
+            emit(
+                "invoice.updated",
+                finalized + timedelta(days=5),
+                status="open",
+                finalized_at=finalized,
+                amount_paid=amount // 2,
+            )
             return
         if prepaid:
             delay = 0.2
@@ -212,18 +319,32 @@ class Company:
                 voided = finalized + timedelta(days=rng.uniform(50, 70))
                 kind = "invoice.marked_uncollectible" if month == 4 else "invoice.voided"
                 status = "uncollectible" if month == 4 else "void"
-                emit(kind, voided, status=status, finalized_at=finalized,
-                     voided_at=voided if status == "void" else None,
-                     uncollectible_at=voided if status == "uncollectible" else None)
+                emit(
+                    kind,
+                    voided,
+                    status=status,
+                    finalized_at=finalized,
+                    voided_at=voided if status == "void" else None,
+                    uncollectible_at=voided if status == "uncollectible" else None,
+                )
             elif month == 3 and amount > 1:
                 part = finalized + timedelta(days=10)
-                emit("invoice.updated", part, status="open", finalized_at=finalized,
-                     amount_paid=amount // 2)
+                emit(
+                    "invoice.updated",
+                    part,
+                    status="open",
+                    finalized_at=finalized,
+                    amount_paid=amount // 2,
+                )
             return
         paid = finalized + timedelta(days=delay)
         paid = paid.replace(microsecond=0)
-        state = {"status": "paid", "finalized_at": finalized, "paid_at": paid,
-                 "amount_paid": amount}
+        state = {
+            "status": "paid",
+            "finalized_at": finalized,
+            "paid_at": paid,
+            "amount_paid": amount,
+        }
         emit("invoice.paid", paid, **state)
         emit("invoice.payment_succeeded", paid, **state)
         emit("invoice.updated", paid, **state)
@@ -267,8 +388,14 @@ def deliveries(events: list[dict[str, Any]], *, seed: int) -> Deliveries:
     bad = [
         b'{"id": "evt_truncated", "object": "event", "type": "invoice.paid", "data": {',
         b'{"hello": "not an event"}',
-        orjson.dumps({"id": "evt_nocreated", "object": "event", "type": "invoice.paid",
-                      "data": {"object": {"id": "in_x", "object": "invoice"}}}),
+        orjson.dumps(
+            {
+                "id": "evt_nocreated",
+                "object": "event",
+                "type": "invoice.paid",
+                "data": {"object": {"id": "in_x", "object": "invoice"}},
+            }
+        ),
     ]
     for line in bad:
         lines.insert(rng.randrange(len(lines) + 1), line)

@@ -27,8 +27,14 @@ class StripeIds:
         return prefix + "_1" + "".join(self.rng.choice(self.ALPHABET) for _ in range(23))
 
 
-def event(ids: StripeIds, type_: str, obj: dict[str, Any], at: datetime, api_version: str,
-          previous: dict[str, Any] | None = None) -> dict[str, Any]:
+def event(
+    ids: StripeIds,
+    type_: str,
+    obj: dict[str, Any],
+    at: datetime,
+    api_version: str,
+    previous: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A Stripe event object wrapping ``obj``."""
     data: dict[str, Any] = {"object": obj}
     if previous:
@@ -46,12 +52,18 @@ def event(ids: StripeIds, type_: str, obj: dict[str, Any], at: datetime, api_ver
     }
 
 
-def customer(cus_id: str, email: str, name: str, account_id: str, created: datetime,
-             currency: str) -> dict[str, Any]:
+def customer(
+    cus_id: str, email: str, name: str, account_id: str, created: datetime, currency: str
+) -> dict[str, Any]:
     """A Stripe customer carrying the Salesforce account id in its metadata."""
     return {
-        "id": cus_id, "object": "customer", "created": _ts(created), "currency": currency,
-        "email": email, "name": name, "livemode": False,
+        "id": cus_id,
+        "object": "customer",
+        "created": _ts(created),
+        "currency": currency,
+        "email": email,
+        "name": name,
+        "livemode": False,
         "metadata": {"sf_account_id": account_id},
     }
 
@@ -83,38 +95,69 @@ def invoice(
     the price id only on lines)."""
     start, end = _ts(period[0]), _ts(period[1])
     line: dict[str, Any] = {
-        "id": line_id, "object": "line_item", "amount": amount, "currency": currency,
-        "description": f"1 × Plan ({interval}ly)", "livemode": False,
-        "period": {"start": start, "end": end}, "quantity": 1,
+        "id": line_id,
+        "object": "line_item",
+        "amount": amount,
+        "currency": currency,
+        "description": f"1 × Plan ({interval}ly)",
+        "livemode": False,
+        "period": {"start": start, "end": end},
+        "quantity": 1,
     }
     inv: dict[str, Any] = {
-        "id": inv_id, "object": "invoice", "customer": cus_id, "customer_email": email,
-        "currency": currency, "amount_due": amount, "amount_paid": amount_paid,
-        "amount_remaining": amount - amount_paid, "status": status,
-        "created": _ts(created), "due_date": _ts(due), "collection_method":
-        "send_invoice" if due else "charge_automatically",
-        "period_start": start, "period_end": end, "livemode": False,
+        "id": inv_id,
+        "object": "invoice",
+        "customer": cus_id,
+        "customer_email": email,
+        "currency": currency,
+        "amount_due": amount,
+        "amount_paid": amount_paid,
+        "amount_remaining": amount - amount_paid,
+        "status": status,
+        "created": _ts(created),
+        "due_date": _ts(due),
+        "collection_method": "send_invoice" if due else "charge_automatically",
+        "period_start": start,
+        "period_end": end,
+        "livemode": False,
         "metadata": {"opportunity_id": opportunity_id} if opportunity_id else {},
         "status_transitions": {
-            "finalized_at": _ts(finalized_at), "paid_at": _ts(paid_at),
-            "voided_at": _ts(voided_at), "marked_uncollectible_at": _ts(uncollectible_at),
+            "finalized_at": _ts(finalized_at),
+            "paid_at": _ts(paid_at),
+            "voided_at": _ts(voided_at),
+            "marked_uncollectible_at": _ts(uncollectible_at),
         },
         "lines": {"object": "list", "data": [line], "has_more": False, "total_count": 1},
     }
     if api_version == BASIL:
-        line["pricing"] = {"type": "price_details",
-                           "price_details": {"price": price_id, "product": "prod_demo"}}
-        line["parent"] = {"type": "subscription_item_details",
-                          "subscription_item_details": {"subscription": sub_id,
-                                                        "subscription_item": "si_demo"}}
-        inv["parent"] = {"type": "subscription_details",
-                         "subscription_details": {"subscription": sub_id, "metadata": {}}}
+        line["pricing"] = {
+            "type": "price_details",
+            "price_details": {"price": price_id, "product": "prod_demo"},
+        }
+        line["parent"] = {
+            "type": "subscription_item_details",
+            "subscription_item_details": {"subscription": sub_id, "subscription_item": "si_demo"},
+        }
+        inv["parent"] = {
+            "type": "subscription_details",
+            "subscription_details": {"subscription": sub_id, "metadata": {}},
+        }
     else:
         recurring = {"interval": interval, "interval_count": 1}
-        line["price"] = {"id": price_id, "object": "price", "recurring": recurring,
-                         "unit_amount": amount, "currency": currency}
-        line["plan"] = {"id": price_id, "object": "plan", "interval": interval,
-                        "interval_count": 1, "amount": amount}
+        line["price"] = {
+            "id": price_id,
+            "object": "price",
+            "recurring": recurring,
+            "unit_amount": amount,
+            "currency": currency,
+        }
+        line["plan"] = {
+            "id": price_id,
+            "object": "plan",
+            "interval": interval,
+            "interval_count": 1,
+            "amount": amount,
+        }
         line["type"] = "subscription"
         line["subscription"] = sub_id
         inv["paid"] = status == "paid"
@@ -123,12 +166,19 @@ def invoice(
     return inv
 
 
-def price(price_id: str, currency: str, amount: int, interval: str,
-          created: datetime) -> dict[str, Any]:
+def price(
+    price_id: str, currency: str, amount: int, interval: str, created: datetime
+) -> dict[str, Any]:
     """A recurring price (so revops learns the interval for basil invoice lines)."""
     return {
-        "id": price_id, "object": "price", "active": True, "currency": currency,
-        "created": _ts(created), "unit_amount": amount, "type": "recurring",
+        "id": price_id,
+        "object": "price",
+        "active": True,
+        "currency": currency,
+        "created": _ts(created),
+        "unit_amount": amount,
+        "type": "recurring",
         "recurring": {"interval": interval, "interval_count": 1, "usage_type": "licensed"},
-        "product": "prod_demo", "livemode": False,
+        "product": "prod_demo",
+        "livemode": False,
     }

@@ -31,8 +31,9 @@ def dead_letter(
     request_id: str | None = None,
 ) -> int:
     """Store one dead letter and its audit row; returns the dead letter's id."""
-    return dead_letter_many(wh, [(source, reason, body, detail)], actor=actor,
-                            request_id=request_id)[0]
+    return dead_letter_many(
+        wh, [(source, reason, body, detail)], actor=actor, request_id=request_id
+    )[0]
 
 
 def dead_letter_many(
@@ -58,11 +59,20 @@ def dead_letter_many(
                     raw = raw[:MAX_BODY_BYTES]
                     info["truncated"] = True
             letter_id = int(wh.query_value("SELECT nextval('revops.dead_letters_id_seq')"))
-            rows.append((letter_id, now, source, reason, raw,
-                         orjson.dumps(info, default=str).decode()))
-            audits.append(AuditEvent(actor or default_actor(), "dead_letters", "dead_letter",
-                                     "failed", request_id, None,
-                                     {"id": letter_id, "source": source, "reason": reason}))
+            rows.append(
+                (letter_id, now, source, reason, raw, orjson.dumps(info, default=str).decode())
+            )
+            audits.append(
+                AuditEvent(
+                    actor or default_actor(),
+                    "dead_letters",
+                    "dead_letter",
+                    "failed",
+                    request_id,
+                    None,
+                    {"id": letter_id, "source": source, "reason": reason},
+                )
+            )
         wh.insert_rows("revops.dead_letters", DEAD_LETTER_COLUMNS, rows)
         record(wh, *audits)
     return [r[0] for r in rows]

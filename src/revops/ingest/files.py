@@ -46,18 +46,28 @@ class IngestReport:
 
     def as_dict(self) -> dict[str, Any]:
         """The counts as plain data."""
-        return {"read": self.read, "new": self.new, "duplicates": self.duplicates,
-                "dead_lettered": self.dead_lettered, "reasons": dict(self.reasons)}
+        return {
+            "read": self.read,
+            "new": self.new,
+            "duplicates": self.duplicates,
+            "dead_lettered": self.dead_lettered,
+            "reasons": dict(self.reasons),
+        }
 
 
-def parse_line(line: bytes, source: SourceHint | None,
-               max_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-               known_sources: frozenset[str] | None = KNOWN_SOURCES) -> list[LandItem]:
+def parse_line(
+    line: bytes,
+    source: SourceHint | None,
+    max_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    known_sources: frozenset[str] | None = KNOWN_SOURCES,
+) -> list[LandItem]:
     """The land items of one NDJSON line; raises :class:`EventError` with a reason."""
     if len(line) > max_bytes:
-        raise EventError(f"event is {len(line)} bytes, above the limit of {max_bytes}",
-                         reason="oversized",
-                         hint="raise [ingest] max_event_bytes if such events are expected")
+        raise EventError(
+            f"event is {len(line)} bytes, above the limit of {max_bytes}",
+            reason="oversized",
+            hint="raise [ingest] max_event_bytes if such events are expected",
+        )
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
@@ -104,9 +114,17 @@ def ingest_lines(
     Idempotent: ingesting the same input twice lands nothing new the second time.
     """
     with _cyclic_gc_paused():
-        return _ingest(wh, lines, source=source, name=name, batch_size=batch_size,
-                       max_event_bytes=max_event_bytes, actor=actor, progress=progress,
-                       known_sources=known_sources)
+        return _ingest(
+            wh,
+            lines,
+            source=source,
+            name=name,
+            batch_size=batch_size,
+            max_event_bytes=max_event_bytes,
+            actor=actor,
+            progress=progress,
+            known_sources=known_sources,
+        )
 
 
 def _ingest(
@@ -155,8 +173,14 @@ def _ingest(
         except EventError as exc:
             report.dead_lettered += 1
             report.reasons[exc.reason] = report.reasons.get(exc.reason, 0) + 1
-            letters.append((source or _guess_source(line), exc.reason, line,
-                            {"file": name, "line": number, "error": exc.message}))
+            letters.append(
+                (
+                    source or _guess_source(line),
+                    exc.reason,
+                    line,
+                    {"file": name, "line": number, "error": exc.message},
+                )
+            )
         if len(batch) >= batch_size or len(letters) >= 1000:
             flush()
         if progress is not None:

@@ -21,8 +21,16 @@ from revops.envelope import Envelope
 if TYPE_CHECKING:
     from revops.warehouse.base import Warehouse
 
-RAW_COLUMNS = ("event_id", "source", "type", "event_ts", "payload", "correlation_id",
-               "inserted_at", "raw_seq")
+RAW_COLUMNS = (
+    "event_id",
+    "source",
+    "type",
+    "event_ts",
+    "payload",
+    "correlation_id",
+    "inserted_at",
+    "raw_seq",
+)
 SEQ_STATE = "events_raw.seq"
 LOCK_NAME = "revops.events_raw"
 
@@ -106,8 +114,16 @@ def _insert_raw(wh: Warehouse, fresh: list[LandItem], first: int, now: datetime)
     insert_arrow = getattr(wh, "insert_arrow", None)
     if insert_arrow is None:
         rows = [
-            (i.envelope.event_id, i.envelope.source, i.envelope.type, i.envelope.event_ts,
-             i.payload_json(), i.envelope.correlation_id, now, first + n)
+            (
+                i.envelope.event_id,
+                i.envelope.source,
+                i.envelope.type,
+                i.envelope.event_ts,
+                i.payload_json(),
+                i.envelope.correlation_id,
+                now,
+                first + n,
+            )
             for n, i in enumerate(fresh)
         ]
         wh.insert_rows("revops.events_raw", RAW_COLUMNS, rows)
@@ -116,16 +132,18 @@ def _insert_raw(wh: Warehouse, fresh: list[LandItem], first: int, now: datetime)
 
     envs = [i.envelope for i in fresh]
     ts = pa.timestamp("us", tz="UTC")
-    table = pa.table({
-        "event_id": pa.array([e.event_id for e in envs], pa.string()),
-        "source": pa.array([e.source for e in envs], pa.string()),
-        "type": pa.array([e.type for e in envs], pa.string()),
-        "event_ts": pa.array([e.event_ts for e in envs], ts),
-        "payload": pa.array([i.payload_utf8() for i in fresh], pa.binary()).cast(pa.string()),
-        "correlation_id": pa.array([e.correlation_id for e in envs], pa.string()),
-        "inserted_at": pa.array([now] * len(envs), ts),
-        "raw_seq": pa.array(range(first, first + len(envs)), pa.int64()),
-    })
+    table = pa.table(
+        {
+            "event_id": pa.array([e.event_id for e in envs], pa.string()),
+            "source": pa.array([e.source for e in envs], pa.string()),
+            "type": pa.array([e.type for e in envs], pa.string()),
+            "event_ts": pa.array([e.event_ts for e in envs], ts),
+            "payload": pa.array([i.payload_utf8() for i in fresh], pa.binary()).cast(pa.string()),
+            "correlation_id": pa.array([e.correlation_id for e in envs], pa.string()),
+            "inserted_at": pa.array([now] * len(envs), ts),
+            "raw_seq": pa.array(range(first, first + len(envs)), pa.int64()),
+        }
+    )
     insert_arrow("revops.events_raw", table)
 
 
@@ -162,9 +180,16 @@ def land_envelopes(
         if fresh:
             _insert_raw(wh, fresh, reserve_seq(wh, len(fresh)), datetime.now(UTC))
         if audit:
-            record(wh, AuditEvent(
-                actor or default_actor(), "events_raw", "land", "ok", request_id,
-                result.new[0] if len(result.new) == 1 else None,
-                {"new": len(result.new), "duplicates": len(result.duplicates)},
-            ))
+            record(
+                wh,
+                AuditEvent(
+                    actor or default_actor(),
+                    "events_raw",
+                    "land",
+                    "ok",
+                    request_id,
+                    result.new[0] if len(result.new) == 1 else None,
+                    {"new": len(result.new), "duplicates": len(result.duplicates)},
+                ),
+            )
     return result

@@ -22,47 +22,59 @@ def is_envelope(obj: Any) -> bool:
     return isinstance(obj, dict) and {"source", "type", "payload"} <= obj.keys()
 
 
-def normalize_envelope(obj: dict[str, Any],
-                       known_sources: frozenset[str] | None = KNOWN_SOURCES) -> Envelope:
+def normalize_envelope(
+    obj: dict[str, Any], known_sources: frozenset[str] | None = KNOWN_SOURCES
+) -> Envelope:
     """Validate a neutral envelope; without ``event_id`` one is derived from its content.
 
     When ``known_sources`` is given, a source outside it is refused (reason
     ``unknown_source``).
     """
     data = dict(obj)
-    if (known_sources is not None and isinstance(data.get("source"), str)
-            and data["source"] not in known_sources):
-        raise EventError(f"unknown source {data['source']!r}", reason="unknown_source",
-                         input=str(data["source"])[:60],
-                         hint="known sources: " + ", ".join(sorted(known_sources))
-                         + " (the list is [ingest] allowed_sources)")
+    if (
+        known_sources is not None
+        and isinstance(data.get("source"), str)
+        and data["source"] not in known_sources
+    ):
+        raise EventError(
+            f"unknown source {data['source']!r}",
+            reason="unknown_source",
+            input=str(data["source"])[:60],
+            hint="known sources: "
+            + ", ".join(sorted(known_sources))
+            + " (the list is [ingest] allowed_sources)",
+        )
     if not data.get("event_id"):
         from revops.envelope import content_event_id
 
         source = data.get("source")
         if not isinstance(source, str):
             raise EventError("envelope has no source", reason="invalid_envelope")
-        data["event_id"] = content_event_id(source, {k: v for k, v in data.items()
-                                                     if k not in ("event_id", "correlation_id")})
+        data["event_id"] = content_event_id(
+            source, {k: v for k, v in data.items() if k not in ("event_id", "correlation_id")}
+        )
     try:
         return Envelope.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "envelope"
-        raise EventError(f"invalid envelope: {where}: {first['msg']}", reason="invalid_envelope",
-                         input=where) from exc
+        raise EventError(
+            f"invalid envelope: {where}: {first['msg']}", reason="invalid_envelope", input=where
+        ) from exc
 
 
-def normalize_record(obj: Any, source: SourceHint | None = None,
-                     known_sources: frozenset[str] | None = KNOWN_SOURCES) -> list[Envelope]:
+def normalize_record(
+    obj: Any, source: SourceHint | None = None, known_sources: frozenset[str] | None = KNOWN_SOURCES
+) -> list[Envelope]:
     """Envelopes for one decoded JSON record; ``source`` forces how it is read.
 
     Raises :class:`EventError` (``reason`` ``unrecognised_event`` and others) for anything that
     is not a recognisable event.
     """
     if not isinstance(obj, dict):
-        raise EventError(f"an event must be a JSON object, got {type(obj).__name__}",
-                         reason="not_an_object")
+        raise EventError(
+            f"an event must be a JSON object, got {type(obj).__name__}", reason="not_an_object"
+        )
     if source in (None, "envelope") and is_envelope(obj):
         return [normalize_envelope(obj, known_sources)]
     if source in (None, "stripe") and is_stripe_event(obj):
@@ -78,6 +90,9 @@ def normalize_record(obj: Any, source: SourceHint | None = None,
         "envelope": "a neutral envelope {source, type, event_ts, event_id, payload}",
     }[source]
     keys = ", ".join(sorted(obj)[:8])
-    raise EventError(f"not a recognisable event: expected {expected}", reason="unrecognised_event",
-                     input=f"keys: {keys}",
-                     hint="pass --source to force how lines are read" if source is None else None)
+    raise EventError(
+        f"not a recognisable event: expected {expected}",
+        reason="unrecognised_event",
+        input=f"keys: {keys}",
+        hint="pass --source to force how lines are read" if source is None else None,
+    )

@@ -67,8 +67,9 @@ def _as_int(value: Any, name: str) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError) as exc:
-        raise EventError(f"{name} is not an integer", reason="bad_field",
-                         input=repr(value)[:60]) from exc
+        raise EventError(
+            f"{name} is not an integer", reason="bad_field", input=repr(value)[:60]
+        ) from exc
 
 
 def normalize_cdc_event(obj: dict[str, Any]) -> list[Envelope]:
@@ -79,33 +80,49 @@ def normalize_cdc_event(obj: dict[str, Any]) -> list[Envelope]:
     _, header, replay = cdc_header(obj)
     change = str(header.get("changeType") or "").upper()
     if change not in CHANGE_ACTIONS:
-        raise EventError("unknown CDC changeType", reason="bad_field",
-                         input=repr(header.get("changeType")),
-                         hint="expected one of " + ", ".join(sorted(CHANGE_ACTIONS)))
+        raise EventError(
+            "unknown CDC changeType",
+            reason="bad_field",
+            input=repr(header.get("changeType")),
+            hint="expected one of " + ", ".join(sorted(CHANGE_ACTIONS)),
+        )
     entity = header.get("entityName")
     if not isinstance(entity, str) or not entity:
-        raise EventError("CDC header has no entityName", reason="missing_field",
-                         input="ChangeEventHeader.entityName")
+        raise EventError(
+            "CDC header has no entityName",
+            reason="missing_field",
+            input="ChangeEventHeader.entityName",
+        )
     if "commitTimestamp" not in header:
-        raise EventError("CDC header has no commitTimestamp", reason="missing_field",
-                         input="ChangeEventHeader.commitTimestamp")
+        raise EventError(
+            "CDC header has no commitTimestamp",
+            reason="missing_field",
+            input="ChangeEventHeader.commitTimestamp",
+        )
     event_ts = parse_timestamp(header["commitTimestamp"], field="commitTimestamp")
     commit = _as_int(header.get("commitNumber"), "commitNumber")
     sequence = _as_int(header.get("sequenceNumber"), "sequenceNumber")
     replay_key = str(replay) if replay not in (None, "") else None
     if replay_key is None and commit is None:
-        raise EventError("CDC event has neither a replay id nor a commitNumber",
-                         reason="missing_field", input="ChangeEventHeader.commitNumber")
+        raise EventError(
+            "CDC event has neither a replay id nor a commitNumber",
+            reason="missing_field",
+            input="ChangeEventHeader.commitNumber",
+        )
     if replay_key is None:
         replay_key = str(commit) + (f".{sequence}" if sequence and sequence > 1 else "")
     record_ids = header.get("recordIds") or []
     if not isinstance(record_ids, list):
-        raise EventError("CDC recordIds is not a list", reason="bad_field",
-                         input=repr(record_ids)[:60])
+        raise EventError(
+            "CDC recordIds is not a list", reason="bad_field", input=repr(record_ids)[:60]
+        )
     if not record_ids:
         if change != "GAP_OVERFLOW":
-            raise EventError("CDC event names no recordIds", reason="missing_field",
-                             input="ChangeEventHeader.recordIds")
+            raise EventError(
+                "CDC event names no recordIds",
+                reason="missing_field",
+                input="ChangeEventHeader.recordIds",
+            )
         record_ids = [WILDCARD_RECORD]
     type_ = f"salesforce.{entity.lower().removesuffix('changeevent')}.{CHANGE_ACTIONS[change]}"
     correlation = header.get("transactionKey")

@@ -31,15 +31,25 @@ def normalize_stripe_event(obj: dict[str, Any]) -> Envelope:
     """
     event_id = obj.get("id")
     if not isinstance(event_id, str) or not event_id:
-        raise EventError("Stripe event has no id", reason="missing_field", input="id",
-                         hint="a Stripe event carries 'id': 'evt_…'")
+        raise EventError(
+            "Stripe event has no id",
+            reason="missing_field",
+            input="id",
+            hint="a Stripe event carries 'id': 'evt_…'",
+        )
     data = obj.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
-        raise EventError("Stripe event has no data.object", reason="missing_field",
-                         input=f"{event_id}: data.object")
+        raise EventError(
+            "Stripe event has no data.object",
+            reason="missing_field",
+            input=f"{event_id}: data.object",
+        )
     if "created" not in obj:
-        raise EventError("Stripe event has no 'created' time", reason="missing_field",
-                         input=f"{event_id}: created")
+        raise EventError(
+            "Stripe event has no 'created' time",
+            reason="missing_field",
+            input=f"{event_id}: created",
+        )
     request = obj.get("request")
     correlation = request.get("id") if isinstance(request, dict) else None
     return Envelope.model_construct(

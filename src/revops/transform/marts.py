@@ -72,8 +72,17 @@ def refresh_won_to_paid(wh: Warehouse, scope: KeySet) -> None:
 CUSTOMER_MONTH_COLUMNS = {
     "mrr_customer_monthly": ("customer_id", "currency", "month", "month_no", "mrr"),
     "nrr_customer_movement": (
-        "customer_id", "currency", "month", "prev_mrr", "mrr", "new", "expansion",
-        "contraction", "churn", "reactivation", "retained",
+        "customer_id",
+        "currency",
+        "month",
+        "prev_mrr",
+        "mrr",
+        "new",
+        "expansion",
+        "contraction",
+        "churn",
+        "reactivation",
+        "retained",
     ),
 }
 CUSTOMER_MONTH_KEY = ("customer_id", "currency", "month")

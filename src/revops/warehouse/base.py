@@ -139,8 +139,7 @@ class Warehouse(ABC):
 
     def _named_lock(self, name: str) -> threading.Lock:
         with _NAMED_GUARD:
-            return self.__dict__.setdefault("_named_locks", {}).setdefault(
-                name, threading.Lock())
+            return self.__dict__.setdefault("_named_locks", {}).setdefault(name, threading.Lock())
 
     def __enter__(self) -> Warehouse:
         return self
@@ -199,8 +198,12 @@ def open_warehouse(settings: Any, *, read_only: bool = False, ensure: bool = Tru
 
     password = settings.secret("warehouse", "password")
     memory_limit = settings.get("warehouse", "memory_limit") or None
-    wh = connect(settings.warehouse_url, password=password, read_only=read_only,
-                 memory_limit=str(memory_limit) if memory_limit else None)
+    wh = connect(
+        settings.warehouse_url,
+        password=password,
+        read_only=read_only,
+        memory_limit=str(memory_limit) if memory_limit else None,
+    )
     if ensure and not read_only:
         ensure_schema(wh)
     return wh

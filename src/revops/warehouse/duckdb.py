@@ -22,8 +22,10 @@ CATALOG = "warehouse"
 def duckdb_path(url: str) -> str:
     """The file path in a ``duckdb:///…`` URL (``duckdb:////abs`` for absolute paths)."""
     if not url.startswith("duckdb:///"):
-        raise ConfigError("a DuckDB URL reads duckdb:///relative/path.duckdb or "
-                          "duckdb:////absolute/path.duckdb", input=url)
+        raise ConfigError(
+            "a DuckDB URL reads duckdb:///relative/path.duckdb or duckdb:////absolute/path.duckdb",
+            input=url,
+        )
     path = url[len("duckdb:///") :]
     return path or "revops.duckdb"
 
@@ -31,16 +33,19 @@ def duckdb_path(url: str) -> str:
 class DuckDBWarehouse(Warehouse):
     """A DuckDB file; threads share one database through per-thread cursors."""
 
-    capabilities = Capabilities(dialect="duckdb", single_writer=True, supports_merge=True,
-                                advisory_locks=False)
+    capabilities = Capabilities(
+        dialect="duckdb", single_writer=True, supports_merge=True, advisory_locks=False
+    )
 
-    def __init__(self, url: str, *, read_only: bool = False,
-                 memory_limit: str | None = None) -> None:
+    def __init__(
+        self, url: str, *, read_only: bool = False, memory_limit: str | None = None
+    ) -> None:
         try:
             import duckdb
         except ImportError as exc:  # pragma: no cover - duckdb is a core dependency
-            raise ConfigError("the duckdb package is not installed",
-                              hint="pip install 'revops'") from exc
+            raise ConfigError(
+                "the duckdb package is not installed", hint="pip install 'revops'"
+            ) from exc
         super().__init__()
         self._duckdb = duckdb
         self.url = url
@@ -61,9 +66,12 @@ class DuckDBWarehouse(Warehouse):
             if memory_limit:
                 # A setting's value cannot be a bound parameter; the value is checked first.
                 if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory_limit.strip(), re.I):
-                    raise ConfigError("invalid DuckDB memory limit", input=memory_limit,
-                                      where="[warehouse] memory_limit",
-                                      hint="write it like 512MB or 2GB")
+                    raise ConfigError(
+                        "invalid DuckDB memory limit",
+                        input=memory_limit,
+                        where="[warehouse] memory_limit",
+                        hint="write it like 512MB or 2GB",
+                    )
                 self._root.execute(f"SET memory_limit = '{memory_limit.strip()}'")
         except duckdb.IOException as exc:
             raise _locked_error(self.path, exc) from exc
@@ -90,8 +98,10 @@ class DuckDBWarehouse(Warehouse):
                 res = cur.execute(stmt, list(params) if params else None)
                 count = _rowcount(res)
         except self._duckdb.Error as exc:
-            raise WarehouseError(f"DuckDB refused a statement: {exc}",
-                                 input=statements[0][:300] if statements else sql[:300]) from exc
+            raise WarehouseError(
+                f"DuckDB refused a statement: {exc}",
+                input=statements[0][:300] if statements else sql[:300],
+            ) from exc
         return count
 
     def query(self, sql: str, params: Params = (), *, native: bool = False) -> list[dict[str, Any]]:
@@ -110,8 +120,9 @@ class DuckDBWarehouse(Warehouse):
         """The result as a pyarrow Table."""
         cur = self._cur()
         try:
-            return cur.execute(self.compile(sql)[-1], list(params) if params else None
-                               ).to_arrow_table()
+            return cur.execute(
+                self.compile(sql)[-1], list(params) if params else None
+            ).to_arrow_table()
         except self._duckdb.Error as exc:
             raise WarehouseError(f"DuckDB refused a query: {exc}", input=sql[:300]) from exc
 
@@ -132,9 +143,12 @@ class DuckDBWarehouse(Warehouse):
         try:
             arrow = pa.table({c: pa.array(v) for c, v in zip(columns, cols, strict=True)})
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            arrow = pa.table({c: pa.array([None if x is None else str(x) for x in v],
-                                          type=pa.string())
-                              for c, v in zip(columns, cols, strict=True)})
+            arrow = pa.table(
+                {
+                    c: pa.array([None if x is None else str(x) for x in v], type=pa.string())
+                    for c, v in zip(columns, cols, strict=True)
+                }
+            )
         return self.insert_arrow(table, arrow)
 
     def insert_arrow(self, table: str, arrow: Any) -> int:
@@ -144,13 +158,15 @@ class DuckDBWarehouse(Warehouse):
         try:
             cur.register("_revops_insert", arrow)
             try:
-                cur.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} "
-                            "FROM _revops_insert")
+                cur.execute(
+                    f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM _revops_insert"
+                )
             finally:
                 cur.unregister("_revops_insert")
         except self._duckdb.Error as exc:
-            raise WarehouseError(f"DuckDB refused an insert into {table}: {exc}",
-                                 input=table) from exc
+            raise WarehouseError(
+                f"DuckDB refused an insert into {table}: {exc}", input=table
+            ) from exc
         return int(arrow.num_rows)
 
     def _begin(self) -> None:

@@ -18,15 +18,17 @@ from revops.warehouse.base import Capabilities, Params, Warehouse, redact_url
 class PostgresWarehouse(Warehouse):
     """A PostgreSQL database; one connection per thread, autocommit outside transactions."""
 
-    capabilities = Capabilities(dialect="postgres", single_writer=False, supports_merge=True,
-                                advisory_locks=True)
+    capabilities = Capabilities(
+        dialect="postgres", single_writer=False, supports_merge=True, advisory_locks=True
+    )
 
     def __init__(self, url: str, *, password: str | None = None) -> None:
         try:
             import psycopg
         except ImportError as exc:
-            raise ConfigError("PostgreSQL support needs psycopg",
-                              hint="pip install 'revops[postgres]'") from exc
+            raise ConfigError(
+                "PostgreSQL support needs psycopg", hint="pip install 'revops[postgres]'"
+            ) from exc
         super().__init__()
         self._psycopg = psycopg
         self.url = url.replace("postgresql+psycopg://", "postgresql://", 1)
@@ -73,8 +75,10 @@ class PostgresWarehouse(Warehouse):
                 cur = conn.execute(stmt, _args(params, native))
                 count = cur.rowcount
         except self._psycopg.Error as exc:
-            raise WarehouseError(f"PostgreSQL refused a statement: {str(exc).strip()}",
-                                 input=statements[-1][:300] if statements else sql[:300]) from exc
+            raise WarehouseError(
+                f"PostgreSQL refused a statement: {str(exc).strip()}",
+                input=statements[-1][:300] if statements else sql[:300],
+            ) from exc
         return count
 
     def query(self, sql: str, params: Params = (), *, native: bool = False) -> list[dict[str, Any]]:
@@ -84,8 +88,9 @@ class PostgresWarehouse(Warehouse):
             cur = conn.execute(stmt, _args(params, native))
             return list(cur.fetchall()) if cur.description else []
         except self._psycopg.Error as exc:
-            raise WarehouseError(f"PostgreSQL refused a query: {str(exc).strip()}",
-                                 input=stmt[:300]) from exc
+            raise WarehouseError(
+                f"PostgreSQL refused a query: {str(exc).strip()}", input=stmt[:300]
+            ) from exc
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
         conn = self._conn()
@@ -97,8 +102,9 @@ class PostgresWarehouse(Warehouse):
                     copy.write_row(row)
                     n += 1
         except self._psycopg.Error as exc:
-            raise WarehouseError(f"PostgreSQL refused a COPY into {table}: {str(exc).strip()}",
-                                 input=table) from exc
+            raise WarehouseError(
+                f"PostgreSQL refused a COPY into {table}: {str(exc).strip()}", input=table
+            ) from exc
         return n
 
     def lock(self, name: str) -> None:

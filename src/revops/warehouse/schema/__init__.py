@@ -16,9 +16,7 @@ SCHEMA = "revops"
 
 def schema_files() -> list[str]:
     """Names of the shipped schema files, in the order they are applied."""
-    return sorted(
-        p.name for p in resources.files(__name__).iterdir() if p.name.endswith(".sql")
-    )
+    return sorted(p.name for p in resources.files(__name__).iterdir() if p.name.endswith(".sql"))
 
 
 def schema_sql() -> str:
