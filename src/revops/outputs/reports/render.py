@@ -21,26 +21,10 @@ from typing import Any
 from revops.outputs.reports import charts
 from revops.outputs.reports.data import ReportData
 from revops.outputs.reports.formatting import FILTERS, raw, roas_tier
+from revops.transform.marketing import CHANNEL_COLUMNS
 
-CSV_COLUMNS = (
-    "date",
-    "period_start",
-    "period_end",
-    "channel",
-    "impressions",
-    "clicks",
-    "ad_cost",
-    "conversions",
-    "new_customers",
-    "total_ltv",
-    "period_revenue",
-    "cac",
-    "avg_ltv",
-    "roas",
-    "cvr",
-    "ctr",
-    "ltv_cac_ratio",
-)
+# The KPI CSV carries the mart's columns, in the mart's order.
+CSV_COLUMNS = CHANNEL_COLUMNS
 STATUS_LABELS = {
     "not_invoiced": "未請求",
     "invoiced": "請求済・未入金",
