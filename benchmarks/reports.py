@@ -28,6 +28,7 @@ from revops.outputs.reports import render_report
 from revops.outputs.reports.data import load_report_data
 from revops.outputs.reports.render import render_charts, render_csv, render_html, render_text
 from revops.outputs.reports.settings import EmailSettings
+from revops.transform.marketing import CHANNEL_COLUMNS, SUMMARY_COLUMNS
 from revops.warehouse import connect, ensure_schema
 
 DAY = date(2026, 11, 16)
@@ -63,42 +64,12 @@ def fill(wh, channels: int, deals: int, invoices: int) -> None:
         )
     wh.insert_rows(
         "revops.mart_channel_kpi",
-        (
-            "date",
-            "period_start",
-            "period_end",
-            "channel",
-            "impressions",
-            "clicks",
-            "ad_cost",
-            "conversions",
-            "new_customers",
-            "total_ltv",
-            "period_revenue",
-            "cac",
-            "avg_ltv",
-            "roas",
-            "cvr",
-            "ctr",
-            "ltv_cac_ratio",
-        ),
+        CHANNEL_COLUMNS,
         kpi,
     )
     wh.insert_rows(
         "revops.mart_daily_summary",
-        (
-            "date",
-            "period_start",
-            "period_end",
-            "total_ad_cost",
-            "total_revenue",
-            "total_customers",
-            "overall_cac",
-            "overall_roas",
-            "avg_cvr",
-            "best_channel",
-            "best_channel_roas",
-        ),
+        SUMMARY_COLUMNS,
         [
             (
                 END - timedelta(days=i),

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from revops.config import Settings
+from revops.transform.marketing import CHANNEL_COLUMNS, SUMMARY_COLUMNS
 from revops.warehouse.base import Warehouse
 
 DAY = date(2026, 11, 16)
@@ -25,38 +26,7 @@ CHANNELS = {
     "Instagram": (70_000, 1_400, 350_000, 28, 80, 560_000, 299_700),
     "Organic": (0, 0, 0, 0, 100, 900_000, 700_000),
 }
-KPI_COLUMNS = (
-    "date",
-    "period_start",
-    "period_end",
-    "channel",
-    "impressions",
-    "clicks",
-    "ad_cost",
-    "conversions",
-    "new_customers",
-    "total_ltv",
-    "period_revenue",
-    "cac",
-    "avg_ltv",
-    "roas",
-    "cvr",
-    "ctr",
-    "ltv_cac_ratio",
-)
-SUMMARY_COLUMNS = (
-    "date",
-    "period_start",
-    "period_end",
-    "total_ad_cost",
-    "total_revenue",
-    "total_customers",
-    "overall_cac",
-    "overall_roas",
-    "avg_cvr",
-    "best_channel",
-    "best_channel_roas",
-)
+KPI_COLUMNS = CHANNEL_COLUMNS
 
 
 def _div(a: float, b: float, scale: float = 1.0) -> float | None:
