@@ -3,8 +3,8 @@
 For each N: write N real-format events (Stripe invoice / customer events in both API shapes,
 Salesforce CDC; about 3 KB each) to NDJSON on disk; land them with ``ingest_lines`` (NDJSON on
 disk → committed rows in ``events_raw``) and, in the same run, insert the same rows with the
-engine's own bulk path (DuckDB from Arrow, PostgreSQL COPY) into a copy of ``events_raw`` as the
-ceiling; time the full transform; then land 10,000 new events and time the incremental
+engine's own bulk path (DuckDB from Arrow, PostgreSQL binary COPY) into a copy of ``events_raw``
+as the ceiling; time the full transform; then land 10,000 new events and time the incremental
 transform that brings everything up to date.
 
     python benchmarks/transform.py --n 100000 [--engines duckdb,postgres] [--out FILE]
