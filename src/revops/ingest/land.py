@@ -13,7 +13,7 @@ PostgreSQL as a binary ``COPY`` built from the same columns.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -364,10 +364,12 @@ _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in µs since the Unix epoch
 _ROW_START = struct.Struct(">hi").pack  # field count, length of the first field
 _LEN = struct.Struct(">i").pack
 _INT8 = struct.Struct(">iq").pack  # length 8 and a big-endian int64 (timestamptz, bigint)
+_PG_BLOCK_ROWS = 256
 
 
-def _pg_binary_copy(rows: RawRows, first: int, now: datetime) -> bytes:
-    """``rows`` as the data of a binary ``COPY events_raw (RAW_COLUMNS)``."""
+def _pg_binary_copy(rows: RawRows, first: int, now: datetime) -> Iterator[bytes]:
+    """``rows`` as the data of a binary ``COPY events_raw (RAW_COLUMNS)``, in blocks of
+    :data:`_PG_BLOCK_ROWS` rows: the server reads one block while the next is built."""
     out = [_PG_SIGNATURE]
     put = out.append
     fields = len(RAW_COLUMNS)
@@ -402,8 +404,11 @@ def _pg_binary_copy(rows: RawRows, first: int, now: datetime) -> bytes:
         put(inserted)
         put(_INT8(8, seq))
         seq += 1
+        if (seq - first) % _PG_BLOCK_ROWS == 0:
+            yield b"".join(out)
+            out.clear()
     put(_PG_TRAILER)
-    return b"".join(out)
+    yield b"".join(out)
 
 
 def land_rows(

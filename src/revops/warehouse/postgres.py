@@ -107,9 +107,12 @@ class PostgresWarehouse(Warehouse):
             ) from exc
         return n
 
-    def copy_binary(self, table: str, columns: Sequence[str], data: bytes) -> None:
-        """Load ``data``, the whole stream of a binary ``COPY`` (signature, rows, trailer)
-        into ``table``'s ``columns``."""
+    def copy_binary(
+        self, table: str, columns: Sequence[str], data: bytes | Iterable[bytes]
+    ) -> None:
+        """Load ``data``, the whole stream of a binary ``COPY`` (signature, rows, trailer;
+        as one buffer or consecutive blocks, each sent as it comes) into ``table``'s
+        ``columns``."""
         conn = self._conn()
         col_list = ", ".join(f'"{c}"' for c in columns)
         try:
@@ -117,7 +120,8 @@ class PostgresWarehouse(Warehouse):
                 conn.cursor() as cur,
                 cur.copy(f"COPY {table} ({col_list}) FROM STDIN (FORMAT BINARY)") as copy,
             ):
-                copy.write(data)
+                for block in (data,) if isinstance(data, bytes | bytearray) else data:
+                    copy.write(block)
         except self._psycopg.IntegrityError as exc:
             raise ConstraintViolation(
                 f"PostgreSQL refused a COPY into {table}: {str(exc).strip()}", input=table
