@@ -189,13 +189,20 @@ def _stored(wh: Any) -> dict[str, list[tuple[Any, ...]]]:
     )
     audits = wh.query(
         "SELECT resource, action, status, request_id, event_id, detail, actor "
-        "FROM revops.audit_events ORDER BY \"at\""
+        'FROM revops.audit_events ORDER BY "at"'
     )
     transactions = wh.query("SELECT COUNT(DISTINCT inserted_at) AS n FROM revops.events_raw")
     return {
         "raw": [
-            (r["event_id"], r["source"], r["type"], r["event_ts"].astimezone(UTC), r["payload"])
-            + (r["correlation_id"], r["raw_seq"])
+            (
+                r["event_id"],
+                r["source"],
+                r["type"],
+                r["event_ts"].astimezone(UTC),
+                r["payload"],
+                r["correlation_id"],
+                r["raw_seq"],
+            )
             for r in raw
         ],
         "letters": [
@@ -307,9 +314,9 @@ def test_native_reader_agrees_with_the_full_reader_on_every_line_it_accepts():
             if fast is None:
                 continue
             accepted += 1
-            assert [
-                (e.event_id, e.source, e.type, e.event_ts, e.correlation_id) for e in fast
-            ] == [(e.event_id, e.source, e.type, e.event_ts, e.correlation_id) for e in full]
+            assert [(e.event_id, e.source, e.type, e.event_ts, e.correlation_id) for e in fast] == [
+                (e.event_id, e.source, e.type, e.event_ts, e.correlation_id) for e in full
+            ]
     assert accepted > 40
     # Every golden native line takes the fast path.
     for line in _fixture_lines("stripe") + _fixture_lines("salesforce"):

@@ -291,16 +291,6 @@ def _read_chunks(
             regular = regular and not bad
         segment_line, segment_row = 0, len(rows)  # where this window's rows start
 
-        def close_segment(end_line: int) -> None:
-            # The payload part of the rows this window added to the chunk.
-            if len(rows) > segment_row:
-                part = (
-                    arr.slice(segment_line, end_line - segment_line)
-                    if regular
-                    else binary_array(rows.payload[segment_row:])
-                )
-                rows.payload_parts.append(part)  # type: ignore[union-attr]
-
         pos, size = 0, len(window)
         while pos < size:
             if regular:
@@ -359,16 +349,28 @@ def _read_chunks(
                         batch_events += len(items)
             flush = batch_events >= batch_size or batch_letters >= MAX_PENDING_LETTERS
             if flush or len(rows) >= CHUNK_EVENTS:
-                close_segment(pos)
+                _close_segment(rows, arr if regular else None, segment_line, segment_row, pos)
                 yield _Chunk(rows, letters, read, nbytes, flush)
                 rows, letters, read, nbytes = RawRows(payload_parts=[]), [], 0, 0
                 segment_line, segment_row = pos, 0
                 if flush:
                     batch_events = batch_letters = 0
-        close_segment(len(window))
+        _close_segment(rows, arr if regular else None, segment_line, segment_row, len(window))
     if failure is not None:
         raise failure
     yield _Chunk(rows, letters, read, nbytes, flush=True)
+
+
+def _close_segment(rows: RawRows, arr: Any, first_line: int, first_row: int, end_line: int) -> None:
+    """Add the payload part of the rows a window added to ``rows`` since ``first_row``: a
+    slice of the window's array ``arr`` when each of its lines is one row, else built anew."""
+    if len(rows) > first_row:
+        part = (
+            arr.slice(first_line, end_line - first_line)
+            if arr is not None
+            else binary_array(rows.payload[first_row:])
+        )
+        rows.payload_parts.append(part)  # type: ignore[union-attr]
 
 
 _END = object()

@@ -231,9 +231,7 @@ class BatchLander:
             return
         ids = rows.event_id
         distinct = set(ids)
-        existing = (
-            _existing(self.wh, list(dict.fromkeys(ids))) if self.check_existing else set()
-        )
+        existing = _existing(self.wh, list(dict.fromkeys(ids))) if self.check_existing else set()
         seen, new, duplicates = self._seen, self.result.new, self.result.duplicates
         if not existing and len(distinct) == len(ids) and seen.isdisjoint(distinct):
             seen |= distinct  # all new: the common case, without a step per event

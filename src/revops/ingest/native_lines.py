@@ -41,21 +41,21 @@ class _Object(msgspec.Struct):
 class _Header(msgspec.Struct):
     """The fields of a ``ChangeEventHeader`` that landing reads."""
 
-    entityName: Any = _UNSET  # noqa: N815 - Salesforce's field names
-    recordIds: Any = _UNSET  # noqa: N815
-    changeType: Any = _UNSET  # noqa: N815
-    transactionKey: Any = _UNSET  # noqa: N815
-    sequenceNumber: Any = _UNSET  # noqa: N815
-    commitTimestamp: Any = _UNSET  # noqa: N815
-    commitNumber: Any = _UNSET  # noqa: N815
+    entityName: Any = _UNSET
+    recordIds: Any = _UNSET
+    changeType: Any = _UNSET
+    transactionKey: Any = _UNSET
+    sequenceNumber: Any = _UNSET
+    commitTimestamp: Any = _UNSET
+    commitNumber: Any = _UNSET
 
 
 class _Payload(msgspec.Struct):
-    ChangeEventHeader: _Header | _Unset = _UNSET  # noqa: N815
+    ChangeEventHeader: _Header | _Unset = _UNSET
 
 
 class _Event(msgspec.Struct):
-    replayId: Any = _UNSET  # noqa: N815
+    replayId: Any = _UNSET
 
 
 class _Data(msgspec.Struct):
@@ -77,8 +77,8 @@ class _Line(msgspec.Struct):
     source: msgspec.Raw | _Unset = _UNSET
     payload: _Payload | _Unset = _UNSET
     event: _Event | _Unset = _UNSET
-    replayId: Any = _UNSET  # noqa: N815
-    ChangeEventHeader: _Header | _Unset = _UNSET  # noqa: N815
+    replayId: Any = _UNSET
+    ChangeEventHeader: _Header | _Unset = _UNSET
 
 
 _DECODE = msgspec.json.Decoder(_Line).decode
