@@ -99,7 +99,7 @@ def test_native_line_lands_byte_for_byte_with_its_fields(wh):
 def test_stripe_fast_path_reads_what_the_full_reader_reads():
     from pathlib import Path
 
-    from revops.ingest.stripe_lines import stripe_event_envelope
+    from revops.ingest.native_lines import stripe_event_envelope
     from revops.sources.detect import normalize_record
 
     fixtures = sorted((Path(__file__).parent / "fixtures" / "stripe").glob("*.json"))
@@ -119,7 +119,7 @@ def test_stripe_fast_path_reads_what_the_full_reader_reads():
 
 
 def test_odd_stripe_lines_are_read_in_full_and_reported_as_before(wh):
-    from revops.ingest.stripe_lines import stripe_event_envelope
+    from revops.ingest.native_lines import stripe_event_envelope
 
     odd = [
         b'{"id": "evt_2", "object": "event", "type": "invoice.paid", "data": {"object": {}}}',

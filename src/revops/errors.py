@@ -13,7 +13,8 @@ where it was looked for and a hint on what to do::
     ├── VerificationError        a signature or token did not verify
     ├── DataQualityError         a blocking data-quality check failed (exit code 3)
     ├── WarehouseError           the warehouse refused or failed
-    │   └── WarehouseLockedError     another process holds the warehouse file
+    │   ├── WarehouseLockedError     another process holds the warehouse file
+    │   └── ConstraintViolation      an insert broke a key or NOT NULL constraint
     └── DeliveryError            a report or notification could not be delivered
 
 Secrets never appear in messages: callers pass names of settings, not their values.
@@ -102,6 +103,10 @@ class WarehouseError(RevopsError):
 
 class WarehouseLockedError(WarehouseError):
     """Another process holds the embedded warehouse file."""
+
+
+class ConstraintViolation(WarehouseError):
+    """An insert broke a primary-key, unique or NOT NULL constraint (the transaction is lost)."""
 
 
 class DeliveryError(RevopsError):

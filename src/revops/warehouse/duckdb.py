@@ -13,7 +13,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from revops.errors import ConfigError, WarehouseError, WarehouseLockedError
+from revops.errors import (
+    ConfigError,
+    ConstraintViolation,
+    WarehouseError,
+    WarehouseLockedError,
+)
 from revops.warehouse.base import Capabilities, Params, Warehouse
 
 CATALOG = "warehouse"
@@ -155,18 +160,22 @@ class DuckDBWarehouse(Warehouse):
         """Insert a pyarrow Table whose column names match ``table``'s."""
         cur = self._cur()
         col_list = ", ".join(f'"{c}"' for c in arrow.column_names)
+        cur.register("_revops_insert", arrow)
         try:
-            cur.register("_revops_insert", arrow)
-            try:
-                cur.execute(
-                    f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM _revops_insert"
-                )
-            finally:
-                cur.unregister("_revops_insert")
+            cur.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM _revops_insert")
+        except self._duckdb.ConstraintException as exc:
+            raise ConstraintViolation(
+                f"DuckDB refused an insert into {table}: {exc}", input=table
+            ) from exc
         except self._duckdb.Error as exc:
             raise WarehouseError(
                 f"DuckDB refused an insert into {table}: {exc}", input=table
             ) from exc
+        finally:
+            # After a failed insert the transaction is aborted and refuses even this; the
+            # next registration under the name replaces the view.
+            with contextlib.suppress(self._duckdb.Error):
+                cur.unregister("_revops_insert")
         return int(arrow.num_rows)
 
     def _begin(self) -> None:

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from revops.errors import ConfigError, WarehouseError
+from revops.errors import ConfigError, ConstraintViolation, WarehouseError
 from revops.warehouse.base import Capabilities, Params, Warehouse, redact_url
 
 
@@ -106,6 +106,30 @@ class PostgresWarehouse(Warehouse):
                 f"PostgreSQL refused a COPY into {table}: {str(exc).strip()}", input=table
             ) from exc
         return n
+
+    def copy_binary(
+        self, table: str, columns: Sequence[str], data: bytes | Iterable[bytes]
+    ) -> None:
+        """Load ``data``, the whole stream of a binary ``COPY`` (signature, rows, trailer;
+        as one buffer or consecutive blocks, each sent as it comes) into ``table``'s
+        ``columns``."""
+        conn = self._conn()
+        col_list = ", ".join(f'"{c}"' for c in columns)
+        try:
+            with (
+                conn.cursor() as cur,
+                cur.copy(f"COPY {table} ({col_list}) FROM STDIN (FORMAT BINARY)") as copy,
+            ):
+                for block in (data,) if isinstance(data, bytes | bytearray) else data:
+                    copy.write(block)
+        except self._psycopg.IntegrityError as exc:
+            raise ConstraintViolation(
+                f"PostgreSQL refused a COPY into {table}: {str(exc).strip()}", input=table
+            ) from exc
+        except self._psycopg.Error as exc:
+            raise WarehouseError(
+                f"PostgreSQL refused a COPY into {table}: {str(exc).strip()}", input=table
+            ) from exc
 
     def lock(self, name: str) -> None:
         """Take a transaction-scoped advisory lock, serialising writers across processes."""
