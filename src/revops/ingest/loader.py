@@ -75,7 +75,7 @@ def land_item(msg: BusMessage, *, parse: bool = True) -> LandItem:
     """The envelope carried by an event message, with its payload text as received.
 
     With ``parse=False`` the envelope's payload is left empty: landing needs only the text,
-    and the loader is spared decoding every body again (rules already ran at receipt).
+    and the loader decodes a body again only when a notification rule may concern it.
     """
     if msg.event_id is None or msg.type is None or msg.event_ts is None:
         raise ValueError("the message has no event_id, type or event_ts")
@@ -108,8 +108,9 @@ def load_micro_batch(
 ) -> BatchResult:
     """Land ``messages`` (events and dead letters) in one transaction.
 
-    Notifications come from each message's ``notify`` (computed at receipt) or, for messages
-    without it, from ``rules``; they are enqueued only for events new to ``events_raw``.
+    Notifications come from ``rules`` (or from a message's ``notify``, which earlier versions
+    computed at receipt); they are enqueued only for events new to ``events_raw``, in the
+    transaction that stores them.
     Idempotent: events already in ``events_raw`` count as duplicates and enqueue nothing.
     """
     from revops.notify.rules import RuleSet, enqueue_entries
