@@ -678,6 +678,12 @@ class SqliteBus:
             self._inflight += len(out)
         return out
 
+    def backlog(self) -> int:
+        """How many messages wait to be consumed (not yet handed to this process's consumer)."""
+        if self._external:
+            return self._file_undelivered()
+        return max(0, self._depth_undelivered())
+
     def redeliver(self) -> None:
         """Hand out every unacked message again (after a consumer gave up on a batch)."""
         with self._read_lock, self._arrived:

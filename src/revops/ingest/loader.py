@@ -38,6 +38,8 @@ ACTOR = "loader"
 # this type (no event id): a JSON array of [actor, resource, action, status, request_id,
 # event_id, detail, at].
 AUDIT_MESSAGE_TYPE = "revops.audit"
+# A deferred landing starts once no message has arrived for this long (the burst has passed).
+DEFER_QUIET_S = 0.1
 
 
 def audit_message(events: Sequence[AuditEvent]) -> BusMessage:
@@ -188,10 +190,15 @@ class Loader:
         stop_event: threading.Event | None = None,
         audits: deque[AuditEvent] | None = None,
         on_landed: Callable[[BatchResult], None] | None = None,
+        defer_at_backlog: int = 0,
+        max_defer_s: float = 5.0,
     ) -> None:
         self.wh = wh
         self.bus = bus
         self.batch_size = batch_size
+        self.defer_at_backlog = defer_at_backlog
+        self.max_defer_s = max_defer_s
+        self.deferrals = 0
         self.max_wait = max_wait_ms / 1000
         self.max_backoff = max_backoff_s
         self.rules = list(rules)
@@ -202,12 +209,15 @@ class Loader:
         self.healthy = True
         self._pending: list[Delivery] = []
 
-    def load_once(self, timeout: float = 1.0) -> int:
+    def load_once(self, timeout: float = 1.0, *, defer: bool = False) -> int:
         """Consume and land one micro-batch (or retry the pending one); returns its size.
 
+        With ``defer``, a burst is let pass first (see :meth:`defer_to_burst`).
         Raises whatever the warehouse raised; the batch then stays pending for the next call.
         """
         if not self._pending:
+            if defer:
+                self.defer_to_burst()
             self._pending = self.bus.consume(self.batch_size, timeout, self.max_wait)
         audits = [self.audits.popleft() for _ in range(len(self.audits))]
         if not self._pending and not audits:
@@ -223,6 +233,30 @@ class Loader:
         self.bus.ack(batch)
         self._observe(len(batch), result)
         return len(batch)
+
+    def defer_to_burst(self) -> float:
+        """While a burst arrives, wait for it to pass before landing; returns the seconds waited.
+
+        A burst is ``defer_at_backlog`` or more messages waiting to be consumed: receiving
+        (each acknowledgement waits for its bus commit) then keeps the CPU, and the messages,
+        durable on the bus, are landed in full batches once arrivals pause for
+        :data:`DEFER_QUIET_S`, or at the latest after ``max_defer_s``. Below the threshold
+        (a steady flow) nothing waits, so the marts stay fresh.
+        """
+        backlog = getattr(self.bus, "backlog", None)
+        if not self.defer_at_backlog or backlog is None:
+            return 0.0
+        seen = backlog()
+        if seen < self.defer_at_backlog:
+            return 0.0
+        self.deferrals += 1
+        started = time.monotonic()
+        while not self.stop_event.wait(DEFER_QUIET_S):
+            now = backlog()
+            if now <= seen or time.monotonic() - started >= self.max_defer_s:
+                break
+            seen = now
+        return time.monotonic() - started
 
     def _observe(self, size: int, result: BatchResult) -> None:
         if size:
@@ -246,7 +280,7 @@ class Loader:
             if delay and self.stop_event.wait(delay):
                 break
             try:
-                self.load_once(timeout=1.0)
+                self.load_once(timeout=1.0, defer=True)
             except Exception as exc:  # the loader must outlive outages
                 self.failures += 1
                 self.healthy = False

@@ -121,6 +121,8 @@ class ServeRuntime:
             stop_event=self.stop_event,
             audits=self.rejection_audits,
             on_landed=self._landed,
+            defer_at_backlog=self.loader_config.defer_at_backlog,
+            max_defer_s=self.loader_config.max_defer_s,
         )
         self._threads: list[threading.Thread] = []
         self._stop_scheduler: Any = None
