@@ -38,7 +38,7 @@ ACTOR = "loader"
 # this type (no event id): a JSON array of [actor, resource, action, status, request_id,
 # event_id, detail, at].
 AUDIT_MESSAGE_TYPE = "revops.audit"
-# A deferred landing starts once no message has arrived for this long (the burst has passed).
+# How often a deferred landing looks at the arrival rate again (and its shortest window).
 DEFER_QUIET_S = 0.1
 
 
@@ -190,15 +190,18 @@ class Loader:
         stop_event: threading.Event | None = None,
         audits: deque[AuditEvent] | None = None,
         on_landed: Callable[[BatchResult], None] | None = None,
-        defer_at_backlog: int = 0,
+        defer_above_per_s: float = 0.0,
         max_defer_s: float = 5.0,
     ) -> None:
         self.wh = wh
         self.bus = bus
         self.batch_size = batch_size
-        self.defer_at_backlog = defer_at_backlog
+        self.defer_above_per_s = defer_above_per_s
         self.max_defer_s = max_defer_s
         self.deferrals = 0
+        # (messages left waiting after the last consume, when): the arrival rate since then
+        self._mark = (0, 0.0)
+        self._draining = False  # landing what a deferral let gather
         self.max_wait = max_wait_ms / 1000
         self.max_backoff = max_backoff_s
         self.rules = list(rules)
@@ -219,6 +222,11 @@ class Loader:
             if defer:
                 self.defer_to_burst()
             self._pending = self.bus.consume(self.batch_size, timeout, self.max_wait)
+            backlog = getattr(self.bus, "backlog", None)
+            if backlog is not None and self.defer_above_per_s:
+                self._mark = (backlog(), time.monotonic())
+                if len(self._pending) < self.batch_size:
+                    self._draining = False  # caught up
         audits = [self.audits.popleft() for _ in range(len(self.audits))]
         if not self._pending and not audits:
             return 0
@@ -235,27 +243,31 @@ class Loader:
         return len(batch)
 
     def defer_to_burst(self) -> float:
-        """While a burst arrives, wait for it to pass before landing; returns the seconds waited.
+        """While a burst arrives, let it pass before landing; returns the seconds waited.
 
-        A burst is ``defer_at_backlog`` or more messages waiting to be consumed: receiving
-        (each acknowledgement waits for its bus commit) then keeps the CPU, and the messages,
-        durable on the bus, are landed in full batches once arrivals pause for
-        :data:`DEFER_QUIET_S`, or at the latest after ``max_defer_s``. Below the threshold
-        (a steady flow) nothing waits, so the marts stay fresh.
+        A burst is messages arriving at ``defer_above_per_s`` or faster. Receiving them (each
+        acknowledgement waits for its bus commit) then keeps the CPU while they wait, durable,
+        on the bus; landing starts once the arrival rate drops below the threshold, or after
+        ``max_defer_s`` at the latest, and goes on in full batches until it has caught up
+        before it defers again. Slower flows land at once, so the marts stay fresh.
         """
         backlog = getattr(self.bus, "backlog", None)
-        if not self.defer_at_backlog or backlog is None:
+        if not self.defer_above_per_s or backlog is None or self._draining:
             return 0.0
+        started = time.monotonic()
         seen = backlog()
-        if seen < self.defer_at_backlog:
+        left, at = self._mark
+        if (seen - left) / max(started - at, DEFER_QUIET_S) < self.defer_above_per_s:
             return 0.0
         self.deferrals += 1
-        started = time.monotonic()
         while not self.stop_event.wait(DEFER_QUIET_S):
             now = backlog()
-            if now <= seen or time.monotonic() - started >= self.max_defer_s:
+            if (now - seen) / DEFER_QUIET_S < self.defer_above_per_s:
+                break
+            if time.monotonic() - started >= self.max_defer_s:
                 break
             seen = now
+        self._draining = True
         return time.monotonic() - started
 
     def _observe(self, size: int, result: BatchResult) -> None:

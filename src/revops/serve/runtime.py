@@ -121,7 +121,7 @@ class ServeRuntime:
             stop_event=self.stop_event,
             audits=self.rejection_audits,
             on_landed=self._landed,
-            defer_at_backlog=self.loader_config.defer_at_backlog,
+            defer_above_per_s=self.loader_config.defer_above_per_s,
             max_defer_s=self.loader_config.max_defer_s,
         )
         self._threads: list[threading.Thread] = []
