@@ -230,3 +230,74 @@ def test_audits_shipped_on_the_bus_are_written(wh) -> None:  # type: ignore[no-u
         ("webhook:events", "r-2"),
     ]
     assert wh.query_value("SELECT count(*) FROM revops.dead_letters") == 0
+
+
+def _publish_steadily(bus: SqliteBus, rate: float, seconds: float, start: int) -> int:
+    """Publish ``rate`` messages a second for ``seconds`` (ten per step); returns how many."""
+    step = 10 / rate
+    deadline = time.monotonic() + seconds
+    n = start
+    while time.monotonic() < deadline:
+        bus.publish([stripe_msg(n + k) for k in range(10)]).result()
+        n += 10
+        time.sleep(step)
+    return n - start
+
+
+def test_loader_lets_a_burst_pass_then_lands_it_all(tmp_path: Path) -> None:
+    bus = SqliteBus(tmp_path / "bus.sqlite3", synchronous="normal")
+    loader = Loader(None, bus, defer_above_per_s=500, max_defer_s=10)  # type: ignore[arg-type]
+    try:
+        # A slow flow is landed at once.
+        loader._mark = (bus.backlog(), time.monotonic())
+        _publish_steadily(bus, 50, 0.3, 0)
+        assert loader.defer_to_burst() == 0.0
+        assert loader.deferrals == 0
+        # A burst (about 2,000/s) is waited out: the wait ends soon after it stops.
+        loader._mark = (bus.backlog(), time.monotonic())
+        bus.publish([stripe_msg(1000 + k) for k in range(200)]).result()
+        burst = threading.Thread(target=_publish_steadily, args=(bus, 2000, 0.6, 2000))
+        burst.start()
+        waited = loader.defer_to_burst()
+        burst.join()
+        assert loader.deferrals == 1
+        assert 0.4 <= waited < 3.0
+        # Then it lands what gathered, batch after batch, before deferring again.
+        assert loader.defer_to_burst() == 0.0
+        assert loader.deferrals == 1
+    finally:
+        bus.close()
+
+
+def test_a_deferral_ends_after_max_defer_s(tmp_path: Path) -> None:
+    bus = SqliteBus(tmp_path / "bus.sqlite3", synchronous="normal")
+    loader = Loader(None, bus, defer_above_per_s=500, max_defer_s=0.5)  # type: ignore[arg-type]
+    try:
+        loader._mark = (bus.backlog(), time.monotonic())
+        bus.publish([stripe_msg(k) for k in range(200)]).result()
+        burst = threading.Thread(target=_publish_steadily, args=(bus, 2000, 2.0, 1000))
+        burst.start()
+        waited = loader.defer_to_burst()
+        burst.join()
+        assert 0.5 <= waited < 1.5
+    finally:
+        bus.close()
+
+
+def test_loader_lands_a_burst_once_it_has_passed(tmp_path: Path, duck) -> None:  # type: ignore[no-untyped-def]
+    bus = SqliteBus(tmp_path / "bus.sqlite3", synchronous="normal")
+    stop = threading.Event()
+    loader = Loader(
+        duck, bus, batch_size=100, max_wait_ms=50, stop_event=stop, defer_above_per_s=500
+    )
+    thread = threading.Thread(target=loader.run)
+    thread.start()
+    try:
+        published = _publish_steadily(bus, 3000, 1.0, 0)
+        wait_until(lambda: bus.depth() == 0)
+        assert loader.deferrals >= 1
+        assert duck.query_value("SELECT count(*) FROM revops.events_raw") == published
+    finally:
+        stop.set()
+        thread.join()
+        bus.close()

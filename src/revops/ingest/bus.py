@@ -92,8 +92,9 @@ class BusMessage:
     """One message: an event (``event_id`` set) or a dead letter (``reason`` set).
 
     ``body`` is the event's payload JSON as received, or a dead letter's raw bytes.
-    ``notify`` holds the notifications its rules produced at receipt (JSON), enqueued by the
-    loader only once the event is stored.
+    ``notify`` may hold notifications already computed for the event (JSON; earlier versions
+    computed them at receipt), enqueued by the loader only once the event is stored; without
+    it the loader evaluates the rules itself.
     """
 
     source: str
@@ -169,7 +170,7 @@ class Bus(Protocol):
 
 
 def _settle(items: list[tuple[Any, Any, BaseException | None]]) -> None:
-    """Resolve asyncio futures on their own loop (called there by the writer thread)."""
+    """Resolve asyncio futures on their own loop (called there by a syncer thread)."""
     for future, value, error in items:
         if future.done():
             continue  # the request was cancelled (client went away)
@@ -341,20 +342,12 @@ class SqliteBus:
         self._pending: dict[asyncio.AbstractEventLoop, list[_Op]] = {}
         # Several processes writing: SQLite's own busy wait sleeps 1, 2, 5 … ms between tries,
         # far longer than a commit holds the lock. An flock on a side file queues writers in
-        # the kernel instead (woken the moment the lock is free), and async publishes are
-        # committed by a writer thread, so an event loop never blocks on another process.
+        # the kernel instead (woken the moment the lock is free; the wait gives up the GIL).
         self._shared_fd = (
             os.open(self.path.with_name(self.path.name + ".writer"), os.O_RDWR | os.O_CREAT, 0o644)
             if self._external
             else None
         )
-        self._queued: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
-        self._writer_thread: threading.Thread | None = None
-        if self._external:
-            self._writer_thread = threading.Thread(
-                target=self._write_loop, name="bus-writer", daemon=True
-            )
-            self._writer_thread.start()
         self._arrived = threading.Condition()
         self._closed = False
         self._last_prune = 0.0
@@ -464,9 +457,6 @@ class SqliteBus:
             with self._write_lock:
                 self._commit_group([op])
             return op.future
-        if self._writer_thread is not None:
-            self._queued.put(op)
-            return op.future
         # On the event loop: every publish made before the loop gets round to the flush joins
         # the same group (one transaction), written right there, without a thread hop.
         pending = self._pending.get(op.loop)
@@ -483,28 +473,6 @@ class SqliteBus:
         for start in range(0, len(group), self.max_group):
             with self._write_lock:
                 self._commit_group(group[start : start + self.max_group])
-
-    def _write_loop(self) -> None:
-        """Commit the queued publishes: every op waiting when a commit starts joins it."""
-        while True:
-            op = self._queued.get()
-            if op is None:
-                return
-            group = [op]
-            stop = False
-            while len(group) < self.max_group:
-                try:
-                    more = self._queued.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                group.append(more)
-            with self._write_lock:
-                self._commit_group(group)
-            if stop:
-                return
 
     def _commit_group(self, group: list[_Op]) -> None:
         """Write every op of ``group`` in one transaction, then resolve their futures."""
@@ -710,6 +678,12 @@ class SqliteBus:
             self._inflight += len(out)
         return out
 
+    def backlog(self) -> int:
+        """How many messages wait to be consumed (not yet handed to this process's consumer)."""
+        if self._external:
+            return self._file_undelivered()
+        return max(0, self._depth_undelivered())
+
     def redeliver(self) -> None:
         """Hand out every unacked message again (after a consumer gave up on a batch)."""
         with self._read_lock, self._arrived:
@@ -770,9 +744,6 @@ class SqliteBus:
         if self._closed:
             return
         self._closed = True
-        if self._writer_thread is not None:
-            self._queued.put(None)
-            self._writer_thread.join(timeout=30)
         for _ in self._syncers:
             self._syncs.put(None)
         for thread in self._syncers:

@@ -38,6 +38,8 @@ ACTOR = "loader"
 # this type (no event id): a JSON array of [actor, resource, action, status, request_id,
 # event_id, detail, at].
 AUDIT_MESSAGE_TYPE = "revops.audit"
+# How often a deferred landing looks at the arrival rate again (and its shortest window).
+DEFER_QUIET_S = 0.1
 
 
 def audit_message(events: Sequence[AuditEvent]) -> BusMessage:
@@ -75,7 +77,7 @@ def land_item(msg: BusMessage, *, parse: bool = True) -> LandItem:
     """The envelope carried by an event message, with its payload text as received.
 
     With ``parse=False`` the envelope's payload is left empty: landing needs only the text,
-    and the loader is spared decoding every body again (rules already ran at receipt).
+    and the loader decodes a body again only when a notification rule may concern it.
     """
     if msg.event_id is None or msg.type is None or msg.event_ts is None:
         raise ValueError("the message has no event_id, type or event_ts")
@@ -108,8 +110,9 @@ def load_micro_batch(
 ) -> BatchResult:
     """Land ``messages`` (events and dead letters) in one transaction.
 
-    Notifications come from each message's ``notify`` (computed at receipt) or, for messages
-    without it, from ``rules``; they are enqueued only for events new to ``events_raw``.
+    Notifications come from ``rules`` (or from a message's ``notify``, which earlier versions
+    computed at receipt); they are enqueued only for events new to ``events_raw``, in the
+    transaction that stores them.
     Idempotent: events already in ``events_raw`` count as duplicates and enqueue nothing.
     """
     from revops.notify.rules import RuleSet, enqueue_entries
@@ -187,10 +190,18 @@ class Loader:
         stop_event: threading.Event | None = None,
         audits: deque[AuditEvent] | None = None,
         on_landed: Callable[[BatchResult], None] | None = None,
+        defer_above_per_s: float = 0.0,
+        max_defer_s: float = 5.0,
     ) -> None:
         self.wh = wh
         self.bus = bus
         self.batch_size = batch_size
+        self.defer_above_per_s = defer_above_per_s
+        self.max_defer_s = max_defer_s
+        self.deferrals = 0
+        # (messages left waiting after the last consume, when): the arrival rate since then
+        self._mark = (0, 0.0)
+        self._draining = False  # landing what a deferral let gather
         self.max_wait = max_wait_ms / 1000
         self.max_backoff = max_backoff_s
         self.rules = list(rules)
@@ -201,13 +212,21 @@ class Loader:
         self.healthy = True
         self._pending: list[Delivery] = []
 
-    def load_once(self, timeout: float = 1.0) -> int:
+    def load_once(self, timeout: float = 1.0, *, defer: bool = False) -> int:
         """Consume and land one micro-batch (or retry the pending one); returns its size.
 
+        With ``defer``, a burst is let pass first (see :meth:`defer_to_burst`).
         Raises whatever the warehouse raised; the batch then stays pending for the next call.
         """
         if not self._pending:
+            if defer:
+                self.defer_to_burst()
             self._pending = self.bus.consume(self.batch_size, timeout, self.max_wait)
+            backlog = getattr(self.bus, "backlog", None)
+            if backlog is not None and self.defer_above_per_s:
+                self._mark = (backlog(), time.monotonic())
+                if len(self._pending) < self.batch_size:
+                    self._draining = False  # caught up
         audits = [self.audits.popleft() for _ in range(len(self.audits))]
         if not self._pending and not audits:
             return 0
@@ -222,6 +241,34 @@ class Loader:
         self.bus.ack(batch)
         self._observe(len(batch), result)
         return len(batch)
+
+    def defer_to_burst(self) -> float:
+        """While a burst arrives, let it pass before landing; returns the seconds waited.
+
+        A burst is messages arriving at ``defer_above_per_s`` or faster. Receiving them (each
+        acknowledgement waits for its bus commit) then keeps the CPU while they wait, durable,
+        on the bus; landing starts once the arrival rate drops below the threshold, or after
+        ``max_defer_s`` at the latest, and goes on in full batches until it has caught up
+        before it defers again. Slower flows land at once, so the marts stay fresh.
+        """
+        backlog = getattr(self.bus, "backlog", None)
+        if not self.defer_above_per_s or backlog is None or self._draining:
+            return 0.0
+        started = time.monotonic()
+        seen = backlog()
+        left, at = self._mark
+        if (seen - left) / max(started - at, DEFER_QUIET_S) < self.defer_above_per_s:
+            return 0.0
+        self.deferrals += 1
+        while not self.stop_event.wait(DEFER_QUIET_S):
+            now = backlog()
+            if (now - seen) / DEFER_QUIET_S < self.defer_above_per_s:
+                break
+            if time.monotonic() - started >= self.max_defer_s:
+                break
+            seen = now
+        self._draining = True
+        return time.monotonic() - started
 
     def _observe(self, size: int, result: BatchResult) -> None:
         if size:
@@ -245,7 +292,7 @@ class Loader:
             if delay and self.stop_event.wait(delay):
                 break
             try:
-                self.load_once(timeout=1.0)
+                self.load_once(timeout=1.0, defer=True)
             except Exception as exc:  # the loader must outlive outages
                 self.failures += 1
                 self.healthy = False

@@ -16,7 +16,6 @@ from __future__ import annotations
 import fnmatch
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,6 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from revops.envelope import Envelope
-from revops.ingest.bus import BusMessage
 from revops.sources.salesforce import record_id_of
 
 if TYPE_CHECKING:
@@ -190,8 +188,8 @@ def notifications_for(
 
 
 class RuleSet:
-    """Rules compiled for the receiver: a quick type test, then the notifications of one
-    event as JSON to carry on the bus until the loader stores the event."""
+    """Rules compiled for the loader: a quick type test, then the outbox entries of the
+    events it has just stored."""
 
     def __init__(self, rules: Sequence[NotifyRule]) -> None:
         self.rules = list(rules)
@@ -214,18 +212,6 @@ class RuleSet:
             (key, rule.channel, rule.name, orjson.dumps(payload, default=str).decode())
             for key, rule, payload in notifications_for(self.rules, wanted)
         ]
-
-    def annotate(
-        self, messages: Sequence[BusMessage], envelopes: Sequence[Envelope]
-    ) -> list[BusMessage]:
-        """``messages`` with the notifications of their envelopes attached."""
-        out = list(messages)
-        for n, env in enumerate(envelopes):
-            if self.concerns(env.type):
-                found = self.entries([env])
-                if found:
-                    out[n] = replace(out[n], notify=orjson.dumps(found).decode())
-        return out
 
 
 def enqueue_entries(wh: Warehouse, entries: Sequence[OutboxEntry]) -> int:

@@ -66,6 +66,11 @@ class LoaderConfig(BaseModel):
     batch_size: int = Field(1000, ge=1)
     max_wait_ms: int = Field(50, ge=0, le=1000)
     max_backoff_s: float = Field(30.0, gt=0)
+    # A burst: events arriving at this rate or faster (0 = never defer). The loader then
+    # leaves the CPU to the acknowledgements and lands once the rate drops, or after
+    # max_defer_s at the latest; slower flows land within max_wait_ms.
+    defer_above_per_s: float = Field(1000.0, ge=0)
+    max_defer_s: float = Field(5.0, ge=0, le=60)
 
 
 def serve_config(settings: Settings) -> ServeConfig:

@@ -131,11 +131,9 @@ def receiver(runtime: ServeRuntime, source: str) -> Handler:
             )
         flags: list[bool] = []
         if parsed.messages:
-            messages = parsed.messages
-            if runtime.ruleset is not None:
-                messages = runtime.ruleset.annotate(messages, parsed.envelopes)
+            # Notification rules run in the loader once the events are stored, off this path.
             try:
-                flags = await runtime.bus.publish_async(messages)
+                flags = await runtime.bus.publish_async(parsed.messages)
             except Exception:  # nothing was acknowledged; the sender retries
                 runtime.reject(source, "bus_unavailable", rid, 503)
                 return json_response(
@@ -143,9 +141,12 @@ def receiver(runtime: ServeRuntime, source: str) -> Handler:
                     {"error": "the events could not be stored; retry", "reason": "bus_unavailable"},
                 )
         new = sum(flags)
-        accepted.inc(new)
-        duplicates.inc(len(flags) - new)
-        ignored.inc(parsed.ignored)
+        if new:
+            accepted.inc(new)
+        if new < len(flags):
+            duplicates.inc(len(flags) - new)
+        if parsed.ignored:
+            ignored.inc(parsed.ignored)
         ack.observe(time.perf_counter() - started)
         return json_response(
             200,

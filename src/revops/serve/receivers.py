@@ -48,14 +48,13 @@ WORKER_METRICS_PATH = "/_revops/receiver-metrics"
 
 
 class ReceiverRuntime:
-    """What the webhook handlers of a receiver process need: credentials, type filter, rules,
-    and the bus opened as a publisher. Rejections are counted here and their audit rows ride
+    """What the webhook handlers of a receiver process need: credentials, type filter and the
+    bus opened as a publisher. Rejections are counted here and their audit rows ride
     the bus to the main process's loader."""
 
     def __init__(self, settings: Settings) -> None:
         from revops.ingest.bus import open_bus
         from revops.ingest.receiver import TypeFilter
-        from revops.notify.rules import RuleSet, notify_config
         from revops.serve.config import bus_config, default_bus_url, serve_config
         from revops.serve.runtime import endpoint_credentials
 
@@ -71,8 +70,6 @@ class ReceiverRuntime:
         )
         self.credentials = endpoint_credentials(settings)
         self.accept = TypeFilter(self.config.accepted_types)
-        notify = notify_config(settings)
-        self.ruleset = RuleSet(notify.rules) if notify.enabled else None
         self.rejection_audits: deque[AuditEvent] = deque(maxlen=10_000)
         self._pending_dead_letters = self.bus.pending_dead_letters()
         self._recounted = time.monotonic()

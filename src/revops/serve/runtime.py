@@ -22,7 +22,7 @@ from revops.config import Settings
 from revops.ingest.bus import Bus, SqliteBus, open_bus
 from revops.ingest.loader import BatchResult, Loader
 from revops.ingest.receiver import Credentials, TypeFilter, split_secrets
-from revops.notify.rules import RuleSet, notify_config
+from revops.notify.rules import notify_config
 from revops.serve.config import bus_config, default_bus_url, loader_config, serve_config
 from revops.warehouse.base import Warehouse
 
@@ -102,9 +102,6 @@ class ServeRuntime:
         self.stop_event = threading.Event()
         self.credentials = endpoint_credentials(settings)
         self.accept = TypeFilter(self.config.accepted_types)
-        # Rules run at receipt, where the body is already decoded; their notifications ride
-        # on the bus and are enqueued by the loader once the event is stored.
-        self.ruleset = RuleSet(self.notify_config.rules) if self.notify_config.enabled else None
         self.rejection_audits: deque[AuditEvent] = deque(maxlen=MAX_REJECTION_AUDITS)
         self.pending_dead_letters = (
             self.bus.pending_dead_letters() if isinstance(self.bus, SqliteBus) else 0
@@ -124,6 +121,8 @@ class ServeRuntime:
             stop_event=self.stop_event,
             audits=self.rejection_audits,
             on_landed=self._landed,
+            defer_above_per_s=self.loader_config.defer_above_per_s,
+            max_defer_s=self.loader_config.max_defer_s,
         )
         self._threads: list[threading.Thread] = []
         self._stop_scheduler: Any = None
