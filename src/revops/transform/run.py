@@ -181,8 +181,15 @@ def _scope(wh: Warehouse, affected: Affected) -> tuple[set[str], set[str], set[s
     return customers, opps, accounts
 
 
-def _derive(ctx: _Context, affected: Affected | None) -> None:
-    """Re-derive facts and marts: for ``affected`` keys, or everything when None."""
+def _derive(
+    ctx: _Context,
+    affected: Affected | None,
+    new_rows: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
+) -> None:
+    """Re-derive facts and marts: for ``affected`` keys, or everything when None.
+
+    ``new_rows`` (the run's staging rows by kind and key, when kept) lets each key's fold
+    continue from its current fact instead of re-reading its history."""
     wh, tz, report = ctx.wh, ctx.tz, ctx.report
     if affected is None:
         report.facts_changed += facts.refresh_opportunities(wh, None, compare=False)
@@ -198,10 +205,17 @@ def _derive(ctx: _Context, affected: Affected | None) -> None:
     if not affected:
         return
     old_customers, old_opps, old_accounts = _scope(wh, affected)
-    report.facts_changed += facts.refresh_opportunities(wh, affected.opportunities)
-    report.facts_changed += facts.refresh_invoices(wh, affected.invoices, tz)
-    report.facts_changed += facts.refresh_customers(wh, affected.customers)
-    report.facts_changed += facts.refresh_prices(wh, affected.prices)
+    kept = new_rows or {}
+    report.facts_changed += facts.refresh_opportunities(
+        wh, affected.opportunities, new_rows=kept.get("opportunity")
+    )
+    report.facts_changed += facts.refresh_invoices(
+        wh, affected.invoices, tz, new_rows=kept.get("invoice")
+    )
+    report.facts_changed += facts.refresh_customers(
+        wh, affected.customers, new_rows=kept.get("customer")
+    )
+    report.facts_changed += facts.refresh_prices(wh, affected.prices, new_rows=kept.get("price"))
     new_customers, new_opps, new_accounts = _scope(wh, affected)
     customers = old_customers | new_customers | affected.customers
     if affected.prices:
@@ -213,15 +227,19 @@ def _derive(ctx: _Context, affected: Affected | None) -> None:
             affected.prices,
         )
     accounts = old_accounts | new_accounts
-    # Won opportunities of touched accounts may take or lose a fallback invoice link.
+    # Won opportunities of touched accounts may take or lose a fallback invoice link. One
+    # linked by invoice metadata never takes a fallback link and claims none; its links can
+    # change only through its own invoices or itself, which put it in scope above.
     opps = (
         old_opps
         | new_opps
         | _values(
             wh,
-            "SELECT opportunity_id FROM revops.fact_opportunity "
-            "WHERE account_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) "
-            "AND stage_name = 'Closed Won' AND NOT is_deleted",
+            "SELECT o.opportunity_id FROM revops.fact_opportunity AS o "
+            "WHERE o.account_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) "
+            "AND o.stage_name = 'Closed Won' AND NOT o.is_deleted "
+            "AND NOT EXISTS (SELECT 1 FROM revops.won_invoice_link AS l "
+            "WHERE l.opportunity_id = o.opportunity_id AND l.link_type = 'metadata')",
             accounts,
         )
     )
@@ -299,9 +317,9 @@ def run_transform(
             if rebuild:
                 ctx.report.mode = mode if mode != "incremental" else "full"
                 _clear_derived(wh)
-            stager = Stager(ctx.cfg, ctx.tz)
+            stager = Stager(ctx.cfg, ctx.tz, keep=not rebuild)
             _stage(ctx, stager, where, params, low, high, replace=False)
-            _derive(ctx, None if rebuild else stager.affected)
+            _derive(ctx, None if rebuild else stager.affected, stager.new_rows)
             if not rebuild and not stager.affected and low == high:
                 _collections_if_new_day(ctx)
             set_state(wh, WATERMARK, high)
