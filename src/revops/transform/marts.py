@@ -146,7 +146,14 @@ def write_changed(
             .format(scope=cond, **fmt),
             values,
         )
-        same = " AND ".join(f"n.{c} IS NOT DISTINCT FROM {table}.{c}" for c in columns)
+        # Keys (never NULL) by equality, so both engines hash-join on them; other columns
+        # NULL-safely.
+        same = " AND ".join(
+            f"n.{c} = {table}.{c}"
+            if c in key_columns
+            else f"n.{c} IS NOT DISTINCT FROM {table}.{c}"
+            for c in columns
+        )
         wh.execute(
             f"DELETE FROM revops.{table} WHERE {cond} "
             f"AND NOT EXISTS (SELECT 1 FROM {temp} AS n WHERE {same})",
