@@ -76,6 +76,8 @@ FACT_PRICE = (
 )
 # Rows of the run's own staging by key (see ``Stager.new_rows``); None = not kept.
 NewRows = dict[str, list[dict[str, Any]]]
+# Facts a run changed: key → (row before or None, row after or None).
+Changes = dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]]
 
 
 def _seq(value: int | None) -> int:
@@ -225,9 +227,11 @@ def write_changed(
     old: dict[str, dict[str, Any]],
     rows: list[dict[str, Any]],
     gone: Iterable[str] = (),
+    changes: Changes | None = None,
 ) -> list[str]:
     """Make the facts of the keys in ``rows`` (and ``gone``, which have none any more) equal
-    ``rows``, given their current rows ``old``; returns the keys that changed.
+    ``rows``, given their current rows ``old``; returns the keys that changed (recorded with
+    their rows before and after in ``changes``).
 
     Only differing rows are deleted and inserted: on DuckDB a deleted row costs at commit
     (its index entries are removed), so unchanged facts are left alone."""
@@ -244,6 +248,9 @@ def write_changed(
         wh.execute(f"DELETE FROM {table} WHERE {cond}", params)
     if dirty:
         wh.insert_rows(table, columns, [tuple(r.get(c) for c in columns) for r in dirty])
+    if changes is not None:
+        changes.update((r[key], (old.get(r[key]), r)) for r in dirty)
+        changes.update((k, (old[k], None)) for k in removed)
     return [r[key] for r in dirty] + removed
 
 
@@ -255,26 +262,22 @@ def _replace(
     keys: KeySet,
     rows: list[dict[str, Any]],
     compare: bool,
+    changes: Changes | None = None,
 ) -> int:
     """Make the facts of ``keys`` equal ``rows``; returns how many rows changed.
 
     With ``compare`` only the rows that differ are rewritten: unchanged facts are left alone,
     which keeps the write-ahead log (and DuckDB's commit) proportional to real changes."""
     if compare and keys is not None:
-        cond, params = in_keys(key, keys)
-        old = wh.query(f"SELECT {', '.join(columns)} FROM {table} WHERE {cond}", params)
-        before = {r[key]: tuple(_normal(r[c]) for c in columns) for r in old}
-        after = {r[key]: tuple(_normal(r.get(c)) for c in columns) for r in rows}
-        dirty = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
-        rows = [r for r in rows if r[key] in dirty]
-        keys = dirty
-        if not dirty:
-            return 0
+        old = current(wh, table, key, columns, keys)
+        present = {r[key] for r in rows}
+        gone = [k for k in keys if k not in present]
+        return len(write_changed(wh, table, key, columns, old, rows, gone, changes))
     cond, params = in_keys(key, keys)
     wh.execute(f"DELETE FROM {table} WHERE {cond}", params)
     if rows:
         wh.insert_rows(table, columns, [tuple(r.get(c) for c in columns) for r in rows])
-    return len(keys) if compare and keys is not None else len(rows)
+    return len(rows)
 
 
 def _staging(wh: Warehouse, table: str, key: str, keys: KeySet) -> list[dict[str, Any]]:
@@ -283,7 +286,12 @@ def _staging(wh: Warehouse, table: str, key: str, keys: KeySet) -> list[dict[str
 
 
 def refresh_opportunities(
-    wh: Warehouse, keys: KeySet, *, compare: bool = True, new_rows: NewRows | None = None
+    wh: Warehouse,
+    keys: KeySet,
+    *,
+    compare: bool = True,
+    new_rows: NewRows | None = None,
+    changes: Changes | None = None,
 ) -> int:
     """Re-derive ``fact_opportunity`` and ``cdc_refetch`` for ``keys``; returns changes.
 
@@ -291,7 +299,7 @@ def refresh_opportunities(
     its current fact, with no gap pending or arriving, continues from the fact; the others
     re-read their history from staging."""
     if new_rows is None or keys is None:
-        return _refold_opportunities(wh, keys, compare=compare)
+        return _refold_opportunities(wh, keys, compare=compare, changes=changes)
     old = current(wh, "revops.fact_opportunity", "opportunity_id", FACT_OPPORTUNITY, new_rows)
     gaps = _with_pending_gaps(wh, new_rows)
     facts, stale = [], []
@@ -314,9 +322,10 @@ def refresh_opportunities(
         if fact is not None:
             facts.append(fact)
     changed = write_changed(
-        wh, "revops.fact_opportunity", "opportunity_id", FACT_OPPORTUNITY, old, facts
+        wh, "revops.fact_opportunity", "opportunity_id", FACT_OPPORTUNITY, old, facts, (), changes
     )
-    return len(changed) + (_refold_opportunities(wh, stale, compare=True) if stale else 0)
+    refolded = _refold_opportunities(wh, stale, compare=True, changes=changes) if stale else 0
+    return len(changed) + refolded
 
 
 def _with_pending_gaps(wh: Warehouse, keys: Iterable[str]) -> set[str]:
@@ -325,13 +334,22 @@ def _with_pending_gaps(wh: Warehouse, keys: Iterable[str]) -> set[str]:
     return {r["record_id"] for r in rows}
 
 
-def _refold_opportunities(wh: Warehouse, keys: KeySet, *, compare: bool) -> int:
+def _refold_opportunities(
+    wh: Warehouse, keys: KeySet, *, compare: bool, changes: Changes | None = None
+) -> int:
     groups = _group(
         _staging(wh, "revops.stg_opportunity", "opportunity_id", keys), "opportunity_id"
     )
     facts = [f for f in (fold_opportunity(g) for g in groups.values()) if f is not None]
     changed = _replace(
-        wh, "revops.fact_opportunity", "opportunity_id", FACT_OPPORTUNITY, keys, facts, compare
+        wh,
+        "revops.fact_opportunity",
+        "opportunity_id",
+        FACT_OPPORTUNITY,
+        keys,
+        facts,
+        compare,
+        changes,
     )
     refetch = [r for g in groups.values() for r in pending_gaps(g)]
     _replace(
@@ -373,13 +391,14 @@ def refresh_invoices(
     *,
     compare: bool = True,
     new_rows: NewRows | None = None,
+    changes: Changes | None = None,
 ) -> int:
     """Re-derive ``fact_billing`` for ``keys``; returns how many invoices changed.
 
     With ``new_rows`` a key whose new snapshots all sort after the last one folded into its
     fact continues from the fact; the others re-read their history from staging."""
     if new_rows is None or keys is None:
-        return _refold_invoices(wh, keys, tz, compare=compare)
+        return _refold_invoices(wh, keys, tz, compare=compare, changes=changes)
     old = current(wh, "revops.fact_billing", "invoice_id", FACT_BILLING, new_rows)
     facts, stale = [], []
     for key, events in new_rows.items():
@@ -390,14 +409,21 @@ def refresh_invoices(
                 stale.append(key)
                 continue
         facts.append(fold_invoice(events, tz, start))
-    changed = write_changed(wh, "revops.fact_billing", "invoice_id", FACT_BILLING, old, facts)
-    return len(changed) + (_refold_invoices(wh, stale, tz, compare=True) if stale else 0)
+    changed = write_changed(
+        wh, "revops.fact_billing", "invoice_id", FACT_BILLING, old, facts, (), changes
+    )
+    refolded = _refold_invoices(wh, stale, tz, compare=True, changes=changes) if stale else 0
+    return len(changed) + refolded
 
 
-def _refold_invoices(wh: Warehouse, keys: KeySet, tz: ZoneInfo, *, compare: bool) -> int:
+def _refold_invoices(
+    wh: Warehouse, keys: KeySet, tz: ZoneInfo, *, compare: bool, changes: Changes | None = None
+) -> int:
     groups = _group(_staging(wh, "revops.stg_invoice", "invoice_id", keys), "invoice_id")
     facts = [fold_invoice(g, tz) for g in groups.values()]
-    return _replace(wh, "revops.fact_billing", "invoice_id", FACT_BILLING, keys, facts, compare)
+    return _replace(
+        wh, "revops.fact_billing", "invoice_id", FACT_BILLING, keys, facts, compare, changes
+    )
 
 
 def _latest_facts(
@@ -440,7 +466,12 @@ def _latest_facts(
 
 
 def refresh_customers(
-    wh: Warehouse, keys: KeySet, *, compare: bool = True, new_rows: NewRows | None = None
+    wh: Warehouse,
+    keys: KeySet,
+    *,
+    compare: bool = True,
+    new_rows: NewRows | None = None,
+    changes: Changes | None = None,
 ) -> int:
     """Re-derive ``fact_customer`` and the Stripe rows of ``id_mappings`` for ``keys``
     (with ``new_rows``: for the customers among them that have new staging rows)."""
@@ -448,7 +479,7 @@ def refresh_customers(
         groups = _group(_staging(wh, "revops.stg_customer", "customer_id", keys), "customer_id")
         facts = [fold_latest(g, "customer_id", FACT_CUSTOMER) for g in groups.values()]
         changed = _replace(
-            wh, "revops.fact_customer", "customer_id", FACT_CUSTOMER, keys, facts, compare
+            wh, "revops.fact_customer", "customer_id", FACT_CUSTOMER, keys, facts, compare, changes
         )
         cond, params = in_keys("billing_customer_id", keys)
         wh.execute(f"DELETE FROM revops.id_mappings WHERE source = 'stripe' AND {cond}", params)
@@ -464,7 +495,7 @@ def refresh_customers(
         new_rows,
     )
     dirty = write_changed(
-        wh, "revops.fact_customer", "customer_id", FACT_CUSTOMER, old, facts, gone
+        wh, "revops.fact_customer", "customer_id", FACT_CUSTOMER, old, facts, gone, changes
     )
     if dirty:
         # A mapping is a function of the fact: rewrite it only for customers that changed.

@@ -147,20 +147,20 @@ def write_changed(
             values,
         )
         # Keys (never NULL) by equality, so both engines hash-join on them; other columns
-        # NULL-safely.
-        same = " AND ".join(
-            f"n.{c} = {table}.{c}"
-            if c in key_columns
-            else f"n.{c} IS NOT DISTINCT FROM {table}.{c}"
-            for c in columns
+        # NULL-safely. A row whose key stays is updated in place (cheaper than a delete and an
+        # insert: no index entry changes), a row whose key went is deleted, a new key inserted.
+        key = " AND ".join(f"n.{c} = t.{c}" for c in key_columns)
+        rest = [c for c in columns if c not in key_columns]
+        differs = " OR ".join(f"n.{c} IS DISTINCT FROM t.{c}" for c in rest)
+        wh.execute(
+            f"UPDATE revops.{table} AS t SET {', '.join(f'{c} = n.{c}' for c in rest)} "
+            f"FROM {temp} AS n WHERE {key} AND ({differs})"
         )
         wh.execute(
-            f"DELETE FROM revops.{table} WHERE {cond} "
-            f"AND NOT EXISTS (SELECT 1 FROM {temp} AS n WHERE {same})",
+            f"DELETE FROM revops.{table} AS t WHERE {cond} "
+            f"AND NOT EXISTS (SELECT 1 FROM {temp} AS n WHERE {key})",
             params,
         )
-        # What is left in scope is exactly the unchanged rows: insert the others.
-        key = " AND ".join(f"t.{c} = n.{c}" for c in key_columns)
         cols = ", ".join(columns)
         wh.execute(
             f"INSERT INTO revops.{table} ({cols}) SELECT {', '.join('n.' + c for c in columns)} "

@@ -153,32 +153,56 @@ def _values(wh: Warehouse, sql: str, keys: set[str]) -> set[str]:
     return {v for r in rows for v in r.values() if v is not None}
 
 
-def _scope(wh: Warehouse, affected: Affected) -> tuple[set[str], set[str], set[str]]:
-    """(invoice customers, opportunity ids, account ids) related to ``affected`` right now."""
-    inv = (
-        wh.query(
-            "SELECT customer_id, opportunity_id FROM revops.fact_billing "
-            "WHERE invoice_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
-            (sorted(affected.invoices),),
-        )
-        if affected.invoices
-        else []
-    )
-    customers = {r["customer_id"] for r in inv if r["customer_id"]}
-    opps = {r["opportunity_id"] for r in inv if r["opportunity_id"]} | affected.opportunities
-    accounts = _values(
+def _scope(
+    wh: Warehouse,
+    affected: Affected,
+    invoices: facts.Changes,
+    opportunities: facts.Changes,
+    customers_changed: facts.Changes,
+) -> tuple[set[str], set[str], set[str]]:
+    """(billing customers, opportunity ids, account ids) whose marts the run may change.
+
+    Marts are functions of the facts, so what a run reaches is what its changed facts name,
+    before and after: the customers and opportunities of changed invoices (so an invoice moving
+    between customers fixes both), the touched keys themselves, and the accounts of those
+    opportunities and customers. Only facts this run changed can have had other values before
+    it, so the rest is read as it is now."""
+    customers = set(affected.customers)
+    opps = set(affected.opportunities)
+    for row in _rows(invoices):
+        if row["customer_id"]:
+            customers.add(row["customer_id"])
+        if row["opportunity_id"]:
+            opps.add(row["opportunity_id"])
+    accounts = {r["account_id"] for r in _rows(opportunities) if r["account_id"]}
+    accounts |= _values(
         wh,
         "SELECT account_id FROM revops.fact_opportunity WHERE opportunity_id "
         "IN (SELECT unnest(CAST(? AS VARCHAR[])))",
-        opps,
+        opps - opportunities.keys(),
     )
+    # Mappings of other sources are not written by the run; a changed customer's Stripe
+    # mapping is its fact's account (now in id_mappings; before, in its old fact).
     accounts |= _values(
         wh,
         "SELECT crm_account_id FROM revops.id_mappings WHERE "
         "billing_customer_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
-        customers | affected.customers,
+        customers,
     )
+    accounts |= {
+        before["account_id"]
+        for before, _ in customers_changed.values()
+        if before is not None and before["account_id"] and not before["is_deleted"]
+    }
     return customers, opps, accounts
+
+
+def _rows(changes: facts.Changes) -> Iterator[dict[str, Any]]:
+    for before, after in changes.values():
+        if before is not None:
+            yield before
+        if after is not None:
+            yield after
 
 
 def _derive(
@@ -204,20 +228,21 @@ def _derive(
         return
     if not affected:
         return
-    old_customers, old_opps, old_accounts = _scope(wh, affected)
     kept = new_rows or {}
+    changed: dict[str, facts.Changes] = {"invoice": {}, "opportunity": {}, "customer": {}}
     report.facts_changed += facts.refresh_opportunities(
-        wh, affected.opportunities, new_rows=kept.get("opportunity")
+        wh, affected.opportunities, new_rows=kept.get("opportunity"), changes=changed["opportunity"]
     )
     report.facts_changed += facts.refresh_invoices(
-        wh, affected.invoices, tz, new_rows=kept.get("invoice")
+        wh, affected.invoices, tz, new_rows=kept.get("invoice"), changes=changed["invoice"]
     )
     report.facts_changed += facts.refresh_customers(
-        wh, affected.customers, new_rows=kept.get("customer")
+        wh, affected.customers, new_rows=kept.get("customer"), changes=changed["customer"]
     )
     report.facts_changed += facts.refresh_prices(wh, affected.prices, new_rows=kept.get("price"))
-    new_customers, new_opps, new_accounts = _scope(wh, affected)
-    customers = old_customers | new_customers | affected.customers
+    customers, scope_opps, accounts = _scope(
+        wh, affected, changed["invoice"], changed["opportunity"], changed["customer"]
+    )
     if affected.prices:
         customers |= _values(
             wh,
@@ -226,22 +251,17 @@ def _derive(
             "WHERE l.price_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
             affected.prices,
         )
-    accounts = old_accounts | new_accounts
     # Won opportunities of touched accounts may take or lose a fallback invoice link. One
     # linked by invoice metadata never takes a fallback link and claims none; its links can
     # change only through its own invoices or itself, which put it in scope above.
-    opps = (
-        old_opps
-        | new_opps
-        | _values(
-            wh,
-            "SELECT o.opportunity_id FROM revops.fact_opportunity AS o "
-            "WHERE o.account_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) "
-            "AND o.stage_name = 'Closed Won' AND NOT o.is_deleted "
-            "AND NOT EXISTS (SELECT 1 FROM revops.won_invoice_link AS l "
-            "WHERE l.opportunity_id = o.opportunity_id AND l.link_type = 'metadata')",
-            accounts,
-        )
+    opps = scope_opps | _values(
+        wh,
+        "SELECT o.opportunity_id FROM revops.fact_opportunity AS o "
+        "WHERE o.account_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) "
+        "AND o.stage_name = 'Closed Won' AND NOT o.is_deleted "
+        "AND NOT EXISTS (SELECT 1 FROM revops.won_invoice_link AS l "
+        "WHERE l.opportunity_id = o.opportunity_id AND l.link_type = 'metadata')",
+        accounts,
     )
     links.refresh_links(wh, opps)
     marts.refresh_won_to_paid(wh, opps)
