@@ -419,11 +419,43 @@ def refresh_invoices(
 def _refold_invoices(
     wh: Warehouse, keys: KeySet, tz: ZoneInfo, *, compare: bool, changes: Changes | None = None
 ) -> int:
+    if keys is None:
+        return _rebuild_invoices(wh, tz)
     groups = _group(_staging(wh, "revops.stg_invoice", "invoice_id", keys), "invoice_id")
     facts = [fold_invoice(g, tz) for g in groups.values()]
     return _replace(
         wh, "revops.fact_billing", "invoice_id", FACT_BILLING, keys, facts, compare, changes
     )
+
+
+# A full rebuild folds invoices this many keys at a time, so its memory stays bounded
+# whatever the history (millions of invoice snapshots do not fit in Python objects at once).
+REBUILD_KEYS = 200_000
+
+
+def _rebuild_invoices(wh: Warehouse, tz: ZoneInfo) -> int:
+    """Rebuild ``fact_billing`` from all of staging, one range of invoice ids at a time."""
+    wh.execute("DELETE FROM revops.fact_billing")
+    ids = [
+        r["invoice_id"]
+        for r in wh.query("SELECT DISTINCT invoice_id FROM revops.stg_invoice ORDER BY 1")
+    ]
+    written = 0
+    for first in range(0, len(ids), REBUILD_KEYS):
+        low, high = ids[first], ids[min(first + REBUILD_KEYS, len(ids)) - 1]
+        rows = wh.query(
+            "SELECT * FROM revops.stg_invoice WHERE invoice_id >= ? AND invoice_id <= ?",
+            (low, high),
+        )
+        facts = [fold_invoice(g, tz) for g in _group(rows, "invoice_id").values()]
+        del rows
+        wh.insert_rows(
+            "revops.fact_billing",
+            FACT_BILLING,
+            [tuple(f.get(c) for c in FACT_BILLING) for f in facts],
+        )
+        written += len(facts)
+    return written
 
 
 def _latest_facts(
