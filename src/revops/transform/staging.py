@@ -7,6 +7,7 @@ the batch: raw stays the source of truth and a later parser can backfill it.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -318,18 +319,20 @@ class Stager:
                 *head,
                 type_,
                 r["invoice_id"],
-                *(r[c] for c in stage_stripe.INVOICE_FIELDS),
+                *_INVOICE_VALUES(r),
                 _json_list(r["set_fields"]),
                 line_count,
             ),
         )
         for line in lines:
-            batch.line.append(
-                (head[0], line["line_no"], r["invoice_id"], *(line[c] for c in STG_LINE[3:]))
-            )
+            batch.line.append((head[0], line["line_no"], r["invoice_id"], *_LINE_VALUES(line)))
         self.affected.invoices.add(r["invoice_id"])
         if r["customer_id"]:
             self.affected.customers.add(r["customer_id"])
+
+
+_INVOICE_VALUES = operator.itemgetter(*stage_stripe.INVOICE_FIELDS)
+_LINE_VALUES = operator.itemgetter(*STG_LINE[3:])
 
 
 def _object(payload: dict[str, Any]) -> dict[str, Any]:
