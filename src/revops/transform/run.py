@@ -254,15 +254,20 @@ def _derive(
     # Won opportunities of touched accounts may take or lose a fallback invoice link. One
     # linked by invoice metadata never takes a fallback link and claims none; its links can
     # change only through its own invoices or itself, which put it in scope above.
-    opps = scope_opps | _values(
+    won = _values(
         wh,
-        "SELECT o.opportunity_id FROM revops.fact_opportunity AS o "
-        "WHERE o.account_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) "
-        "AND o.stage_name = 'Closed Won' AND NOT o.is_deleted "
-        "AND NOT EXISTS (SELECT 1 FROM revops.won_invoice_link AS l "
-        "WHERE l.opportunity_id = o.opportunity_id AND l.link_type = 'metadata')",
+        "SELECT opportunity_id FROM revops.fact_opportunity "
+        "WHERE account_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) "
+        "AND stage_name = 'Closed Won' AND NOT is_deleted",
         accounts,
     )
+    by_metadata = _values(
+        wh,
+        "SELECT DISTINCT opportunity_id FROM revops.won_invoice_link WHERE link_type = "
+        "'metadata' AND opportunity_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+        won - scope_opps,
+    )
+    opps = scope_opps | (won - by_metadata)
     links.refresh_links(wh, opps)
     marts.refresh_won_to_paid(wh, opps)
     marts.refresh_nrr(wh, customers)
