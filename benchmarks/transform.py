@@ -4,19 +4,31 @@ For each N: write N real-format events (Stripe invoice / customer events in both
 Salesforce CDC; about 3 KB each) to NDJSON on disk; land them with ``ingest_lines`` (NDJSON on
 disk → committed rows in ``events_raw``) and, in the same run, insert the same rows with the
 engine's own bulk path (DuckDB from Arrow, PostgreSQL binary COPY) into a copy of ``events_raw``
-as the ceiling; time the full transform; then land 10,000 new events and time the incremental
-transform that brings everything up to date.
+as the ceiling; time the full transform; then, in each of ``--rounds`` rounds, land 10,000 new
+events and time the incremental transform that brings everything up to date. Finally the
+incremental result is checked against a full rebuild of the same events (every fact, link and
+mart table compared row for row; the rebuild is timed too).
 
     python benchmarks/transform.py --n 100000 [--engines duckdb,postgres] [--out FILE]
+
+``--workdir DIR`` keeps the generated NDJSON (and the warehouse files) in DIR and reuses event
+files already written there by an earlier run with the same N (generation is deterministic and
+not timed; at 5M it takes longer than the measured steps). ``--no-ceiling`` skips the bulk
+ceiling (reported as not measured). ``--base save`` keeps a copy of the DuckDB warehouse
+after landing and the full transform in DIR; ``--base from`` starts a later run from that copy
+and measures only the incremental rounds and the check.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import contextlib
 import copy
 import os
 import platform
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -39,6 +51,10 @@ from revops.warehouse import connect, ensure_schema  # noqa: E402
 FIXTURES = ROOT / "tests" / "fixtures"
 PG_ADMIN = os.environ.get("REVOPS_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 INCREMENT = 10_000
+# DuckDB's own cache would otherwise grow to 80 % of the machine's memory, which with the
+# Python side of a 5M-event full rebuild does not fit a 24 GB machine shared with others
+# (``[warehouse] memory_limit``; the 100k and 1M warehouses fit in it whole).
+DUCKDB_MEMORY = "8GB"
 T0 = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp())
 FILLER = (
     "Thank you for your business. Payment is due within 30 days. "
@@ -260,11 +276,24 @@ CHUNK = 50_000
 
 
 def write_ndjson(path: Path, factory: EventFactory, start: int, count: int) -> int:
-    """Write ``count`` events in chunks (never all in memory); returns the file size."""
+    """Write ``count`` events in chunks (never all in memory); returns the file size.
+
+    A file already completed by an earlier run (marked ``<name>.done``) is reused: the events
+    depend only on the seed, ``start`` and ``count``, and ids are drawn from the factory's
+    counter and random generator, so both are set exactly as writing would leave them."""
+    done = path.with_name(path.name + ".done")
+    if done.exists() and done.read_text() == f"{start} {count} {factory.n}\n" and path.exists():
+        n, state = ast.literal_eval(path.with_name(path.name + ".next").read_text())
+        factory.n = n
+        factory.rng.setstate(state)
+        return path.stat().st_size
+    first_n = factory.n
     with path.open("wb") as fh:
         for first in range(start, start + count, CHUNK):
             for line in factory.batch(first, min(CHUNK, start + count - first)):
                 fh.write(line + b"\n")
+    path.with_name(path.name + ".next").write_text(repr((factory.n, factory.rng.getstate())))
+    done.write_text(f"{start} {count} {first_n}\n")
     return path.stat().st_size
 
 
@@ -371,8 +400,12 @@ def engine_bulk_rate(wh: Any, path: Path) -> float:
 
 def open_engine(engine: str, workdir: Path, n: int) -> tuple[Any, str]:
     if engine == "duckdb":
-        url = f"duckdb:///{workdir}/bench_{n}.duckdb"
-        return connect(url), url
+        path = workdir / f"bench_{n}.duckdb"
+        for old in (path, path.with_name(path.name + ".wal")):
+            with contextlib.suppress(FileNotFoundError):
+                old.unlink()
+        url = f"duckdb:///{path}"
+        return connect(url, memory_limit=DUCKDB_MEMORY), url
     import psycopg
 
     name = f"revops_bench_transform_{n}"
@@ -383,40 +416,124 @@ def open_engine(engine: str, workdir: Path, n: int) -> tuple[Any, str]:
     return connect(url), url
 
 
+# Tables an incremental run must leave exactly as a full rebuild does (with their order keys);
+# the columns that legitimately differ between two runs are left out of the comparison.
+VERIFY_TABLES = {
+    "fact_opportunity": (),
+    "fact_billing": (),
+    "fact_customer": (),
+    "fact_price": (),
+    "id_mappings": (),
+    "cdc_refetch": (),
+    "won_invoice_link": (),
+    "mrr_customer_monthly": (),
+    "nrr_customer_movement": (),
+    "mart_won_to_paid": (),
+    "mart_nrr_monthly": (),
+    "mart_collections": ("as_of", "days_past_due"),  # today's date: a run may cross midnight
+}
+
+
+def _columns(wh: Any, table: str, skip: tuple[str, ...]) -> str:
+    rows = wh.query(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = 'revops' AND table_name = ? ORDER BY ordinal_position",
+        (table,),
+    )
+    return ", ".join(r["column_name"] for r in rows if r["column_name"] not in skip)
+
+
+def verify_against_full(wh: Any) -> tuple[float, dict[str, int]]:
+    """Copy the incremental result, rebuild everything with a full transform (timed) and count,
+    per table, the rows that are in one result and not the other (all must be 0)."""
+    wh.execute("CREATE SCHEMA IF NOT EXISTS revops_bench")
+    for table, skip in VERIFY_TABLES.items():
+        wh.execute(f"DROP TABLE IF EXISTS revops_bench.incr_{table}")
+        wh.execute(
+            f"CREATE TABLE revops_bench.incr_{table} AS "
+            f"SELECT {_columns(wh, table, skip)} FROM revops.{table}"
+        )
+    started = time.perf_counter()
+    run_transform(wh, full=True)
+    full_s = time.perf_counter() - started
+    diffs = {}
+    for table, skip in VERIFY_TABLES.items():
+        cols = _columns(wh, table, skip)
+        a, b = f"revops_bench.incr_{table}", f"(SELECT {cols} FROM revops.{table})"
+        diffs[table] = int(
+            wh.query_value(
+                f"SELECT (SELECT count(*) FROM (SELECT * FROM {a} EXCEPT ALL "
+                f"SELECT * FROM {b} AS f) AS x) + (SELECT count(*) FROM (SELECT * FROM {b} AS f "
+                f"EXCEPT ALL SELECT * FROM {a}) AS y)"
+            )
+        )
+        wh.execute(f"DROP TABLE revops_bench.incr_{table}")
+    return full_s, diffs
+
+
 def bench_one(
     engine: str,
     n: int,
     workdir: Path,
     ndjson: Path,
-    more_path: Path,
+    more_paths: list[Path],
+    *,
+    ceiling: bool = True,
+    base: str = "",
+    verify: bool = True,
 ) -> dict[str, Any]:
-    wh, _ = open_engine(engine, workdir, n)
-    ensure_schema(wh)
-    ceiling = engine_bulk_rate(wh, ndjson)
-    started = time.perf_counter()
-    with ndjson.open("rb") as fh:
-        # Same transaction size as the bulk ceiling ([ingest] batch_size = 50000).
-        report = ingest_lines(wh, fh, name=str(ndjson), batch_size=CHUNK)
-    land_s = time.perf_counter() - started
-    assert report.new == n, report.as_dict()
-    started = time.perf_counter()
-    run_transform(wh, full=True)
-    full_s = time.perf_counter() - started  # wall clock, commit included
-    with more_path.open("rb") as fh:
-        ingest_lines(wh, fh, name=str(more_path))
-    started = time.perf_counter()
-    incr = run_transform(wh)
-    incr_s = time.perf_counter() - started
+    saved = workdir / f"base_{n}.duckdb"
+    land_s = full_s = ceiling_eps = None
+    if base == "from" and engine == "duckdb":
+        # The warehouse an earlier run of this script landed and fully transformed (same
+        # events, same code): only the incremental rounds and the check are measured.
+        path = workdir / f"bench_{n}.duckdb"
+        wh, _ = open_engine(engine, workdir, n)
+        wh.close()
+        shutil.copyfile(saved, path)
+        wh = connect(f"duckdb:///{path}", memory_limit=DUCKDB_MEMORY)
+    else:
+        wh, _ = open_engine(engine, workdir, n)
+        ensure_schema(wh)
+        ceiling_eps = engine_bulk_rate(wh, ndjson) if ceiling else None
+        started = time.perf_counter()
+        with ndjson.open("rb") as fh:
+            # Same transaction size as the bulk ceiling ([ingest] batch_size = 50000).
+            report = ingest_lines(wh, fh, name=str(ndjson), batch_size=CHUNK)
+        land_s = time.perf_counter() - started
+        assert report.new == n, report.as_dict()
+        started = time.perf_counter()
+        run_transform(wh, full=True)
+        full_s = time.perf_counter() - started  # wall clock, commit included
+        if base == "save" and engine == "duckdb":
+            wh.execute("CHECKPOINT")
+            shutil.copyfile(workdir / f"bench_{n}.duckdb", saved)
+    rounds = []
+    for more_path in more_paths:
+        with more_path.open("rb") as fh:
+            ingest_lines(wh, fh, name=str(more_path))
+        started = time.perf_counter()
+        incr = run_transform(wh)
+        rounds.append(time.perf_counter() - started)
+        assert incr.events == INCREMENT, incr.as_dict()
+        print(f"  {engine}: +{INCREMENT:,} incremental {rounds[-1]:.2f}s", flush=True)
+    if land_s is not None:
+        print(f"  {engine}: landing {land_s:.1f}s, full transform {full_s:.1f}s", flush=True)
+    rebuild_s, diffs = verify_against_full(wh) if verify else (None, {})
     wh.close()
+    if any(diffs.values()):
+        raise AssertionError(f"incremental differs from a full rebuild: {diffs}")
     return {
         "engine": engine,
         "n": n,
-        "land_eps": n / land_s,
-        "ceiling_eps": ceiling,
-        "land_ratio": (n / land_s) / ceiling,
+        "land_eps": n / land_s if land_s else None,
+        "ceiling_eps": ceiling_eps,
+        "land_ratio": (n / land_s) / ceiling_eps if ceiling_eps and land_s else None,
         "full_s": full_s,
-        "incr_s": incr_s,
-        "incr_events": incr.events,
+        "incr_rounds": rounds,
+        "incr_s": sorted(rounds)[len(rounds) // 2],
+        "rebuild_s": rebuild_s,
+        "verified": verify,
     }
 
 
@@ -426,26 +543,78 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default="duckdb,postgres")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS-transform.md"))
     parser.add_argument("--note", default="", help="a line about the machine, for the file")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="incremental rounds of 10,000 events (median kept)"
+    )
+    parser.add_argument(
+        "--workdir", default=None, help="keep (and reuse) the generated events in this folder"
+    )
+    parser.add_argument(
+        "--no-ceiling", action="store_true", help="skip the engine bulk ceiling (not measured)"
+    )
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip the check against a full rebuild (reported as not checked in this run)",
+    )
+    parser.add_argument(
+        "--base",
+        choices=("", "save", "from"),
+        default="",
+        help="DuckDB: save the landed, fully transformed warehouse in --workdir, or start from "
+        "the one saved there (landing and full transform then not measured in this run)",
+    )
     args = parser.parse_args(argv)
-    results = []
-    with tempfile.TemporaryDirectory(prefix="revops-bench-") as tmp:
-        workdir = Path(tmp)
+    results: list[dict[str, Any]] = []
+    with contextlib.ExitStack() as stack:
+        if args.workdir:
+            workdir = Path(args.workdir)
+            workdir.mkdir(parents=True, exist_ok=True)
+        else:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="revops-bench-")))
         for n in (int(x) for x in args.n.split(",")):
             factory = EventFactory(seed=n, customers=max(n // 40, 10))
-            ndjson, more_path = workdir / f"events_{n}.ndjson", workdir / f"more_{n}.ndjson"
+            ndjson = workdir / f"events_{n}.ndjson"
             size = write_ndjson(ndjson, factory, 0, n)
-            write_ndjson(more_path, factory, n, INCREMENT)
+            more_paths = []
+            for i in range(args.rounds):
+                more = workdir / f"more_{n}_{i}.ndjson"
+                write_ndjson(more, factory, n + i * INCREMENT, INCREMENT)
+                more_paths.append(more)
             print(f"N={n}: {size / n:.0f} bytes/event on disk", flush=True)
             for engine in args.engines.split(","):
-                r = bench_one(engine, n, workdir, ndjson, more_path)
+                r = bench_one(
+                    engine,
+                    n,
+                    workdir,
+                    ndjson,
+                    more_paths,
+                    ceiling=not args.no_ceiling,
+                    base=args.base,
+                    verify=not args.no_verify,
+                )
                 r["bytes_per_event"] = size / n
                 results.append(r)
                 write_results(Path(args.out), results, args, argv)  # keep what is measured
+                ceiling = (
+                    f"bulk ceiling {r['ceiling_eps']:9,.0f} rows/s  ({r['land_ratio']:.0%})"
+                    if r["ceiling_eps"]
+                    else "bulk ceiling not measured"
+                )
+                land = (
+                    f"land {r['land_eps']:9,.0f} ev/s  {ceiling}  full transform {r['full_s']:.2f}s"
+                    if r["land_eps"]
+                    else "landing and full transform from the saved base"
+                )
                 print(
-                    f"  {engine:8s} land {r['land_eps']:9,.0f} ev/s  bulk ceiling "
-                    f"{r['ceiling_eps']:9,.0f} rows/s  ({r['land_ratio']:.0%})  full "
-                    f"transform {r['full_s']:.2f}s  +{INCREMENT:,} incremental "
-                    f"{r['incr_s']:.2f}s",
+                    f"  {engine:8s} {land}  +{INCREMENT:,} incremental "
+                    + " / ".join(f"{x:.2f}s" for x in r["incr_rounds"])
+                    + (
+                        f"  (full rebuild after them {r['rebuild_s']:.2f}s, equal to the "
+                        "incremental result)"
+                        if r["verified"]
+                        else "  (not checked against a full rebuild in this run)"
+                    ),
                     flush=True,
                 )
     write_results(Path(args.out), results, args, argv)
@@ -468,14 +637,24 @@ def write_results(
         + (args.note or ""),
         "",
         "| engine | N | bytes/event | landing ev/s (NDJSON → events_raw) | engine bulk rows/s "
-        "| landing / bulk | full transform s | +10,000 events incremental s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| landing / bulk | full transform s | +10,000 events incremental s (median; rounds) "
+        "| incremental = full |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
+        ceiling = (
+            (f"{r['ceiling_eps']:,.0f}", f"{r['land_ratio']:.0%}")
+            if r["ceiling_eps"]
+            else ("not measured", "—")
+        )
+        rounds = " / ".join(f"{x:.2f}" for x in r["incr_rounds"])
+        land = f"{r['land_eps']:,.0f}" if r["land_eps"] else "(saved base)"
+        full = f"{r['full_s']:.2f}" if r["full_s"] else "(saved base)"
         lines.append(
             f"| {r['engine']} | {r['n']:,} | {r['bytes_per_event']:.0f} | "
-            f"{r['land_eps']:,.0f} | {r['ceiling_eps']:,.0f} | {r['land_ratio']:.0%} | "
-            f"{r['full_s']:.2f} | {r['incr_s']:.2f} |"
+            f"{land} | {ceiling[0]} | {ceiling[1]} | "
+            f"{full} | {r['incr_s']:.2f} ({rounds}) | "
+            + (f"yes (rebuilt in {r['rebuild_s']:.2f} s) |" if r["verified"] else "not checked |")
         )
     lines += [
         "",
@@ -487,7 +666,12 @@ def write_results(
         "built untimed), 50,000 rows per transaction.",
         "- full transform: `run_transform(full=True)` over the N events (staging, facts, marts).",
         "- incremental: 10,000 new events (new invoices of existing customers, new and won "
-        "opportunities, customer updates) landed, then `run_transform()` timed.",
+        "opportunities, customer updates) landed, then `run_transform()` timed, commit "
+        "included; repeated for each round on top of the previous one (N, N + 10k, …).",
+        "- incremental = full: after the rounds, every fact, link, per-customer MRR/NRR and "
+        "mart table is copied, a full rebuild of the same events runs (timed), and the two "
+        "results are compared row for row (EXCEPT ALL both ways; only the collections' "
+        "as-of date and days past due are left out); the run fails on any difference.",
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {path}")

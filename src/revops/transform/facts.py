@@ -53,7 +53,15 @@ FACT_BILLING = (
     "collection_due_date",
     "last_event_id",
 )
-FACT_CUSTOMER = ("customer_id", "email", "name", "account_id", "is_deleted", "updated_at")
+FACT_CUSTOMER = (
+    "customer_id",
+    "email",
+    "name",
+    "account_id",
+    "is_deleted",
+    "updated_at",
+    "last_event_id",
+)
 FACT_PRICE = (
     "price_id",
     "currency",
@@ -64,7 +72,12 @@ FACT_PRICE = (
     "product_id",
     "is_deleted",
     "updated_at",
+    "last_event_id",
 )
+# Rows of the run's own staging by key (see ``Stager.new_rows``); None = not kept.
+NewRows = dict[str, list[dict[str, Any]]]
+# Facts a run changed: key → (row before or None, row after or None).
+Changes = dict[str, tuple[dict[str, Any] | None, dict[str, Any] | None]]
 
 
 def _seq(value: int | None) -> int:
@@ -81,11 +94,19 @@ def invoice_order(row: dict[str, Any]) -> tuple[Any, ...]:
     return (STATUS_LEVEL.get(row["status"] or "", -1), row["event_ts"], row["event_id"])
 
 
-def fold_opportunity(events: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The latest state of one opportunity from its staging rows (any order given)."""
-    state: dict[str, Any] = dict.fromkeys(OPP_FIELDS)
-    won_at = updated_at = last = None
-    applied = False
+def fold_opportunity(
+    events: list[dict[str, Any]], start: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The latest state of one opportunity from its staging rows (any order given), or, with
+    ``start`` (its current fact), from that state on with events that all sort after it."""
+    if start is None:
+        state: dict[str, Any] = dict.fromkeys(OPP_FIELDS)
+        won_at = updated_at = last = None
+        applied = False
+    else:
+        state = {c: start[c] for c in OPP_FIELDS}
+        won_at, updated_at, last = start["won_at"], start["updated_at"], start["last_event_id"]
+        applied = True
     for ev in sorted(events, key=opportunity_order):
         sets = orjson.loads(ev["set_fields"]) if ev["set_fields"] else []
         if not sets:
@@ -108,10 +129,18 @@ def fold_opportunity(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     }
 
 
-def fold_invoice(events: list[dict[str, Any]], tz: ZoneInfo) -> dict[str, Any]:
-    """The latest state of one invoice from its staging rows (any order given)."""
-    state: dict[str, Any] = dict.fromkeys(INVOICE_FIELDS)
-    lines_event = last = updated_at = None
+def fold_invoice(
+    events: list[dict[str, Any]], tz: ZoneInfo, start: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The latest state of one invoice from its staging rows (any order given), or, with
+    ``start`` (its current fact), from that state on with events that all sort after it."""
+    if start is None:
+        state: dict[str, Any] = dict.fromkeys(INVOICE_FIELDS)
+        lines_event = last = updated_at = None
+    else:
+        state = {c: start[c] for c in INVOICE_FIELDS}
+        lines_event, last = start["lines_event_id"], start["last_event_id"]
+        updated_at = start["updated_at"]
     for ev in sorted(events, key=invoice_order):
         sets = orjson.loads(ev["set_fields"]) if ev["set_fields"] else INVOICE_FIELDS
         for column in sets:
@@ -136,11 +165,30 @@ def fold_invoice(events: list[dict[str, Any]], tz: ZoneInfo) -> dict[str, Any]:
 
 def fold_latest(events: list[dict[str, Any]], key: str, columns: tuple[str, ...]) -> dict[str, Any]:
     """The latest full snapshot by (event_ts, event_id) of a customer or price."""
-    ev = max(events, key=lambda e: (e["event_ts"], e["event_id"]))
+    ev = max(events, key=_latest_order)
     row = {c: ev[c] for c in columns if c in ev}
     row[key] = ev[key]
     row["updated_at"] = ev["event_ts"]
+    row["last_event_id"] = ev["event_id"]
     return row
+
+
+def _latest_order(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (row["event_ts"], row["event_id"])
+
+
+def invoice_fact_order(fact: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The sort key of the last snapshot folded into an invoice fact (None when unknown).
+
+    The fact's status is the last snapshot's: a snapshot sets every field, and a flat event
+    of a known status sets it (one without a status has level -1, and so do all before it)."""
+    if fact["last_event_id"] is None or fact["updated_at"] is None:
+        return None
+    return (
+        STATUS_LEVEL.get(fact["status"] or "", -1),
+        fact["updated_at"],
+        fact["last_event_id"],
+    )
 
 
 def _group(rows: Iterable[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:
@@ -159,6 +207,53 @@ def _normal(value: Any) -> Any:
     return value
 
 
+def current(
+    wh: Warehouse, table: str, key: str, columns: tuple[str, ...], keys: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """The current rows of ``table`` for ``keys``, by key."""
+    keys = sorted(keys)
+    if not keys:
+        return {}
+    cond, params = in_keys(key, keys)
+    rows = wh.query(f"SELECT {', '.join(columns)} FROM {table} WHERE {cond}", params)
+    return {r[key]: r for r in rows}
+
+
+def write_changed(
+    wh: Warehouse,
+    table: str,
+    key: str,
+    columns: tuple[str, ...],
+    old: dict[str, dict[str, Any]],
+    rows: list[dict[str, Any]],
+    gone: Iterable[str] = (),
+    changes: Changes | None = None,
+) -> list[str]:
+    """Make the facts of the keys in ``rows`` (and ``gone``, which have none any more) equal
+    ``rows``, given their current rows ``old``; returns the keys that changed (recorded with
+    their rows before and after in ``changes``).
+
+    Only differing rows are deleted and inserted: on DuckDB a deleted row costs at commit
+    (its index entries are removed), so unchanged facts are left alone."""
+    dirty = [
+        r
+        for r in rows
+        if (o := old.get(r[key])) is None
+        or tuple(_normal(o[c]) for c in columns) != tuple(_normal(r.get(c)) for c in columns)
+    ]
+    removed = [k for k in gone if k in old]
+    stale = [r[key] for r in dirty if r[key] in old] + removed
+    if stale:
+        cond, params = in_keys(key, stale)
+        wh.execute(f"DELETE FROM {table} WHERE {cond}", params)
+    if dirty:
+        wh.insert_rows(table, columns, [tuple(r.get(c) for c in columns) for r in dirty])
+    if changes is not None:
+        changes.update((r[key], (old.get(r[key]), r)) for r in dirty)
+        changes.update((k, (old[k], None)) for k in removed)
+    return [r[key] for r in dirty] + removed
+
+
 def _replace(
     wh: Warehouse,
     table: str,
@@ -167,26 +262,22 @@ def _replace(
     keys: KeySet,
     rows: list[dict[str, Any]],
     compare: bool,
+    changes: Changes | None = None,
 ) -> int:
     """Make the facts of ``keys`` equal ``rows``; returns how many rows changed.
 
     With ``compare`` only the rows that differ are rewritten: unchanged facts are left alone,
     which keeps the write-ahead log (and DuckDB's commit) proportional to real changes."""
     if compare and keys is not None:
-        cond, params = in_keys(key, keys)
-        old = wh.query(f"SELECT {', '.join(columns)} FROM {table} WHERE {cond}", params)
-        before = {r[key]: tuple(_normal(r[c]) for c in columns) for r in old}
-        after = {r[key]: tuple(_normal(r.get(c)) for c in columns) for r in rows}
-        dirty = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
-        rows = [r for r in rows if r[key] in dirty]
-        keys = dirty
-        if not dirty:
-            return 0
+        old = current(wh, table, key, columns, keys)
+        present = {r[key] for r in rows}
+        gone = [k for k in keys if k not in present]
+        return len(write_changed(wh, table, key, columns, old, rows, gone, changes))
     cond, params = in_keys(key, keys)
     wh.execute(f"DELETE FROM {table} WHERE {cond}", params)
     if rows:
         wh.insert_rows(table, columns, [tuple(r.get(c) for c in columns) for r in rows])
-    return len(keys) if compare and keys is not None else len(rows)
+    return len(rows)
 
 
 def _staging(wh: Warehouse, table: str, key: str, keys: KeySet) -> list[dict[str, Any]]:
@@ -194,14 +285,71 @@ def _staging(wh: Warehouse, table: str, key: str, keys: KeySet) -> list[dict[str
     return wh.query(f"SELECT * FROM {table} WHERE {cond}", params)
 
 
-def refresh_opportunities(wh: Warehouse, keys: KeySet, *, compare: bool = True) -> int:
-    """Re-derive ``fact_opportunity`` and ``cdc_refetch`` for ``keys``; returns changes."""
+def refresh_opportunities(
+    wh: Warehouse,
+    keys: KeySet,
+    *,
+    compare: bool = True,
+    new_rows: NewRows | None = None,
+    changes: Changes | None = None,
+) -> int:
+    """Re-derive ``fact_opportunity`` and ``cdc_refetch`` for ``keys``; returns changes.
+
+    With ``new_rows`` (the run's staging rows by key) a key whose new events all come after
+    its current fact, with no gap pending or arriving, continues from the fact; the others
+    re-read their history from staging."""
+    if new_rows is None or keys is None:
+        return _refold_opportunities(wh, keys, compare=compare, changes=changes)
+    old = current(wh, "revops.fact_opportunity", "opportunity_id", FACT_OPPORTUNITY, new_rows)
+    gaps = _with_pending_gaps(wh, new_rows)
+    facts, stale = [], []
+    for key, events in new_rows.items():
+        start = old.get(key)
+        if (
+            key in gaps
+            or any(e["change_type"].startswith("GAP_") for e in events)
+            or (
+                start is not None
+                and (
+                    start["updated_at"] is None
+                    or min(e["event_ts"] for e in events) <= start["updated_at"]
+                )
+            )
+        ):
+            stale.append(key)
+            continue
+        fact = fold_opportunity(events, start)
+        if fact is not None:
+            facts.append(fact)
+    changed = write_changed(
+        wh, "revops.fact_opportunity", "opportunity_id", FACT_OPPORTUNITY, old, facts, (), changes
+    )
+    refolded = _refold_opportunities(wh, stale, compare=True, changes=changes) if stale else 0
+    return len(changed) + refolded
+
+
+def _with_pending_gaps(wh: Warehouse, keys: Iterable[str]) -> set[str]:
+    cond, params = in_keys("record_id", sorted(keys))
+    rows = wh.query(f"SELECT DISTINCT record_id FROM revops.cdc_refetch WHERE {cond}", params)
+    return {r["record_id"] for r in rows}
+
+
+def _refold_opportunities(
+    wh: Warehouse, keys: KeySet, *, compare: bool, changes: Changes | None = None
+) -> int:
     groups = _group(
         _staging(wh, "revops.stg_opportunity", "opportunity_id", keys), "opportunity_id"
     )
     facts = [f for f in (fold_opportunity(g) for g in groups.values()) if f is not None]
     changed = _replace(
-        wh, "revops.fact_opportunity", "opportunity_id", FACT_OPPORTUNITY, keys, facts, compare
+        wh,
+        "revops.fact_opportunity",
+        "opportunity_id",
+        FACT_OPPORTUNITY,
+        keys,
+        facts,
+        compare,
+        changes,
     )
     refetch = [r for g in groups.values() for r in pending_gaps(g)]
     _replace(
@@ -236,22 +384,161 @@ def pending_gaps(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return pending
 
 
-def refresh_invoices(wh: Warehouse, keys: KeySet, tz: ZoneInfo, *, compare: bool = True) -> int:
-    """Re-derive ``fact_billing`` for ``keys``; returns how many invoices changed."""
+def refresh_invoices(
+    wh: Warehouse,
+    keys: KeySet,
+    tz: ZoneInfo,
+    *,
+    compare: bool = True,
+    new_rows: NewRows | None = None,
+    changes: Changes | None = None,
+) -> int:
+    """Re-derive ``fact_billing`` for ``keys``; returns how many invoices changed.
+
+    With ``new_rows`` a key whose new snapshots all sort after the last one folded into its
+    fact continues from the fact; the others re-read their history from staging."""
+    if new_rows is None or keys is None:
+        return _refold_invoices(wh, keys, tz, compare=compare, changes=changes)
+    old = current(wh, "revops.fact_billing", "invoice_id", FACT_BILLING, new_rows)
+    facts, stale = [], []
+    for key, events in new_rows.items():
+        start = old.get(key)
+        if start is not None:
+            last = invoice_fact_order(start)
+            if last is None or min(invoice_order(e) for e in events) <= last:
+                stale.append(key)
+                continue
+        facts.append(fold_invoice(events, tz, start))
+    changed = write_changed(
+        wh, "revops.fact_billing", "invoice_id", FACT_BILLING, old, facts, (), changes
+    )
+    refolded = _refold_invoices(wh, stale, tz, compare=True, changes=changes) if stale else 0
+    return len(changed) + refolded
+
+
+def _refold_invoices(
+    wh: Warehouse, keys: KeySet, tz: ZoneInfo, *, compare: bool, changes: Changes | None = None
+) -> int:
+    if keys is None:
+        return _rebuild_invoices(wh, tz)
     groups = _group(_staging(wh, "revops.stg_invoice", "invoice_id", keys), "invoice_id")
     facts = [fold_invoice(g, tz) for g in groups.values()]
-    return _replace(wh, "revops.fact_billing", "invoice_id", FACT_BILLING, keys, facts, compare)
-
-
-def refresh_customers(wh: Warehouse, keys: KeySet, *, compare: bool = True) -> int:
-    """Re-derive ``fact_customer`` and the Stripe rows of ``id_mappings`` for ``keys``."""
-    groups = _group(_staging(wh, "revops.stg_customer", "customer_id", keys), "customer_id")
-    facts = [fold_latest(g, "customer_id", FACT_CUSTOMER) for g in groups.values()]
-    changed = _replace(
-        wh, "revops.fact_customer", "customer_id", FACT_CUSTOMER, keys, facts, compare
+    return _replace(
+        wh, "revops.fact_billing", "invoice_id", FACT_BILLING, keys, facts, compare, changes
     )
-    cond, params = in_keys("billing_customer_id", keys)
-    wh.execute(f"DELETE FROM revops.id_mappings WHERE source = 'stripe' AND {cond}", params)
+
+
+# A full rebuild folds invoices this many keys at a time, so its memory stays bounded
+# whatever the history (millions of invoice snapshots do not fit in Python objects at once).
+REBUILD_KEYS = 200_000
+
+
+def _rebuild_invoices(wh: Warehouse, tz: ZoneInfo) -> int:
+    """Rebuild ``fact_billing`` from all of staging, one range of invoice ids at a time."""
+    wh.execute("DELETE FROM revops.fact_billing")
+    ids = [
+        r["invoice_id"]
+        for r in wh.query("SELECT DISTINCT invoice_id FROM revops.stg_invoice ORDER BY 1")
+    ]
+    written = 0
+    for first in range(0, len(ids), REBUILD_KEYS):
+        low, high = ids[first], ids[min(first + REBUILD_KEYS, len(ids)) - 1]
+        rows = wh.query(
+            "SELECT * FROM revops.stg_invoice WHERE invoice_id >= ? AND invoice_id <= ?",
+            (low, high),
+        )
+        facts = [fold_invoice(g, tz) for g in _group(rows, "invoice_id").values()]
+        del rows
+        wh.insert_rows(
+            "revops.fact_billing",
+            FACT_BILLING,
+            [tuple(f.get(c) for c in FACT_BILLING) for f in facts],
+        )
+        written += len(facts)
+    return written
+
+
+def _latest_facts(
+    wh: Warehouse,
+    table: str,
+    stg_table: str,
+    key: str,
+    columns: tuple[str, ...],
+    keys: KeySet,
+    new_rows: NewRows | None,
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """(current rows, new facts, keys without a fact) of a latest-snapshot fact.
+
+    With ``new_rows`` a key whose current fact names its last event continues from it: the
+    later of the fact and the newest new event wins. The other keys re-read staging."""
+    if new_rows is None or keys is None:
+        old: dict[str, dict[str, Any]] = {}
+        todo: KeySet = keys
+        facts: list[dict[str, Any]] = []
+    else:
+        old = current(wh, table, key, columns, new_rows)
+        facts, stale = [], []
+        for k, events in new_rows.items():
+            start = old.get(k)
+            newest = max(events, key=_latest_order)
+            if start is None:
+                facts.append(fold_latest(events, key, columns))
+            elif start["last_event_id"] is None or start["updated_at"] is None:
+                stale.append(k)
+            elif _latest_order(newest) > (start["updated_at"], start["last_event_id"]):
+                facts.append(fold_latest([newest], key, columns))
+            # else: the current fact is still the latest snapshot
+        todo = stale  # their current rows are in ``old`` already
+        if not stale:
+            return old, facts, []
+    groups = _group(_staging(wh, stg_table, key, todo), key)
+    facts += [fold_latest(g, key, columns) for g in groups.values()]
+    gone = [] if todo is None else [k for k in todo if k not in groups]
+    return old, facts, gone
+
+
+def refresh_customers(
+    wh: Warehouse,
+    keys: KeySet,
+    *,
+    compare: bool = True,
+    new_rows: NewRows | None = None,
+    changes: Changes | None = None,
+) -> int:
+    """Re-derive ``fact_customer`` and the Stripe rows of ``id_mappings`` for ``keys``
+    (with ``new_rows``: for the customers among them that have new staging rows)."""
+    if new_rows is None or keys is None:
+        groups = _group(_staging(wh, "revops.stg_customer", "customer_id", keys), "customer_id")
+        facts = [fold_latest(g, "customer_id", FACT_CUSTOMER) for g in groups.values()]
+        changed = _replace(
+            wh, "revops.fact_customer", "customer_id", FACT_CUSTOMER, keys, facts, compare, changes
+        )
+        cond, params = in_keys("billing_customer_id", keys)
+        wh.execute(f"DELETE FROM revops.id_mappings WHERE source = 'stripe' AND {cond}", params)
+        _insert_mappings(wh, facts)
+        return changed
+    old, facts, gone = _latest_facts(
+        wh,
+        "revops.fact_customer",
+        "revops.stg_customer",
+        "customer_id",
+        FACT_CUSTOMER,
+        keys,
+        new_rows,
+    )
+    dirty = write_changed(
+        wh, "revops.fact_customer", "customer_id", FACT_CUSTOMER, old, facts, gone, changes
+    )
+    if dirty:
+        # A mapping is a function of the fact: rewrite it only for customers that changed.
+        cond, params = in_keys("billing_customer_id", dirty)
+        wh.execute(f"DELETE FROM revops.id_mappings WHERE source = 'stripe' AND {cond}", params)
+        rewrite = set(dirty)
+        _insert_mappings(wh, [f for f in facts if f["customer_id"] in rewrite])
+    return len(dirty)
+
+
+def _insert_mappings(wh: Warehouse, facts: list[dict[str, Any]]) -> None:
     mappings = [
         (f["account_id"], f["customer_id"], None, "stripe", f["updated_at"])
         for f in facts
@@ -263,11 +550,17 @@ def refresh_customers(wh: Warehouse, keys: KeySet, *, compare: bool = True) -> i
             ("crm_account_id", "billing_customer_id", "portal_user_id", "source", "updated_at"),
             mappings,
         )
-    return changed
 
 
-def refresh_prices(wh: Warehouse, keys: KeySet, *, compare: bool = True) -> int:
+def refresh_prices(
+    wh: Warehouse, keys: KeySet, *, compare: bool = True, new_rows: NewRows | None = None
+) -> int:
     """Re-derive ``fact_price`` for ``keys``."""
-    groups = _group(_staging(wh, "revops.stg_price", "price_id", keys), "price_id")
-    facts = [fold_latest(g, "price_id", FACT_PRICE) for g in groups.values()]
-    return _replace(wh, "revops.fact_price", "price_id", FACT_PRICE, keys, facts, compare)
+    if new_rows is None or keys is None:
+        groups = _group(_staging(wh, "revops.stg_price", "price_id", keys), "price_id")
+        facts = [fold_latest(g, "price_id", FACT_PRICE) for g in groups.values()]
+        return _replace(wh, "revops.fact_price", "price_id", FACT_PRICE, keys, facts, compare)
+    old, facts, gone = _latest_facts(
+        wh, "revops.fact_price", "revops.stg_price", "price_id", FACT_PRICE, keys, new_rows
+    )
+    return len(write_changed(wh, "revops.fact_price", "price_id", FACT_PRICE, old, facts, gone))

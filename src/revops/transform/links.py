@@ -115,13 +115,32 @@ def compute_links(wh: Warehouse, scope: KeySet) -> list[tuple[str, str, str]]:
 
 
 def refresh_links(wh: Warehouse, scope: KeySet) -> None:
-    """Replace ``won_invoice_link`` rows of the opportunities in ``scope``."""
-    links = compute_links(wh, scope)
+    """Make the ``won_invoice_link`` rows of the opportunities in ``scope`` current.
+
+    For a scope, only the opportunities whose links differ are rewritten: on DuckDB a deleted
+    row costs at commit (its index entries are removed), and most stay as they were."""
+    links = set(compute_links(wh, scope))
+    columns = ("opportunity_id", "invoice_id", "link_type")
+    if scope is None:
+        wh.execute("DELETE FROM revops.won_invoice_link")
+        if links:
+            wh.insert_rows("revops.won_invoice_link", columns, sorted(links))
+        return
     cond, params = in_keys("opportunity_id", scope)
-    wh.execute(f"DELETE FROM revops.won_invoice_link WHERE {cond}", params)
-    if links:
-        wh.insert_rows(
-            "revops.won_invoice_link",
-            ("opportunity_id", "invoice_id", "link_type"),
-            sorted(set(links)),
+    old = {
+        (r["opportunity_id"], r["invoice_id"], r["link_type"])
+        for r in wh.query(
+            f"SELECT opportunity_id, invoice_id, link_type FROM revops.won_invoice_link "
+            f"WHERE {cond}",
+            params,
         )
+    }
+    changed = {link[0] for link in old ^ links}
+    if not changed:
+        return
+    if any(link[0] in changed for link in old):
+        cond, params = in_keys("opportunity_id", {o for o, _, _ in old} & changed)
+        wh.execute(f"DELETE FROM revops.won_invoice_link WHERE {cond}", params)
+    new = sorted(link for link in links if link[0] in changed)
+    if new:
+        wh.insert_rows("revops.won_invoice_link", columns, new)

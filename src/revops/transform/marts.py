@@ -58,17 +58,34 @@ def refresh_calendar(wh: Warehouse, tz: ZoneInfo) -> bool:
 
 
 def refresh_won_to_paid(wh: Warehouse, scope: KeySet) -> None:
-    """Replace the ``mart_won_to_paid`` rows of the opportunities in ``scope``."""
-    cond, params = in_keys("opportunity_id", scope)
-    wh.execute(f"DELETE FROM revops.mart_won_to_paid WHERE {cond}", params)
+    """Make the ``mart_won_to_paid`` rows of the opportunities in ``scope`` current."""
     cond_l, params_l = in_keys("l.opportunity_id", scope)
     cond_o, params_o = in_keys("o.opportunity_id", scope)
-    wh.execute(
-        _sql("won_to_paid.sql").format(scope_l=cond_l, scope_o=cond_o), (*params_l, *params_o)
+    cond, params = in_keys("opportunity_id", scope)
+    write_changed(
+        wh,
+        "mart_won_to_paid",
+        "won_to_paid.sql",
+        cond,
+        params,
+        sql_params=(*params_l, *params_o),
+        scope_l=cond_l,
+        scope_o=cond_o,
     )
 
 
-# Columns of the per-customer tables written by ``write_changed``; the first three are the key.
+# Columns of the tables written by ``write_changed`` and the columns of their key.
+WON_TO_PAID_COLUMNS = (
+    "opportunity_id",
+    "account_id",
+    "amount",
+    "won_at",
+    "first_paid_at",
+    "won_to_paid_days",
+    "invoiced_amount",
+    "paid_amount",
+    "status",
+)
 CUSTOMER_MONTH_COLUMNS = {
     "mrr_customer_monthly": ("customer_id", "currency", "month", "month_no", "mrr"),
     "nrr_customer_movement": (
@@ -86,35 +103,64 @@ CUSTOMER_MONTH_COLUMNS = {
     ),
 }
 CUSTOMER_MONTH_KEY = ("customer_id", "currency", "month")
+TABLE_SHAPES = {
+    "mart_won_to_paid": (WON_TO_PAID_COLUMNS, ("opportunity_id",)),
+    **{t: (cols, CUSTOMER_MONTH_KEY) for t, cols in CUSTOMER_MONTH_COLUMNS.items()},
+}
 
 
-def write_changed(wh: Warehouse, table: str, sql_name: str, cond: str, params: tuple) -> None:
+def write_changed(
+    wh: Warehouse,
+    table: str,
+    sql_name: str,
+    cond: str,
+    params: tuple,
+    *,
+    sql_params: tuple | None = None,
+    **fmt: str,
+) -> None:
     """Make the rows of ``revops.<table>`` that match ``cond`` equal to what ``sql_name``
-    computes (an ``INSERT INTO {target}`` over ``{scope}``), writing only the rows that differ.
+    computes (an ``INSERT INTO {target}`` over ``{scope}`` and the other placeholders in
+    ``fmt``, with ``sql_params``, by default ``params``), writing only the rows that differ.
 
-    An incremental run recomputes every month of each touched customer, but most of those
-    rows come out unchanged; deleting and re-inserting them all made the commit the largest
-    cost of the run. On a full rebuild (``cond`` TRUE) the table is simply rewritten.
+    An incremental run recomputes every row in its scope, but most of them come out
+    unchanged; deleting and re-inserting them all made the commit the largest cost of the
+    run (on DuckDB each deleted row's index entries are removed at commit). On a full
+    rebuild (``cond`` TRUE) the table is simply rewritten.
     """
     sql = _sql(sql_name)
+    values = params if sql_params is None else sql_params
+    target = "{target}"
     if cond == "TRUE":
         wh.execute(f"DELETE FROM revops.{table}")
-        wh.execute(sql.format(target=f"revops.{table}", scope=cond), params)
+        wh.execute(sql.replace(target, f"revops.{table}").format(scope=cond, **fmt), values)
         return
-    columns = CUSTOMER_MONTH_COLUMNS[table]
+    columns, key_columns = TABLE_SHAPES[table]
     temp = f"revops_new_{table}"
     wh.execute(f"DROP TABLE IF EXISTS {temp}")
     wh.execute(f"CREATE TEMPORARY TABLE {temp} AS SELECT * FROM revops.{table} WHERE FALSE")
     try:
-        wh.execute(sql.format(target=temp, scope=cond), params)
-        same = " AND ".join(f"n.{c} = {table}.{c}" for c in columns)
         wh.execute(
-            f"DELETE FROM revops.{table} WHERE {cond} "
-            f"AND NOT EXISTS (SELECT 1 FROM {temp} AS n WHERE {same})",
+            sql.replace(f"INTO revops.{table} ", f"INTO {target} ")
+            .replace(target, temp)
+            .format(scope=cond, **fmt),
+            values,
+        )
+        # Keys (never NULL) by equality, so both engines hash-join on them; other columns
+        # NULL-safely. A row whose key stays is updated in place (cheaper than a delete and an
+        # insert: no index entry changes), a row whose key went is deleted, a new key inserted.
+        key = " AND ".join(f"n.{c} = t.{c}" for c in key_columns)
+        rest = [c for c in columns if c not in key_columns]
+        differs = " OR ".join(f"n.{c} IS DISTINCT FROM t.{c}" for c in rest)
+        wh.execute(
+            f"UPDATE revops.{table} AS t SET {', '.join(f'{c} = n.{c}' for c in rest)} "
+            f"FROM {temp} AS n WHERE {key} AND ({differs})"
+        )
+        wh.execute(
+            f"DELETE FROM revops.{table} AS t WHERE {cond} "
+            f"AND NOT EXISTS (SELECT 1 FROM {temp} AS n WHERE {key})",
             params,
         )
-        # What is left in scope is exactly the unchanged rows: insert the others.
-        key = " AND ".join(f"t.{c} = n.{c}" for c in CUSTOMER_MONTH_KEY)
         cols = ", ".join(columns)
         wh.execute(
             f"INSERT INTO revops.{table} ({cols}) SELECT {', '.join('n.' + c for c in columns)} "

@@ -153,36 +153,67 @@ def _values(wh: Warehouse, sql: str, keys: set[str]) -> set[str]:
     return {v for r in rows for v in r.values() if v is not None}
 
 
-def _scope(wh: Warehouse, affected: Affected) -> tuple[set[str], set[str], set[str]]:
-    """(invoice customers, opportunity ids, account ids) related to ``affected`` right now."""
-    inv = (
-        wh.query(
-            "SELECT customer_id, opportunity_id FROM revops.fact_billing "
-            "WHERE invoice_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
-            (sorted(affected.invoices),),
-        )
-        if affected.invoices
-        else []
-    )
-    customers = {r["customer_id"] for r in inv if r["customer_id"]}
-    opps = {r["opportunity_id"] for r in inv if r["opportunity_id"]} | affected.opportunities
-    accounts = _values(
+def _scope(
+    wh: Warehouse,
+    affected: Affected,
+    invoices: facts.Changes,
+    opportunities: facts.Changes,
+    customers_changed: facts.Changes,
+) -> tuple[set[str], set[str], set[str]]:
+    """(billing customers, opportunity ids, account ids) whose marts the run may change.
+
+    Marts are functions of the facts, so what a run reaches is what its changed facts name,
+    before and after: the customers and opportunities of changed invoices (so an invoice moving
+    between customers fixes both), the touched keys themselves, and the accounts of those
+    opportunities and customers. Only facts this run changed can have had other values before
+    it, so the rest is read as it is now."""
+    customers = set(affected.customers)
+    opps = set(affected.opportunities)
+    for row in _rows(invoices):
+        if row["customer_id"]:
+            customers.add(row["customer_id"])
+        if row["opportunity_id"]:
+            opps.add(row["opportunity_id"])
+    accounts = {r["account_id"] for r in _rows(opportunities) if r["account_id"]}
+    accounts |= _values(
         wh,
         "SELECT account_id FROM revops.fact_opportunity WHERE opportunity_id "
         "IN (SELECT unnest(CAST(? AS VARCHAR[])))",
-        opps,
+        opps - opportunities.keys(),
     )
+    # Mappings of other sources are not written by the run; a changed customer's Stripe
+    # mapping is its fact's account (now in id_mappings; before, in its old fact).
     accounts |= _values(
         wh,
         "SELECT crm_account_id FROM revops.id_mappings WHERE "
         "billing_customer_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
-        customers | affected.customers,
+        customers,
     )
+    accounts |= {
+        before["account_id"]
+        for before, _ in customers_changed.values()
+        if before is not None and before["account_id"] and not before["is_deleted"]
+    }
     return customers, opps, accounts
 
 
-def _derive(ctx: _Context, affected: Affected | None) -> None:
-    """Re-derive facts and marts: for ``affected`` keys, or everything when None."""
+def _rows(changes: facts.Changes) -> Iterator[dict[str, Any]]:
+    for before, after in changes.values():
+        if before is not None:
+            yield before
+        if after is not None:
+            yield after
+
+
+def _derive(
+    ctx: _Context,
+    affected: Affected | None,
+    new_rows: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
+) -> None:
+    """Re-derive facts and marts: for ``affected`` keys, or everything when None.
+
+    ``new_rows`` (the run's staging rows by kind and key, when kept) lets each key's fold
+    continue from its current fact instead of re-reading its history."""
     wh, tz, report = ctx.wh, ctx.tz, ctx.report
     if affected is None:
         report.facts_changed += facts.refresh_opportunities(wh, None, compare=False)
@@ -197,13 +228,21 @@ def _derive(ctx: _Context, affected: Affected | None) -> None:
         return
     if not affected:
         return
-    old_customers, old_opps, old_accounts = _scope(wh, affected)
-    report.facts_changed += facts.refresh_opportunities(wh, affected.opportunities)
-    report.facts_changed += facts.refresh_invoices(wh, affected.invoices, tz)
-    report.facts_changed += facts.refresh_customers(wh, affected.customers)
-    report.facts_changed += facts.refresh_prices(wh, affected.prices)
-    new_customers, new_opps, new_accounts = _scope(wh, affected)
-    customers = old_customers | new_customers | affected.customers
+    kept = new_rows or {}
+    changed: dict[str, facts.Changes] = {"invoice": {}, "opportunity": {}, "customer": {}}
+    report.facts_changed += facts.refresh_opportunities(
+        wh, affected.opportunities, new_rows=kept.get("opportunity"), changes=changed["opportunity"]
+    )
+    report.facts_changed += facts.refresh_invoices(
+        wh, affected.invoices, tz, new_rows=kept.get("invoice"), changes=changed["invoice"]
+    )
+    report.facts_changed += facts.refresh_customers(
+        wh, affected.customers, new_rows=kept.get("customer"), changes=changed["customer"]
+    )
+    report.facts_changed += facts.refresh_prices(wh, affected.prices, new_rows=kept.get("price"))
+    customers, scope_opps, accounts = _scope(
+        wh, affected, changed["invoice"], changed["opportunity"], changed["customer"]
+    )
     if affected.prices:
         customers |= _values(
             wh,
@@ -212,19 +251,23 @@ def _derive(ctx: _Context, affected: Affected | None) -> None:
             "WHERE l.price_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
             affected.prices,
         )
-    accounts = old_accounts | new_accounts
-    # Won opportunities of touched accounts may take or lose a fallback invoice link.
-    opps = (
-        old_opps
-        | new_opps
-        | _values(
-            wh,
-            "SELECT opportunity_id FROM revops.fact_opportunity "
-            "WHERE account_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) "
-            "AND stage_name = 'Closed Won' AND NOT is_deleted",
-            accounts,
-        )
+    # Won opportunities of touched accounts may take or lose a fallback invoice link. One
+    # linked by invoice metadata never takes a fallback link and claims none; its links can
+    # change only through its own invoices or itself, which put it in scope above.
+    won = _values(
+        wh,
+        "SELECT opportunity_id FROM revops.fact_opportunity "
+        "WHERE account_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) "
+        "AND stage_name = 'Closed Won' AND NOT is_deleted",
+        accounts,
     )
+    by_metadata = _values(
+        wh,
+        "SELECT DISTINCT opportunity_id FROM revops.won_invoice_link WHERE link_type = "
+        "'metadata' AND opportunity_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+        won - scope_opps,
+    )
+    opps = scope_opps | (won - by_metadata)
     links.refresh_links(wh, opps)
     marts.refresh_won_to_paid(wh, opps)
     marts.refresh_nrr(wh, customers)
@@ -299,9 +342,9 @@ def run_transform(
             if rebuild:
                 ctx.report.mode = mode if mode != "incremental" else "full"
                 _clear_derived(wh)
-            stager = Stager(ctx.cfg, ctx.tz)
+            stager = Stager(ctx.cfg, ctx.tz, keep=not rebuild)
             _stage(ctx, stager, where, params, low, high, replace=False)
-            _derive(ctx, None if rebuild else stager.affected)
+            _derive(ctx, None if rebuild else stager.affected, stager.new_rows)
             if not rebuild and not stager.affected and low == high:
                 _collections_if_new_day(ctx)
             set_state(wh, WATERMARK, high)

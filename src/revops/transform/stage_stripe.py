@@ -14,6 +14,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from revops.envelope import parse_timestamp
 from revops.errors import EventError
 from revops.transform.money import as_decimal, to_major
@@ -55,15 +57,104 @@ def _ts(value: Any) -> datetime | None:
         return None
 
 
+class _Object(msgspec.Struct):
+    """A JSON object decoded with only the fields staging reads (the rest is skipped).
+
+    ``get(key)`` reads like ``dict.get(key)`` (an absent field and ``null`` are both None), so
+    the invoice row builders below take either a parsed dict or one of these. Reading a field
+    the struct does not declare raises ``AttributeError``: the caller then parses the payload
+    in full."""
+
+    # ``obj.get(name)`` is ``getattr(obj, name)`` without a Python frame per call.
+    get = object.__getattribute__
+
+
+class _Price(_Object):
+    id: Any = None
+    type: Any = None
+    recurring: Any = None  # a dict: its truthiness (empty or not) is read
+
+
+class _Line(_Object):
+    id: Any = None
+    type: Any = None
+    currency: Any = None
+    amount: Any = None
+    price: _Price | None = None
+    plan: Any = None  # a dict: its truthiness is read
+    pricing: Any = None
+    parent: Any = None
+    period: Any = None
+    subscription: Any = None
+    proration: Any = None
+
+
+class _Lines(_Object):
+    data: list[_Line] | None = None
+
+
+class _Invoice(_Object):
+    id: Any = None
+    customer: Any = None
+    customer_email: Any = None
+    currency: Any = None
+    amount_due: Any = None
+    amount_paid: Any = None
+    amount_remaining: Any = None
+    status: Any = None
+    paid: Any = None
+    deleted: Any = None
+    due_date: Any = None
+    created: Any = None
+    status_transitions: Any = None
+    period_start: Any = None
+    period_end: Any = None
+    metadata: Any = None
+    parent: Any = None
+    subscription_details: Any = None
+    subscription: Any = None
+    lines: _Lines | None = None
+
+
+class _InvoiceData(_Object):
+    object: _Invoice | None = None
+
+
+class InvoiceEvent(_Object):
+    """A Stripe event of an invoice, decoded with only the fields staging reads."""
+
+    object: Any = None
+    api_version: Any = None
+    livemode: Any = None
+    data: _InvoiceData | None = None
+
+
+_MAPPINGS = (dict, _Object)
+INVOICE_EVENT_DECODER = msgspec.json.Decoder(InvoiceEvent)
+
+
+def decode_invoice_event(payload: bytes | str) -> tuple[InvoiceEvent, _Invoice] | None:
+    """The event and its invoice when ``payload`` is a plain Stripe invoice event; None when
+    it is anything else (another shape, unexpected types, bad JSON): parse it in full then."""
+    try:
+        event = INVOICE_EVENT_DECODER.decode(payload)
+    except msgspec.MsgspecError:
+        return None
+    if event.object != "event" or event.data is None or event.data.object is None:
+        return None
+    return event, event.data.object
+
+
 def _id(value: Any) -> str | None:
     """An id that may come expanded (``{"id": …}``) or as a plain string."""
-    if isinstance(value, dict):
+    if isinstance(value, _MAPPINGS):
         value = value.get("id")
     return str(value) if isinstance(value, str | int) and value != "" else None
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+def _dict(value: Any) -> Any:
+    """``value`` when it is a JSON object (a dict or a decoded struct), else an empty dict."""
+    return value if isinstance(value, _MAPPINGS) else {}
 
 
 def business_date(value: datetime | None, tz: ZoneInfo) -> date | None:
@@ -71,7 +162,7 @@ def business_date(value: datetime | None, tz: ZoneInfo) -> date | None:
     return value.astimezone(tz).date() if value is not None else None
 
 
-def _invoice_status(inv: dict[str, Any], event_type: str) -> str | None:
+def _invoice_status(inv: Any, event_type: str) -> str | None:
     if event_type.endswith(".deleted") or inv.get("deleted") is True:
         return "deleted"  # only drafts can be deleted; the invoice never existed for billing
     status = inv.get("status")
@@ -82,7 +173,7 @@ def _invoice_status(inv: dict[str, Any], event_type: str) -> str | None:
     return None
 
 
-def _metadata_value(inv: dict[str, Any], key: str) -> str | None:
+def _metadata_value(inv: Any, key: str) -> str | None:
     """``key`` from the invoice metadata, else from its subscription's metadata."""
     parent = _dict(inv.get("parent"))
     for meta in (
@@ -97,15 +188,15 @@ def _metadata_value(inv: dict[str, Any], key: str) -> str | None:
 
 
 def invoice_row(
-    inv: dict[str, Any],
-    event: dict[str, Any],
+    inv: Any,
+    event: Any,
     event_type: str,
     event_ts: datetime,
     cfg: RevenueSettings,
     tz: ZoneInfo,
 ) -> dict[str, Any]:
     """One ``stg_invoice`` row (without the event columns) from a Stripe invoice object."""
-    currency = (inv.get("currency") or None) and str(inv["currency"]).lower()
+    currency = (inv.get("currency") or None) and str(inv.get("currency")).lower()
     transitions = _dict(inv.get("status_transitions"))
     parent = _dict(inv.get("parent"))
     status = _invoice_status(inv, event_type)
@@ -188,19 +279,19 @@ def flat_invoice_row(
     return row
 
 
-def line_rows(inv: dict[str, Any]) -> list[dict[str, Any]]:
+def line_rows(inv: Any) -> list[dict[str, Any]]:
     """The ``stg_invoice_line`` rows of an invoice object (both line shapes)."""
     lines = _dict(inv.get("lines")).get("data")
     if not isinstance(lines, list):
         return []
     rows = []
     for number, line in enumerate(lines):
-        if isinstance(line, dict):
+        if isinstance(line, _MAPPINGS):
             rows.append(_line_row(line, number, inv))
     return rows
 
 
-def _line_row(line: dict[str, Any], number: int, inv: dict[str, Any]) -> dict[str, Any]:
+def _line_row(line: Any, number: int, inv: Any) -> dict[str, Any]:
     currency = str(line.get("currency") or inv.get("currency") or "").lower() or None
     price = _dict(line.get("price"))
     plan = _dict(line.get("plan"))

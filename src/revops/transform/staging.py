@@ -7,6 +7,7 @@ the batch: raw stays the source of truth and a later parser can backfill it.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -97,6 +98,12 @@ STG_PRICE = (
     "product_id",
     "is_deleted",
 )
+# The payload column read as UTF-8 bytes where the engine hands them over without decoding
+# them to text first (the parsers read bytes fastest); elsewhere as text.
+PAYLOAD_BYTES = {"duckdb": "encode(payload) AS payload"}
+# Staging rows an incremental run keeps in memory for the facts' fold; past this many the
+# facts re-read each touched key's history from staging instead.
+KEEP_ROWS = 200_000
 CUSTOMER_TYPES = ("stripe.customer.created", "stripe.customer.updated", "stripe.customer.deleted")
 STAGING_TABLES = ("stg_opportunity", "stg_invoice", "stg_invoice_line", "stg_customer", "stg_price")
 
@@ -139,10 +146,16 @@ def _json_list(value: list[str] | None) -> str | None:
 class Stager:
     """Parses raw rows into staging rows and records which keys they touch."""
 
-    def __init__(self, cfg: RevenueSettings, tz: ZoneInfo) -> None:
+    def __init__(self, cfg: RevenueSettings, tz: ZoneInfo, *, keep: bool = False) -> None:
         self.cfg = cfg
         self.tz = tz
         self.affected = Affected()
+        # With ``keep``, the staging rows of the run by kind and key, as the facts' fold reads
+        # them (None when not kept, or when there were too many to hold).
+        self.new_rows: dict[str, dict[str, list[dict[str, Any]]]] | None = (
+            {"opportunity": {}, "invoice": {}, "customer": {}, "price": {}} if keep else None
+        )
+        self._kept = 0
 
     def stage_rows(self, raw: list[dict[str, Any]]) -> StagingBatch:
         """Staging rows of ``raw`` (dicts with event_id, type, event_ts, payload, raw_seq)."""
@@ -166,10 +179,12 @@ class Stager:
 
     def _stage_one(self, row: dict[str, Any], batch: StagingBatch) -> None:
         type_ = row["type"]
+        head = (row["event_id"], row["raw_seq"], _aware(row["event_ts"]))
+        if type_.startswith("stripe.invoice.") and self._fast_invoice(head, type_, row, batch):
+            return
         payload = orjson.loads(row["payload"])
         if not isinstance(payload, dict):
             raise EventError("payload is not a JSON object", reason="not_an_object")
-        head = (row["event_id"], row["raw_seq"], _aware(row["event_ts"]))
         if type_.startswith("salesforce.opportunity."):
             self._opportunity(head, type_, payload, batch)
         elif type_.startswith("stripe.invoice."):
@@ -178,14 +193,71 @@ class Stager:
             obj = _object(payload)
             r = stage_stripe.customer_row(obj, type_, self.cfg)
             _require(r["customer_id"], "customer id")
-            batch.customer.append((*head, type_, *(r[c] for c in STG_CUSTOMER[4:])))
+            self._add(
+                batch.customer,
+                "customer",
+                STG_CUSTOMER,
+                r["customer_id"],
+                (*head, type_, *(r[c] for c in STG_CUSTOMER[4:])),
+            )
             self.affected.customers.add(r["customer_id"])
         elif type_.startswith(("stripe.price.", "stripe.plan.")):
             obj = _object(payload)
             r = stage_stripe.price_row(obj, type_)
             _require(r["price_id"], "price id")
-            batch.price.append((*head, type_, *(r[c] for c in STG_PRICE[4:])))
+            self._add(
+                batch.price,
+                "price",
+                STG_PRICE,
+                r["price_id"],
+                (*head, type_, *(r[c] for c in STG_PRICE[4:])),
+            )
             self.affected.prices.add(r["price_id"])
+
+    def _add(
+        self,
+        rows: list[tuple[Any, ...]],
+        kind: str,
+        columns: tuple[str, ...],
+        key: str,
+        row: tuple[Any, ...],
+    ) -> None:
+        """Append a staging row to the batch and keep it, by key, for the facts' fold."""
+        rows.append(row)
+        if self.new_rows is not None:
+            self._kept += 1
+            if self._kept > KEEP_ROWS:
+                self.new_rows = None  # too many to hold: facts re-read staging instead
+            else:
+                self.new_rows[kind].setdefault(key, []).append(dict(zip(columns, row, strict=True)))
+
+    def _fast_invoice(
+        self, head: tuple[Any, ...], type_: str, row: dict[str, Any], batch: StagingBatch
+    ) -> bool:
+        """Stage a plain Stripe invoice event from only the fields staging reads; False when
+        the payload is not one (then it is parsed in full, giving the same rows)."""
+        decoded = stage_stripe.decode_invoice_event(row["payload"])
+        if decoded is None:
+            return False
+        event, inv = decoded
+        try:
+            built = self._invoice_rows(head, type_, inv, event)
+        except Exception:  # the full parse decides what is wrong with it
+            return False
+        self._append_invoice(head, type_, *built, batch)
+        return True
+
+    def _invoice_rows(
+        self, head: tuple[Any, ...], type_: str, inv: Any, event: Any
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], int | None]:
+        r = stage_stripe.invoice_row(inv, event, type_, head[2], self.cfg, self.tz)
+        lines = stage_stripe.line_rows(inv)
+        line_count: int | None = (
+            len(lines)
+            if isinstance(stage_stripe._dict(inv.get("lines")).get("data"), list)
+            else None
+        )
+        return r, lines, line_count
 
     def _opportunity(
         self, head: tuple[Any, ...], type_: str, payload: dict[str, Any], batch: StagingBatch
@@ -195,7 +267,11 @@ class Stager:
         else:
             r = stage_salesforce.flat_row(payload)
         changed = r["changed_fields"]
-        batch.opportunity.append(
+        self._add(
+            batch.opportunity,
+            "opportunity",
+            STG_OPPORTUNITY,
+            r["opportunity_id"],
             (
                 head[0],
                 head[1],
@@ -208,7 +284,7 @@ class Stager:
                 _json_list(r["set_fields"]),
                 r["opportunity_id"],
                 *(r[c] for c in STG_OPPORTUNITY[10:]),
-            )
+            ),
         )
         self.affected.opportunities.add(r["opportunity_id"])
 
@@ -218,34 +294,45 @@ class Stager:
         if payload.get("object") in ("event", "invoice") or isinstance(payload.get("data"), dict):
             inv = _object(payload)
             event = payload if payload.get("object") != "invoice" else {}
-            r = stage_stripe.invoice_row(inv, event, type_, head[2], self.cfg, self.tz)
-            lines = stage_stripe.line_rows(inv)
-            line_count: int | None = (
-                len(lines)
-                if isinstance(stage_stripe._dict(inv.get("lines")).get("data"), list)
-                else None
-            )
+            r, lines, line_count = self._invoice_rows(head, type_, inv, event)
         else:
             r = stage_stripe.flat_invoice_row(payload, head[2], self.cfg, self.tz)
             lines, line_count = [], None
+        self._append_invoice(head, type_, r, lines, line_count, batch)
+
+    def _append_invoice(
+        self,
+        head: tuple[Any, ...],
+        type_: str,
+        r: dict[str, Any],
+        lines: list[dict[str, Any]],
+        line_count: int | None,
+        batch: StagingBatch,
+    ) -> None:
         _require(r["invoice_id"], "invoice id")
-        batch.invoice.append(
+        self._add(
+            batch.invoice,
+            "invoice",
+            STG_INVOICE,
+            r["invoice_id"],
             (
                 *head,
                 type_,
                 r["invoice_id"],
-                *(r[c] for c in stage_stripe.INVOICE_FIELDS),
+                *_INVOICE_VALUES(r),
                 _json_list(r["set_fields"]),
                 line_count,
-            )
+            ),
         )
         for line in lines:
-            batch.line.append(
-                (head[0], line["line_no"], r["invoice_id"], *(line[c] for c in STG_LINE[3:]))
-            )
+            batch.line.append((head[0], line["line_no"], r["invoice_id"], *_LINE_VALUES(line)))
         self.affected.invoices.add(r["invoice_id"])
         if r["customer_id"]:
             self.affected.customers.add(r["customer_id"])
+
+
+_INVOICE_VALUES = operator.itemgetter(*stage_stripe.INVOICE_FIELDS)
+_LINE_VALUES = operator.itemgetter(*STG_LINE[3:])
 
 
 def _object(payload: dict[str, Any]) -> dict[str, Any]:
@@ -308,11 +395,12 @@ def raw_batches(
     page. ``raw_seq`` is dense (reserved per landing transaction), so a window holds at most
     ``batch_size`` rows; the scan touches only that stretch (DuckDB zone maps, PostgreSQL's
     index on raw_seq)."""
+    payload = PAYLOAD_BYTES.get(wh.dialect, "payload")
     start = low
     while start < high:
         end = min(start + batch_size, high)
         rows = wh.query(
-            "SELECT event_id, type, event_ts, payload, raw_seq FROM revops.events_raw "
+            f"SELECT event_id, type, event_ts, {payload}, raw_seq FROM revops.events_raw "
             f"WHERE raw_seq > ? AND raw_seq <= ? AND {RAW_TYPES_SQL} AND {where} "
             "ORDER BY raw_seq",
             (start, end, *params),

@@ -145,8 +145,11 @@ class DuckDBWarehouse(Warehouse):
         if not rows:
             return 0
         cols = list(zip(*rows, strict=True))
+        types = self._arrow_types(table)
         try:
-            arrow = pa.table({c: pa.array(v) for c, v in zip(columns, cols, strict=True)})
+            arrow = pa.table(
+                {c: _arrow_array(v, types.get(c)) for c, v in zip(columns, cols, strict=True)}
+            )
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             arrow = pa.table(
                 {
@@ -155,6 +158,37 @@ class DuckDBWarehouse(Warehouse):
                 }
             )
         return self.insert_arrow(table, arrow)
+
+    def _arrow_types(self, table: str) -> dict[str, Any]:
+        """Arrow types of ``table``'s columns (``schema.table`` of the warehouse), cached: a
+        column built with its type skips pyarrow's inference from the Python values. Columns
+        added later or of other types are inferred as before."""
+        cache: dict[str, dict[str, Any]] = self.__dict__.setdefault("_types", {})
+        if table not in cache:
+            import pyarrow as pa
+
+            known = {
+                "VARCHAR": pa.string(),
+                "BIGINT": pa.int64(),
+                "INTEGER": pa.int32(),
+                "BOOLEAN": pa.bool_(),
+                "DOUBLE": pa.float64(),
+                "DATE": pa.date32(),
+                "TIMESTAMP WITH TIME ZONE": pa.timestamp("us", tz="UTC"),
+                "DECIMAL(38,6)": pa.decimal128(38, 6),
+            }
+            schema, _, name = table.rpartition(".")
+            rows = (
+                self._cur()
+                .execute(
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
+                    [CATALOG, schema or "main", name],
+                )
+                .fetchall()
+            )
+            cache[table] = {c: known[t] for c, t in rows if t in known}
+        return cache[table]
 
     def insert_arrow(self, table: str, arrow: Any) -> int:
         """Insert a pyarrow Table whose column names match ``table``'s."""
@@ -198,6 +232,18 @@ class DuckDBWarehouse(Warehouse):
         self._cursors.clear()
         self._local = threading.local()
         self._root.close()
+
+
+def _arrow_array(values: Sequence[Any], type_: Any) -> Any:
+    """``values`` as an Arrow array of ``type_`` when they convert exactly, else inferred."""
+    import pyarrow as pa
+
+    if type_ is not None:
+        try:
+            return pa.array(values, type=type_)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass  # e.g. a Decimal with more places than the column: the engine casts it
+    return pa.array(values)
 
 
 def _rowcount(res: Any) -> int:

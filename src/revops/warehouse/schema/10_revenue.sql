@@ -210,6 +210,11 @@ CREATE TABLE IF NOT EXISTS revops.fact_price (
     updated_at TIMESTAMPTZ
 );
 
+-- The event of the latest snapshot (with updated_at, the sort key an incremental run
+-- continues from).
+ALTER TABLE revops.fact_customer ADD COLUMN IF NOT EXISTS last_event_id VARCHAR;
+ALTER TABLE revops.fact_price ADD COLUMN IF NOT EXISTS last_event_id VARCHAR;
+
 -- Salesforce records to re-fetch: CDC gap events (GAP_*, GAP_OVERFLOW with record id '*')
 -- not yet followed by a full snapshot (CREATE / UNDELETE / flat) of the record.
 CREATE TABLE IF NOT EXISTS revops.cdc_refetch (
