@@ -5,8 +5,8 @@ next block overlaps writing this one) into a :class:`MonthSink`, then rejects th
 duplicates of each ``order_id``. On PostgreSQL the sink is the stage tables
 (``sales_stage_orders`` / ``sales_stage_rejects``, under the run's ``load_id``, in committed
 batches, so the server never holds millions of uncommitted rows) and :func:`publish_month`
-replaces the month's slices in the run's one transaction. On DuckDB the sink is a set of Parquet
-scratch files (:mod:`revops.sources.sales_scratch`).
+replaces the month's slices in the run's one transaction. On DuckDB the sink appends straight
+into the run's open transaction (:mod:`revops.sources.sales_direct`).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def stage_month(
     """Read one month's file into the stage tables under ``load_id`` (committed batches)."""
     name = path.rsplit("/", 1)[-1]
     sink = _Stage(wh, load_id, month, name, datetime.now(UTC), cfg.insert_rows)
-    with OrderDeduper(cfg.scratch_memory_limit) as dedupe:
+    with OrderDeduper(cfg.scratch_memory_limit, cfg.scratch_dir) as dedupe:
         read_month(cfg, sink, dedupe, fs, path, forced, report)
     report.tables[f"raw_sales_orders[{month}]"] = sink.loaded
 

@@ -39,13 +39,24 @@ class RawRows:
     malformed: list[tuple[int, str, str]] = field(default_factory=list)
     blank: int = 0
     source: bytes | None = None  # set when row i is line i of these bytes
+    _ends: np.ndarray | None = field(default=None, repr=False)
 
     def raw_lines(self, rows: np.ndarray) -> pa.Array:
         """The raw text of the rows at positions ``rows``."""
         if "raw_line" in self.table.column_names:
             return self.table["raw_line"].take(pa.array(rows))
         assert self.source is not None
-        return lines_at(self.source, rows)
+        if self._ends is None:  # found once per block, however often rows are asked for
+            self._ends = line_ends(self.source)
+        return lines_at(self.source, rows, self._ends)
+
+    def positions(self, line_no: np.ndarray) -> np.ndarray:
+        """The positions in :attr:`table` of the rows starting at the lines ``line_no``."""
+        lines = self.table["line_no"].to_numpy()
+        if self.source is not None:  # row i is line first + i
+            return line_no - lines[0] if len(lines) else line_no
+        order = np.argsort(lines, kind="stable")
+        return order[np.searchsorted(lines, line_no, sorter=order)]
 
 
 def resolve_encoding(name: str | None, file: str) -> str | None:
@@ -399,10 +410,17 @@ def split_lines(data: bytes) -> pa.Array:
     return pa.array([ln[:-1] if ln.endswith("\r") else ln for ln in lines], pa.string())
 
 
-def lines_at(data: bytes, rows: np.ndarray) -> pa.Array:
+def line_ends(data: bytes) -> np.ndarray:
+    """The offsets of the newline bytes of ``data``."""
+    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+
+
+def lines_at(data: bytes, rows: np.ndarray, ends: np.ndarray | None = None) -> pa.Array:
     """Lines ``rows`` (0-based, as :func:`split_lines` counts them) of UTF-8 ``data``, cut by
-    newline offsets: the few rejected rows of a block need no split of the whole block."""
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    newline offsets (``ends``, from :func:`line_ends`): the few rejected rows of a block need
+    no split of the whole block."""
+    if ends is None:
+        ends = line_ends(data)
     out: list[str] = []
     for row in rows:
         i = int(row)

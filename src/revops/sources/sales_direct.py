@@ -1,0 +1,237 @@
+"""Loading sales files into a DuckDB warehouse: cleaned rows streamed into the run's transaction.
+
+On DuckDB the run opens its one transaction first, deletes each month's slices and then appends
+the cleaned blocks straight into ``raw_sales_orders`` / ``sales_rejects`` while a reader thread
+parses and cleans the next blocks: every row is written once and the writes overlap the
+reading. DuckDB writes a large uncommitted append to its file as it goes, so memory stays
+bounded (the blocks are handed over as a ``RecordBatchReader``: see
+:meth:`~revops.warehouse.duckdb.DuckDBWarehouse.execute_with_arrow`). Nothing is committed before
+every month is in, so a failure anywhere keeps every previous slice.
+
+Rows are never deleted from the open append (DuckDB would then rewrite it at the commit), so the
+later duplicates of an ``order_id`` are held back before they are written: the reader thread
+sets one bit per good row's ``order_id`` hash (:class:`~revops.sources.sales_dedupe.KeyFilter`,
+sized by the file: 64 MiB at most) and sets aside, with its raw text, each row whose bit was set
+already: every repeat, and about 1 % of the others at 10M rows. At the end of the file one
+query finds which of those rows' ``order_id`` values really are among the appended rows;
+walking the set-aside rows in file order then rejects the true duplicates and appends the rest,
+so the first valid row of each ``order_id`` is kept, exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from revops.sources.extract import ExtractReport
+from revops.sources.sales_clean import CleanRows, clean_rows
+from revops.sources.sales_dedupe import KeyFilter, filter_bits_for, key_hashes
+from revops.sources.sales_load import (
+    RAW_COLUMNS,
+    REJECT_COLUMNS,
+    _malformed,
+    _reject,
+    _repeat,
+    prefetch,
+)
+from revops.sources.sales_read import BlockDecoder, RawRows, read_sales_rows
+
+if TYPE_CHECKING:
+    from revops.warehouse.duckdb import DuckDBWarehouse
+
+_BATCH = "_revops_sales_batch"
+_INSERT_ORDERS = (
+    f"INSERT INTO revops.raw_sales_orders ({RAW_COLUMNS}) "
+    "SELECT o.order_id, o.customer_id, o.order_date, o.revenue, o.product_category, "
+    f"?, ?, o.line_no, ? FROM {_BATCH} AS o"
+)
+_INSERT_REJECTS = (
+    f"INSERT INTO revops.sales_rejects ({REJECT_COLUMNS}) "
+    f"SELECT ?, ?, r.line_no, r.raw_line, r.reason, ? FROM {_BATCH} AS r"
+)
+_ALREADY_IN = (
+    "SELECT DISTINCT o.order_id FROM revops.raw_sales_orders AS o "
+    f"WHERE o.month = ? AND o.order_id IN (SELECT h.order_id FROM {_BATCH} AS h)"
+)
+ORDER_NAMES = ("order_id", "customer_id", "order_date", "revenue", "product_category", "line_no")
+REJECT_NAMES = ("line_no", "raw_line", "reason")
+
+
+class _Appender:
+    """Gathers Arrow tables and appends them with one statement per ``rows`` rows (no copy:
+    the gathered tables' batches are handed over as they are)."""
+
+    def __init__(
+        self, wh: DuckDBWarehouse, sql: str, params: tuple[Any, ...], names: tuple[str, ...]
+    ) -> None:
+        self.wh, self.sql, self.params, self.names = wh, sql, params, names
+        self._pending: list[pa.Table] = []
+        self._count = 0
+        self.written = 0
+
+    def add(self, table: pa.Table, rows: int) -> None:
+        if table.num_rows:
+            self._pending.append(table.select(list(self.names)))
+            self._count += table.num_rows
+            if self._count >= rows:
+                self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        schema = self._pending[0].schema
+        batches = [b for t in self._pending for b in t.cast(schema).to_batches()]
+        reader = pa.RecordBatchReader.from_batches(schema, batches)
+        self.wh.execute_with_arrow(self.sql, self.params, _BATCH, reader)
+        self.written += self._count
+        self._pending, self._count = [], 0
+
+
+@dataclass
+class DirectMonth:
+    """One month's rows appended into the open transaction (a
+    :class:`~revops.sources.sales_load.MonthSink`)."""
+
+    wh: DuckDBWarehouse
+    month: str
+    name: str
+    rows: int
+    loaded: int = 0
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def __post_init__(self) -> None:
+        keys = (self.month, self.name, self.at)
+        self._orders = _Appender(self.wh, _INSERT_ORDERS, keys, ORDER_NAMES)
+        self._rejects = _Appender(self.wh, _INSERT_REJECTS, keys, REJECT_NAMES)
+
+    def replace(self) -> None:
+        """Delete the month's previous slices (inside the run's transaction)."""
+        self.wh.execute("DELETE FROM revops.raw_sales_orders WHERE month = ?", (self.month,))
+        self.wh.execute("DELETE FROM revops.sales_rejects WHERE month = ?", (self.month,))
+
+    def orders(self, good: pa.Table) -> None:
+        self._orders.add(good, self.rows)
+        self.loaded += good.num_rows
+
+    def rejects(self, rejected: pa.Table) -> None:
+        self._rejects.add(rejected, self.rows)
+
+    def flush(self) -> None:
+        self._orders.flush()
+        self._rejects.flush()
+
+    def already_in(self, order_ids: pa.Array) -> set[str]:
+        """Which of ``order_ids`` the month's appended rows hold."""
+        self._orders.flush()
+        probe = pa.table({"order_id": order_ids})
+        reader = pa.RecordBatchReader.from_batches(probe.schema, probe.to_batches())
+        found = self.wh.execute_query_with_arrow(_ALREADY_IN, (self.month,), _BATCH, reader)
+        return {row[0] for row in found}
+
+
+@dataclass
+class _Block:
+    """One cleaned block; ``held`` are its good rows whose order_id may have come before
+    (with their raw text), kept out of ``cleaned.good``."""
+
+    raw: RawRows
+    cleaned: CleanRows | None
+    held: pa.Table | None = None
+
+
+def _clean_and_hold(parts: Iterator[Any], seen: KeyFilter) -> Iterator[_Block]:
+    """Clean each block and set aside the rows whose order_id may be a repeat (reader
+    thread)."""
+    for raw in parts:
+        assert isinstance(raw, RawRows)
+        if not raw.table.num_rows:
+            yield _Block(raw, None)
+            continue
+        cleaned = clean_rows(raw.table, raw.raw_lines)
+        block = _Block(raw, cleaned)
+        good = cleaned.good
+        if good.num_rows:
+            if not _ascending(good["line_no"]):  # the line-by-line path: first = lowest line
+                good = good.sort_by("line_no")
+            repeat = seen.maybe_seen(key_hashes(good["order_id"]))
+            if repeat.any():
+                held = good.filter(pa.array(repeat))
+                lines = held["line_no"].to_numpy()
+                block.held = held.append_column("raw_line", raw.raw_lines(raw.positions(lines)))
+                cleaned.good = good.filter(pa.array(~repeat))
+        yield block
+
+
+def _ascending(values: pa.ChunkedArray) -> bool:
+    array = values.to_numpy()
+    return bool((array[1:] > array[:-1]).all())
+
+
+def read_month_directly(
+    wh: DuckDBWarehouse,
+    cfg: Any,
+    month: str,
+    fs: Any,
+    path: str,
+    forced: str | None,
+    report: ExtractReport,
+) -> None:
+    """Replace one month's slices with its file's rows (inside the run's transaction)."""
+    name = path.rsplit("/", 1)[-1]
+    sink = DirectMonth(wh, month, name, cfg.insert_rows)
+    sink.replace()
+    pool = pa.default_memory_pool()
+    held: list[pa.Table] = []
+    with fs.open(path, "rb") as fh:
+        parts = read_sales_rows(fh, name, forced, cfg.block_bytes)
+        decoder = next(parts)
+        assert isinstance(decoder, BlockDecoder)
+        # Parsing and cleaning the next blocks overlaps appending this one (both release the
+        # GIL); at most two blocks wait, so memory stays flat.
+        seen = KeyFilter(filter_bits_for(int(fs.size(path) or 0)))
+        for block in prefetch(_clean_and_hold(parts, seen), depth=2):
+            report.skipped += block.raw.blank
+            _reject(sink, _malformed(block.raw), report)
+            if block.cleaned is not None:
+                _reject(sink, block.cleaned.rejected, report)
+                sink.orders(block.cleaned.good)
+            if block.held is not None:
+                held.append(block.held)
+            del block
+            # Arrow's allocator keeps freed blocks per thread; give them back each block so
+            # the resident size stays flat.
+            pool.release_unused()
+    if held:
+        _settle_held(sink, pa.concat_tables(held), report)
+    sink.flush()
+    report.loaded += sink.loaded
+    report.tables[f"raw_sales_orders[{month}]"] = sink.loaded
+    report.inputs.append(f"{path} ({decoder.encoding or 'utf-8'}{', BOM' if decoder.bom else ''})")
+
+
+def _settle_held(sink: DirectMonth, held: pa.Table, report: ExtractReport) -> None:
+    """Reject the set-aside rows whose order_id came earlier; append the others."""
+    held = held.sort_by("line_no")
+    seen = sink.already_in(pc.unique(held["order_id"]))
+    keep = np.zeros(held.num_rows, dtype=bool)
+    for i, order_id in enumerate(held["order_id"].to_pylist()):
+        if order_id not in seen:  # a hash collision: the first row of its order_id
+            keep[i] = True
+            seen.add(order_id)
+    if keep.any():
+        sink.orders(held.filter(pa.array(keep)).drop_columns(["raw_line"]))
+    duplicates = held.filter(pa.array(~keep))
+    rejected = pa.table(
+        {
+            "line_no": duplicates["line_no"],
+            "raw_line": duplicates["raw_line"],
+            "reason": _repeat("duplicate_order_id", duplicates.num_rows),
+        }
+    )
+    _reject(sink, rejected, report)
