@@ -28,8 +28,8 @@ from pydantic import BaseModel, Field
 from revops.audit import audit
 from revops.errors import ConfigError, RevopsError, TerminalSourceError, UsageError
 from revops.sources.extract import ExtractReport
-from revops.sources.sales_load import forget_load, forget_stale_loads, publish_month, stage_month
 from revops.sources.sales_direct import read_month_directly
+from revops.sources.sales_load import forget_load, forget_stale_loads, publish_month, stage_month
 from revops.sources.sales_read import BLOCK_BYTES, resolve_encoding
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class SalesSettings(BaseModel):
     block_bytes: int = Field(default=BLOCK_BYTES, ge=1024)
     scratch_memory_limit: str = "128MB"
     scratch_dir: str | None = None
-    insert_rows: int = Field(default=250_000, ge=1)
+    insert_rows: int = Field(default=100_000, ge=1)
 
 
 def months_for_day(day: date, window_days: int) -> list[str]:
@@ -76,8 +76,8 @@ def extract_sales(
     Transactional, in bounded memory: on DuckDB the cleaned rows are appended straight into the
     run's one open transaction (:mod:`revops.sources.sales_direct`); elsewhere every file is
     read into ``sales_stage_*`` in small committed batches first. Either way all months of the
-    run replace their slices in ONE transaction, together or not at all. Writes an audit row per run (``sales`` / ``extract``),
-    also on failure.
+    run replace their slices in ONE transaction, together or not at all. Writes an audit row
+    per run (``sales`` / ``extract``), also on failure.
     """
     cfg = settings.model("sales", SalesSettings)
     if month is not None and not MONTH.match(month):

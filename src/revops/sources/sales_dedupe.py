@@ -109,10 +109,9 @@ def key_hashes(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
             for j in range(width):
                 h = (h ^ table[:, j]) * _FNV_PRIME
         else:
-            for j in range(width):
-                byte = data[np.minimum(starts + j, last)].astype(np.uint64)
-                byte[lengths <= j] = 0
-                h = (h ^ byte) * _FNV_PRIME
+            for j in range(width):  # a string's hash never depends on its neighbours' lengths
+                byte = data[np.minimum(starts + j, last)]
+                h = np.where(lengths > j, (h ^ byte) * _FNV_PRIME, h)
         h ^= h >> np.uint64(33)
         h *= _MIX[0]
         h ^= h >> np.uint64(33)
@@ -121,9 +120,9 @@ def key_hashes(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return h
 
 
-def filter_bits_for(file_bytes: int, lowest: int = 23, highest: int = 29) -> int:
+def filter_bits_for(file_bytes: int, lowest: int = 23, highest: int = 28) -> int:
     """The size (log2 of bits) of the :class:`KeyFilter` for a file of ``file_bytes``: about
-    one bit per byte of the file (some 50 bits a row), between 1 MiB and 64 MiB."""
+    one bit per byte of the file (some 50 bits a row), between 1 MiB and 32 MiB."""
     return max(lowest, min(highest, max(1, file_bytes - 1).bit_length()))
 
 

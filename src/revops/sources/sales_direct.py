@@ -20,7 +20,9 @@ so the first valid row of each ``order_id`` is kept, exactly.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -59,6 +61,7 @@ _ALREADY_IN = (
     "SELECT DISTINCT o.order_id FROM revops.raw_sales_orders AS o "
     f"WHERE o.month = ? AND o.order_id IN (SELECT h.order_id FROM {_BATCH} AS h)"
 )
+CLEAN_WORKERS = 2
 ORDER_NAMES = ("order_id", "customer_id", "order_date", "revenue", "product_category", "line_no")
 REJECT_NAMES = ("line_no", "raw_line", "reason")
 
@@ -137,35 +140,58 @@ class DirectMonth:
 
 @dataclass
 class _Block:
-    """One cleaned block; ``held`` are its good rows whose order_id may have come before
-    (with their raw text), kept out of ``cleaned.good``."""
+    """One cleaned block (its good rows in line order) and the hashes of their order_ids;
+    ``held`` are the good rows whose order_id may have come before (with their raw text),
+    taken out of ``cleaned.good``."""
 
     raw: RawRows
     cleaned: CleanRows | None
+    hashes: np.ndarray | None = None
     held: pa.Table | None = None
 
 
-def _clean_and_hold(parts: Iterator[Any], seen: KeyFilter) -> Iterator[_Block]:
-    """Clean each block and set aside the rows whose order_id may be a repeat (reader
-    thread)."""
-    for raw in parts:
-        assert isinstance(raw, RawRows)
-        if not raw.table.num_rows:
-            yield _Block(raw, None)
-            continue
-        cleaned = clean_rows(raw.table, raw.raw_lines)
-        block = _Block(raw, cleaned)
-        good = cleaned.good
-        if good.num_rows:
-            if not _ascending(good["line_no"]):  # the line-by-line path: first = lowest line
-                good = good.sort_by("line_no")
-            repeat = seen.maybe_seen(key_hashes(good["order_id"]))
-            if repeat.any():
-                held = good.filter(pa.array(repeat))
-                lines = held["line_no"].to_numpy()
-                block.held = held.append_column("raw_line", raw.raw_lines(raw.positions(lines)))
-                cleaned.good = good.filter(pa.array(~repeat))
-        yield block
+def _clean(raw: RawRows) -> _Block:
+    """Clean one block (in a worker thread: Arrow's kernels release the GIL)."""
+    if not raw.table.num_rows:
+        return _Block(raw, None)
+    cleaned = clean_rows(raw.table, raw.raw_lines)
+    if not _ascending(cleaned.good["line_no"]):  # the line-by-line path: first = lowest line
+        cleaned.good = cleaned.good.sort_by("line_no")
+    hashes = key_hashes(cleaned.good["order_id"]) if cleaned.good.num_rows else None
+    return _Block(raw, cleaned, hashes)
+
+
+def _cleaned_in_order(parts: Iterator[Any], seen: KeyFilter, workers: int) -> Iterator[_Block]:
+    """Clean the blocks of ``parts`` on ``workers`` threads (at most ``workers`` blocks in the
+    works); yield them in file order, their possible repeats held (:func:`_hold_repeats`)."""
+    with ThreadPoolExecutor(workers, thread_name_prefix="revops-sales-clean") as pool:
+        pending: deque[Future[_Block]] = deque()
+        try:
+            for raw in parts:
+                assert isinstance(raw, RawRows)
+                pending.append(pool.submit(_clean, raw))
+                if len(pending) >= workers:
+                    yield _hold_repeats(pending.popleft().result(), seen)
+            while pending:
+                yield _hold_repeats(pending.popleft().result(), seen)
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _hold_repeats(block: _Block, seen: KeyFilter) -> _Block:
+    """Take the rows whose order_id may have come before out of the block's good rows (call
+    in file order, block after block)."""
+    if block.cleaned is None or block.hashes is None:
+        return block
+    repeat = seen.maybe_seen(block.hashes)
+    if repeat.any():
+        good = block.cleaned.good
+        held = good.filter(pa.array(repeat))
+        raw_lines = block.raw.raw_lines(block.raw.positions(held["line_no"].to_numpy()))
+        block.held = held.append_column("raw_line", raw_lines)
+        block.cleaned.good = good.filter(pa.array(~repeat))
+    return block
 
 
 def _ascending(values: pa.ChunkedArray) -> bool:
@@ -192,10 +218,12 @@ def read_month_directly(
         parts = read_sales_rows(fh, name, forced, cfg.block_bytes)
         decoder = next(parts)
         assert isinstance(decoder, BlockDecoder)
-        # Parsing and cleaning the next blocks overlaps appending this one (both release the
-        # GIL); at most two blocks wait, so memory stays flat.
+        # Parsing (a reader thread) and cleaning (worker threads) of the next blocks overlap
+        # appending this one (Arrow and DuckDB release the GIL); a few blocks at most are in
+        # the works, so memory stays flat.
         seen = KeyFilter(filter_bits_for(int(fs.size(path) or 0)))
-        for block in prefetch(_clean_and_hold(parts, seen), depth=2):
+        cleaned = _cleaned_in_order(parts, seen, CLEAN_WORKERS)
+        for block in prefetch(cleaned, depth=1):
             report.skipped += block.raw.blank
             _reject(sink, _malformed(block.raw), report)
             if block.cleaned is not None:

@@ -165,7 +165,8 @@ def _cleaned(parts: Iterator[Any], dedupe: Deduper) -> Iterator[tuple[RawRows, C
 
 def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
     """Run ``items`` in a background thread, at most ``depth`` items ahead (so memory stays
-    bounded); its exceptions are raised here, in order."""
+    bounded); its exceptions are raised here, in order. When the caller stops early, a
+    generator ``items`` is closed in that thread (its cleanup runs)."""
     box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -183,6 +184,10 @@ def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
             box.put(("end", None))
         except BaseException as exc:
             box.put(("error", exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
     worker = threading.Thread(target=produce, name="revops-sales-reader", daemon=True)
     worker.start()
