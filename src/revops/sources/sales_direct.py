@@ -11,8 +11,8 @@ every month is in, so a failure anywhere keeps every previous slice.
 Rows are never deleted from the open append (DuckDB would then rewrite it at the commit), so the
 later duplicates of an ``order_id`` are held back before they are written: the reader thread
 sets one bit per good row's ``order_id`` hash (:class:`~revops.sources.sales_dedupe.KeyFilter`,
-sized by the file: 64 MiB at most) and sets aside, with its raw text, each row whose bit was set
-already: every repeat, and about 1 % of the others at 10M rows. At the end of the file one
+sized by the file: 32 MiB at most) and sets aside, with its raw text, each row whose bit was set
+already: every repeat, and about 2 % of the others at 10M rows. At the end of the file one
 query finds which of those rows' ``order_id`` values really are among the appended rows;
 walking the set-aside rows in file order then rejects the true duplicates and appends the rest,
 so the first valid row of each ``order_id`` is kept, exactly.
