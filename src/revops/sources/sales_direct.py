@@ -245,7 +245,8 @@ def read_month_directly(
 
 def _settle_held(sink: DirectMonth, held: pa.Table, report: ExtractReport) -> None:
     """Reject the set-aside rows whose order_id came earlier; append the others."""
-    held = held.sort_by("line_no")
+    if not _ascending(held["line_no"]):  # blocks come in file order, each sorted: a guard
+        held = held.sort_by("line_no")
     seen = sink.already_in(pc.unique(held["order_id"]))
     keep = np.zeros(held.num_rows, dtype=bool)
     for i, order_id in enumerate(held["order_id"].to_pylist()):

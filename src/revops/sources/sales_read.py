@@ -421,15 +421,15 @@ def lines_at(data: bytes, rows: np.ndarray, ends: np.ndarray | None = None) -> p
     no split of the whole block."""
     if ends is None:
         ends = line_ends(data)
-    out: list[str] = []
-    for row in rows:
-        i = int(row)
-        start = int(ends[i - 1]) + 1 if i else 0
-        end = int(ends[i]) if i < len(ends) else len(data)
-        if end > start and data[end - 1] == 13:
-            end -= 1  # a CRLF line end
-        out.append(data[start:end].decode("utf-8"))
-    return pa.array(out, pa.string())
+    count = len(ends) + (0 if data.endswith(b"\n") or not data else 1)
+    offsets = np.empty(count + 1, dtype=np.int32)  # line i is data[offsets[i]:offsets[i + 1]]
+    offsets[0] = 0
+    offsets[1 : len(ends) + 1] = ends + 1
+    offsets[-1] = len(data)
+    lines = pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
+    picked = lines.take(pa.array(np.asarray(rows, dtype=np.int64)))
+    # Without its line end (a CRLF one included): as split_lines cuts it.
+    return pc.replace_substring_regex(picked, "\r?\n?$", "", max_replacements=1)
 
 
 def _line_options() -> dict[str, Any]:
