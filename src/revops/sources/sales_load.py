@@ -58,6 +58,13 @@ def stage_month(
     report.tables[f"raw_sales_orders[{month}]"] = sink.loaded
 
 
+class RejectSink(Protocol):
+    """Where rejected rows go."""
+
+    def rejects(self, rejected: pa.Table) -> None:
+        """Take rejected rows (line_no, raw_line, reason)."""
+
+
 class MonthSink(Protocol):
     """Where :func:`read_month` writes one month's rows."""
 
@@ -145,7 +152,7 @@ def _malformed(block: RawRows) -> pa.Table | None:
     )
 
 
-def _reject(sink: MonthSink, rejected: pa.Table | None, report: ExtractReport) -> None:
+def _reject(sink: RejectSink, rejected: pa.Table | None, report: ExtractReport) -> None:
     if rejected is None or not rejected.num_rows:
         return
     for reason, count in _reason_counts(rejected["reason"]).items():
