@@ -12,10 +12,11 @@ Rows are never deleted from the open append (DuckDB would then rewrite it at the
 later duplicates of an ``order_id`` are held back before they are written: the reader thread
 sets one bit per good row's ``order_id`` hash (:class:`~revops.sources.sales_dedupe.KeyFilter`,
 sized by the file: 32 MiB at most) and sets aside, with its raw text, each row whose bit was set
-already: every repeat, and about 2 % of the others at 10M rows. At the end of the file one
-query finds which of those rows' ``order_id`` values really are among the appended rows;
-walking the set-aside rows in file order then rejects the true duplicates and appends the rest,
-so the first valid row of each ``order_id`` is kept, exactly.
+already: every repeat, and about 2 % of the others at 10M rows. They wait in a temporary table
+of the run's connection (DuckDB spills it beyond its memory limit). At the end of the file the
+first held row of each ``order_id`` that no appended row has is appended, and every other held
+row is rejected as ``duplicate_order_id``: the first valid row of each ``order_id`` is kept,
+exactly.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from revops.sources.extract import ExtractReport
 from revops.sources.sales_clean import CleanRows, clean_rows
@@ -39,7 +39,6 @@ from revops.sources.sales_load import (
     REJECT_COLUMNS,
     _malformed,
     _reject,
-    _repeat,
     prefetch,
 )
 from revops.sources.sales_read import BlockDecoder, RawRows, read_sales_rows
@@ -57,13 +56,40 @@ _INSERT_REJECTS = (
     f"INSERT INTO revops.sales_rejects ({REJECT_COLUMNS}) "
     f"SELECT ?, ?, r.line_no, r.raw_line, r.reason, ? FROM {_BATCH} AS r"
 )
-_ALREADY_IN = (
-    "SELECT DISTINCT o.order_id FROM revops.raw_sales_orders AS o "
-    f"WHERE o.month = ? AND o.order_id IN (SELECT h.order_id FROM {_BATCH} AS h)"
+# Rows that may repeat an earlier order_id wait in a temporary table of the run's connection
+# (DuckDB keeps it in memory up to its limit, then spills), decided at the end of the file.
+_HELD = "temp.revops_sales_held"
+_HOLD = (
+    f"INSERT INTO {_HELD} SELECT h.order_id, h.customer_id, h.order_date, h.revenue, "
+    f"h.product_category, h.line_no, h.raw_line FROM {_BATCH} AS h"
+)
+_CREATE_HELD = (
+    f"CREATE OR REPLACE TEMP TABLE {_HELD[5:]} (order_id VARCHAR, customer_id VARCHAR, "
+    "order_date DATE, revenue DECIMAL(38, 6), product_category VARCHAR, line_no BIGINT, "
+    "raw_line VARCHAR)"
+)
+# The first held row of each order_id that no appended row of the month has: not a repeat.
+_FIRSTS = "temp.revops_sales_held_first"
+_FIND_FIRSTS = f"""
+CREATE OR REPLACE TEMP TABLE {_FIRSTS[5:]} AS
+SELECT f.line_no FROM (SELECT order_id, min(line_no) AS line_no FROM {_HELD} GROUP BY order_id) f
+WHERE NOT EXISTS (
+    SELECT 1 FROM revops.raw_sales_orders AS o WHERE o.month = ? AND o.order_id = f.order_id)
+"""
+_APPEND_FIRSTS = (
+    f"INSERT INTO revops.raw_sales_orders ({RAW_COLUMNS}) "
+    "SELECT h.order_id, h.customer_id, h.order_date, h.revenue, h.product_category, ?, ?, "
+    f"h.line_no, ? FROM {_HELD} AS h WHERE h.line_no IN (SELECT line_no FROM {_FIRSTS})"
+)
+_REJECT_REPEATS = (
+    f"INSERT INTO revops.sales_rejects ({REJECT_COLUMNS}) "
+    "SELECT ?, ?, h.line_no, h.raw_line, 'duplicate_order_id', ? "
+    f"FROM {_HELD} AS h WHERE h.line_no NOT IN (SELECT line_no FROM {_FIRSTS})"
 )
 CLEAN_WORKERS = 2
 ORDER_NAMES = ("order_id", "customer_id", "order_date", "revenue", "product_category", "line_no")
 REJECT_NAMES = ("line_no", "raw_line", "reason")
+HELD_NAMES = (*ORDER_NAMES, "raw_line")
 
 
 class _Appender:
@@ -112,11 +138,13 @@ class DirectMonth:
         keys = (self.month, self.name, self.at)
         self._orders = _Appender(self.wh, _INSERT_ORDERS, keys, ORDER_NAMES)
         self._rejects = _Appender(self.wh, _INSERT_REJECTS, keys, REJECT_NAMES)
+        self._held = _Appender(self.wh, _HOLD, (), HELD_NAMES)
 
     def replace(self) -> None:
         """Delete the month's previous slices (inside the run's transaction)."""
         self.wh.execute("DELETE FROM revops.raw_sales_orders WHERE month = ?", (self.month,))
         self.wh.execute("DELETE FROM revops.sales_rejects WHERE month = ?", (self.month,))
+        self.wh.execute(_CREATE_HELD, native=True)
 
     def orders(self, good: pa.Table) -> None:
         self._orders.add(good, self.rows)
@@ -125,17 +153,29 @@ class DirectMonth:
     def rejects(self, rejected: pa.Table) -> None:
         self._rejects.add(rejected, self.rows)
 
+    def hold(self, held: pa.Table) -> None:
+        """Set aside good rows whose order_id may have come before (with their raw text)."""
+        self._held.add(held, self.rows)
+
     def flush(self) -> None:
         self._orders.flush()
         self._rejects.flush()
 
-    def already_in(self, order_ids: pa.Array) -> set[str]:
-        """Which of ``order_ids`` the month's appended rows hold."""
-        self._orders.flush()
-        probe = pa.table({"order_id": order_ids})
-        reader = pa.RecordBatchReader.from_batches(probe.schema, probe.to_batches())
-        found = self.wh.execute_query_with_arrow(_ALREADY_IN, (self.month,), _BATCH, reader)
-        return {row[0] for row in found}
+    def settle(self) -> int:
+        """Append the held rows that are the first of their order_id; reject the others as
+        ``duplicate_order_id`` (their count is returned)."""
+        self.flush()
+        self._held.flush()
+        keys = (self.month, self.name, self.at)
+        if self._held.written:
+            self.wh.execute(_FIND_FIRSTS, (self.month,), native=True)
+            self.loaded += self.wh.execute(_APPEND_FIRSTS, keys, native=True)
+            repeats = self.wh.execute(_REJECT_REPEATS, keys, native=True)
+            self.wh.execute(f"DROP TABLE {_FIRSTS}", native=True)
+        else:
+            repeats = 0
+        self.wh.execute(f"DROP TABLE {_HELD}", native=True)
+        return repeats
 
 
 @dataclass
@@ -158,6 +198,8 @@ def _clean(raw: RawRows) -> _Block:
     if not _ascending(cleaned.good["line_no"]):  # the line-by-line path: first = lowest line
         cleaned.good = cleaned.good.sort_by("line_no")
     hashes = key_hashes(cleaned.good["order_id"]) if cleaned.good.num_rows else None
+    # Arrow's allocator keeps the pages a thread freed for that thread: give them back.
+    pa.default_memory_pool().release_unused()
     return _Block(raw, cleaned, hashes)
 
 
@@ -213,7 +255,6 @@ def read_month_directly(
     sink = DirectMonth(wh, month, name, cfg.insert_rows)
     sink.replace()
     pool = pa.default_memory_pool()
-    held: list[pa.Table] = []
     with fs.open(path, "rb") as fh:
         parts = read_sales_rows(fh, name, forced, cfg.block_bytes)
         decoder = next(parts)
@@ -230,37 +271,12 @@ def read_month_directly(
                 _reject(sink, block.cleaned.rejected, report)
                 sink.orders(block.cleaned.good)
             if block.held is not None:
-                held.append(block.held)
+                sink.hold(block.held)
             del block
             # Arrow's allocator keeps freed blocks per thread; give them back each block so
             # the resident size stays flat.
             pool.release_unused()
-    if held:
-        _settle_held(sink, pa.concat_tables(held), report)
-    sink.flush()
+    report.reject("duplicate_order_id", sink.settle())
     report.loaded += sink.loaded
     report.tables[f"raw_sales_orders[{month}]"] = sink.loaded
     report.inputs.append(f"{path} ({decoder.encoding or 'utf-8'}{', BOM' if decoder.bom else ''})")
-
-
-def _settle_held(sink: DirectMonth, held: pa.Table, report: ExtractReport) -> None:
-    """Reject the set-aside rows whose order_id came earlier; append the others."""
-    if not _ascending(held["line_no"]):  # blocks come in file order, each sorted: a guard
-        held = held.sort_by("line_no")
-    seen = sink.already_in(pc.unique(held["order_id"]))
-    keep = np.zeros(held.num_rows, dtype=bool)
-    for i, order_id in enumerate(held["order_id"].to_pylist()):
-        if order_id not in seen:  # a hash collision: the first row of its order_id
-            keep[i] = True
-            seen.add(order_id)
-    if keep.any():
-        sink.orders(held.filter(pa.array(keep)).drop_columns(["raw_line"]))
-    duplicates = held.filter(pa.array(~keep))
-    rejected = pa.table(
-        {
-            "line_no": duplicates["line_no"],
-            "raw_line": duplicates["raw_line"],
-            "reason": _repeat("duplicate_order_id", duplicates.num_rows),
-        }
-    )
-    _reject(sink, rejected, report)
