@@ -289,6 +289,35 @@ def test_date_forms():
     assert got[7:] == [None, None, None]
 
 
+@pytest.mark.parametrize("invalid_iso", [False, True])
+def test_date_forms_beside_iso_dates(invalid_iso):
+    # ISO-shaped dates take one strict cast unless one of them is invalid (then every date
+    # goes the careful way): the same dates either way.
+    texts = ["2024-03-31", "2024/3/1", None, "2024-03-01", "2024年3月2日", "2024-3-4", "bad"]
+    texts += ["2024-02-30"] if invalid_iso else []
+    got = parse_order_date(pa.array(texts)).to_pylist()
+    assert got[:7] == [date(2024, 3, 31), date(2024, 3, 1), None, date(2024, 3, 1)] + [
+        date(2024, 3, 2),
+        date(2024, 3, 4),
+        None,
+    ]
+    assert got[7:] == ([None] if invalid_iso else [])
+
+
+def test_revenue_beside_missing_and_long_values():
+    values, ok = parse_revenue(pa.array(["12", None, "", "1" * 20, "¥1,000", "x", "007"]))
+    assert values.to_pylist() == [
+        Decimal(12),
+        None,
+        None,
+        Decimal("1" * 20),
+        Decimal(1000),
+        None,
+        Decimal(7),
+    ]
+    assert ok.to_pylist() == [True, False, False, True, True, False, True]
+
+
 def test_fast_and_line_by_line_paths_agree(duck, tmp_path):
     import io
 
