@@ -500,3 +500,12 @@ def test_key_filter_never_misses_a_repeat(blocks, bits):
         for value, mark in zip(hashes.tolist(), marked.tolist(), strict=True):
             assert mark or value not in seen
             seen.add(value)
+
+
+def test_key_filter_is_sized_by_the_file_within_its_bounds():
+    from revops.sources.sales_dedupe import filter_bits_for
+
+    assert filter_bits_for(0) == filter_bits_for(1000) == 23  # 1 MiB at least
+    assert filter_bits_for(64 * 2**20) == 24  # one bit per 4 bytes of the file
+    assert filter_bits_for(128 * 2**20) == 25
+    assert filter_bits_for(500 * 10**6) == filter_bits_for(10**12) == 26  # 8 MiB at most

@@ -11,8 +11,8 @@ every month is in, so a failure anywhere keeps every previous slice.
 Rows are never deleted from the open append (DuckDB would then rewrite it at the commit), so the
 later duplicates of an ``order_id`` are held back before they are written: the reader thread
 sets one bit per good row's ``order_id`` hash (:class:`~revops.sources.sales_dedupe.KeyFilter`,
-sized by the file: 32 MiB at most) and sets aside, with its raw text, each row whose bit was set
-already: every repeat, and about 2 % of the others at 10M rows. They wait in a temporary table
+sized by the file: 8 MiB at most) and sets aside, with its raw text, each row whose bit was set
+already: every repeat, and about 7 % of the others at 10M rows. They wait in a temporary table
 of the run's connection (DuckDB spills it beyond its memory limit). At the end of the file the
 first held row of each ``order_id`` that no appended row has is appended, and every other held
 row is rejected as ``duplicate_order_id``: the first valid row of each ``order_id`` is kept,
