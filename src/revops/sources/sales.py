@@ -49,7 +49,7 @@ class SalesSettings(BaseModel):
     block_bytes: int = Field(default=BLOCK_BYTES, ge=1024)
     scratch_memory_limit: str = "128MB"
     scratch_dir: str | None = None
-    insert_rows: int = Field(default=100_000, ge=1)
+    insert_rows: int = Field(default=25_000, ge=1)
 
 
 def months_for_day(day: date, window_days: int) -> list[str]:

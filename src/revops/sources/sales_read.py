@@ -25,7 +25,7 @@ from revops.errors import SourceError, TerminalSourceError, UsageError
 
 COLUMNS = ("order_id", "customer_id", "order_date", "revenue", "product_category")
 REQUIRED = ("order_id", "customer_id", "order_date", "revenue")
-BLOCK_BYTES = 2 * 1024 * 1024
+BLOCK_BYTES = 1024 * 1024
 UTF8_BOM = codecs.BOM_UTF8
 DETECTABLE = ("utf-8", "cp932")
 
