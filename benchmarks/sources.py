@@ -139,31 +139,6 @@ def child_revops_csv(folder: str, month: str, memory_limit: str) -> dict[str, ob
     }
 
 
-def child_revops_clean(path: str) -> dict[str, object]:
-    """Read, detect, split, clean and dedupe only (no warehouse): the seed path's scope."""
-    import pyarrow as pa
-
-    from revops.sources.sales_clean import clean_rows
-    from revops.sources.sales_dedupe import OrderDeduper
-    from revops.sources.sales_read import RawRows, read_sales_rows
-
-    started = time.perf_counter()
-    rows = good = 0
-    with open(path, "rb") as fh, OrderDeduper() as dedupe:
-        parts = read_sales_rows(fh, path, None)
-        next(parts)
-        for block in parts:
-            assert isinstance(block, RawRows)
-            rows += block.table.num_rows + len(block.malformed)
-            cleaned = clean_rows(block.table, block.raw_lines)
-            dedupe.add(cleaned.good["order_id"], cleaned.good["line_no"])
-            good += cleaned.good.num_rows
-            del block, cleaned
-            pa.default_memory_pool().release_unused()  # as extract_sales does
-        duplicates = sum(len(b) for b in dedupe.duplicate_lines())
-    return {"seconds": time.perf_counter() - started, "rows": rows, "loaded": good - duplicates}
-
-
 def child_seed_csv(path: str, write: bool) -> dict[str, object]:
     import pandas as pd
 
@@ -227,6 +202,7 @@ def run_child(*args: str) -> dict[str, object]:
         raise SystemExit(f"child {args} failed ({status}): {out[-500:]}")
     result = json.loads(out.strip().splitlines()[-1])
     result["peak_rss_mb"] = round(usage.ru_maxrss / 1024)
+    result["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)  # the whole child, all threads
     return result
 
 
@@ -249,8 +225,9 @@ def main() -> None:
     parser.add_argument(
         "--duckdb-memory-limit",
         nargs="+",
-        default=["default", "128MB"],
-        help="DuckDB warehouse memory_limit values to measure extract_sales with",
+        default=["128MB"],
+        help="DuckDB warehouse memory_limit values to measure extract_sales with "
+        "(the first one is the headline's; 'default' = DuckDB's own, 80 %% of RAM)",
     )
     parser.add_argument("--skip-sales", action="store_true")
     parser.add_argument(
@@ -262,7 +239,6 @@ def main() -> None:
         kind, *rest = args.child
         fn = {
             "revops": lambda: child_revops_csv(rest[0], rest[1], rest[2]),
-            "revops-clean": lambda: child_revops_clean(rest[0]),
             "seed": lambda: child_seed_csv(rest[0], rest[1] == "write"),
             "crm": lambda: child_crm(rest[0]),
         }[kind]
@@ -271,89 +247,159 @@ def main() -> None:
     load_start = os.getloadavg()
     rows_list = args.rows or [1_000_000]
     work = Path(args.workdir)
-    lines = ["| what | rows | seconds | rows/s | peak RSS MB |", "|---|---:|---:|---:|---:|"]
     results: list[dict[str, object]] = []
     for rows in [] if args.skip_sales else rows_list:
         for encoding in args.encodings:
-            for messy in (True, False):
-                folder = work / f"{rows}-{encoding}-{'messy' if messy else 'plain'}"
+            for messy in (False, True):
+                kind = "messy" if messy else "plain"
+                folder = work / f"{rows}-{encoding}-{kind}"
                 folder.mkdir(parents=True, exist_ok=True)
                 path = folder / "sales_2024-01.csv"
                 if not path.exists():
                     print(f"generating {path} …", flush=True)
                     write_sales(path, rows, encoding, messy)
-                kind = "messy" if messy else "plain"
+                key = {"rows": rows, "encoding": encoding, "file": kind}
                 for limit in args.duckdb_memory_limit:
                     r = run_child("revops", str(folder), "2024-01", limit)
-                    what = (
-                        f"revops extract_sales → DuckDB (memory_limit {limit}), {encoding}, {kind}"
-                    )
-                    results.append({"what": what, **r})
-                r = run_child("revops-clean", str(path))
-                results.append({"what": f"revops read+clean+dedupe only, {encoding}, {kind}", **r})
-                if not messy:
-                    for write in (False, True):
+                    results.append({**key, "path": "revops", "limit": limit, **r})
+                    print(results[-1], flush=True)
+                if not messy:  # the seed path cannot read ¥1,234 or 1,234円
+                    for write in (True, False):
                         s = run_child("seed", str(path), "write" if write else "read")
-                        what = (
-                            f"seed path (pandas {s['pandas']}) {encoding}, plain, "
-                            f"{'read+clean+to_csv' if write else 'read+clean'}"
-                        )
-                        results.append({"what": what, **s})
+                        step = "read+clean+to_csv" if write else "read+clean"
+                        results.append({**key, "path": f"seed {step}", "pandas": s["pandas"], **s})
+                        print(results[-1], flush=True)
                 if not args.keep_files:
                     path.unlink()  # keep the disk free between sizes
-                print(results[-4:], flush=True)
+    crm: dict[str, object] | None = None
     if args.crm_orders:
         url = prepare_crm(args.pg_url, args.crm_orders)
-        r = run_child("crm", url)
-        results.append({"what": f"revops CRM, PostgreSQL → DuckDB ({r['tables']})", **r})
-        print(results[-1], flush=True)
-    for r in results:
-        rate = float(r["rows"]) / float(r["seconds"])  # type: ignore[arg-type]
-        lines.append(
-            f"| {r['what']} | {r['rows']:,} | {float(r['seconds']):.2f} | "  # type: ignore[arg-type]
-            f"{rate:,.0f} | {r['peak_rss_mb']} |"
-        )
+        crm = run_child("crm", url)
+        print(crm, flush=True)
     loads = (load_start, os.getloadavg())
-    write_results(Path(args.out), lines, sys.argv[1:], loads)
+    write_results(Path(args.out), results, crm, sys.argv[1:], loads)
+
+
+def _rate(r: dict[str, object]) -> float:
+    return float(r["rows"]) / float(r["seconds"])  # type: ignore[arg-type]
+
+
+def headline(results: list[dict[str, object]]) -> list[str]:
+    """revops extract_sales (to committed rows) beside the seed path, per size and encoding."""
+    lines = [
+        "| rows | encoding | revops extract_sales, plain file | revops, messy file "
+        "| seed path (read+clean+to_csv), plain file | revops ÷ seed | peak RSS MB "
+        "revops plain / messy / seed |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    limit = next((r["limit"] for r in results if r["path"] == "revops"), None)
+
+    def pick(rows: object, encoding: object, file: str, path: str) -> dict[str, object] | None:
+        for r in results:
+            same = (r["rows"], r["encoding"], r["file"], r["path"]) == (rows, encoding, file, path)
+            if same and (path != "revops" or r["limit"] == limit):
+                return r
+        return None
+
+    for rows, encoding in dict.fromkeys((r["rows"], r["encoding"]) for r in results):
+        plain = pick(rows, encoding, "plain", "revops")
+        messy = pick(rows, encoding, "messy", "revops")
+        seed = pick(rows, encoding, "plain", "seed read+clean+to_csv")
+        if plain is None or seed is None:
+            continue
+
+        def cell(r: dict[str, object] | None) -> str:
+            if r is None:
+                return "—"
+            return f"{float(r['seconds']):.2f} s = {_rate(r) / 1e6:.2f}M rows/s"  # type: ignore[arg-type]
+
+        ratio = float(seed["seconds"]) / float(plain["seconds"])  # type: ignore[arg-type]
+        messy_rss = messy["peak_rss_mb"] if messy else "—"
+        rss = f"{plain['peak_rss_mb']} / {messy_rss} / {seed['peak_rss_mb']}"
+        lines.append(
+            f"| {rows:,} | {encoding} | {cell(plain)} | {cell(messy)} | {cell(seed)} | "
+            f"{ratio:.1f}× | {rss} |"
+        )
+    return lines
+
+
+def detail(results: list[dict[str, object]]) -> list[str]:
+    lines = [
+        "| rows | encoding | file | what | seconds | rows/s | CPU s | peak RSS MB | loaded |",
+        "|---:|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        what = (
+            f"revops extract_sales → DuckDB (memory_limit {r['limit']})"
+            if r["path"] == "revops"
+            else f"seed path (pandas {r['pandas']}) {str(r['path'])[5:]}"
+        )
+        lines.append(
+            f"| {r['rows']:,} | {r['encoding']} | {r['file']} | {what} | "
+            f"{float(r['seconds']):.2f} | {_rate(r):,.0f} | {r['cpu_s']} | "  # type: ignore[arg-type]
+            f"{r['peak_rss_mb']} | {r['loaded']:,} |"
+        )
+    return lines
 
 
 def write_results(
-    out: Path, table: list[str], argv: list[str], loads: tuple[tuple[float, ...], ...]
+    out: Path,
+    results: list[dict[str, object]],
+    crm: dict[str, object] | None,
+    argv: list[str],
+    loads: tuple[tuple[float, ...], ...],
 ) -> None:
     import duckdb
     import pandas
     import pyarrow
 
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    text = "\n".join(
-        [
-            "# Sources benchmark (sales CSV, CRM)",
+    parts = [
+        "# Sources benchmark (sales CSV, CRM)",
+        "",
+        f"Measured {now} with `python benchmarks/sources.py {' '.join(argv)}` on "
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"pyarrow {pyarrow.__version__}, duckdb {duckdb.__version__}, pandas "
+        f"{pandas.__version__}. Load average {loads[0][0]:.1f} / {loads[0][1]:.1f} / "
+        f"{loads[0][2]:.1f} at the start, {loads[1][0]:.1f} / {loads[1][1]:.1f} / "
+        f"{loads[1][2]:.1f} at the end (the machine is shared: other people's jobs ran "
+        "beside this one).",
+        "",
+    ]
+    if results:
+        parts += [
+            "*revops extract_sales* is the whole extraction into a DuckDB warehouse file: read, "
+            "detect the encoding, clean per KPI.md, reject with line numbers and raw text, "
+            "dedupe order ids, load `raw_sales_orders` / `sales_rejects` and commit. The *seed "
+            "path* is the seed's pandas code reproduced: `read_csv` + `drop_duplicates` + the "
+            "`notna` / `>= 0` filters + its `to_csv` output; it cannot read `¥1,234` or "
+            "`1,234円`, so it runs on the plain file only. Files: ~0.1 % missing revenue, "
+            "~0.1 % duplicate order ids; *messy* files have 30 % of revenues written "
+            '`"1,234"`, `"¥1,234"`, `1234円` or in full-width digits and 10 % of dates as '
+            "`2024/1/5`. Rows = every data row of the file; peak RSS is the child process's "
+            "(one process per measurement).",
             "",
-            f"Measured {now} with `python benchmarks/sources.py {' '.join(argv)}` on "
-            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"pyarrow {pyarrow.__version__}, duckdb {duckdb.__version__}, pandas "
-            f"{pandas.__version__}.",
+            *headline(results),
             "",
-            "**The machine was shared with other people's test and benchmark runs while these "
-            f"figures were taken (load average {loads[0][0]:.1f} / {loads[0][1]:.1f} / "
-            f"{loads[0][2]:.1f} at the start, {loads[1][0]:.1f} / {loads[1][1]:.1f} / "
-            f"{loads[1][2]:.1f} at the end, on {os.cpu_count()} cores): they are lower "
-            "bounds.**",
+            "Every measurement (CPU s = user + system seconds of the child, all threads: the "
+            "figure least moved by other jobs):",
             "",
-            "Rows = every data row of the file. *extract_sales → DuckDB* covers reading, "
-            "encoding detection, cleaning, rejects with line numbers, dedupe, the load into a "
-            "DuckDB warehouse file and the commit (through Parquet scratch files, one write "
-            "per row); *read+clean+dedupe only* is the same without "
-            "the warehouse (the seed path's scope). The seed path cannot read messy revenue "
-            "(`¥1,234`), so it runs on the plain file only; its to_csv step (the seed's output) "
-            "is shown separately. Files: ~0.1 % missing revenue, ~0.1 % duplicate order ids; "
-            'messy files have 30 % of revenues written `"1,234"`, `"¥1,234"`, `1234円` or '
-            "in full-width digits and 10 % of dates as `2024/1/5`.",
-            "",
-            *table,
+            *detail(results),
             "",
         ]
-    )
+    if crm is not None:
+        rate = float(crm["rows"]) / float(crm["seconds"])  # type: ignore[arg-type]
+        parts += [
+            "CRM: 1 customer per 10 orders, PostgreSQL on 127.0.0.1 → DuckDB:",
+            "",
+            "| what | rows | seconds | rows/s | CPU s | peak RSS MB |",
+            "|---|---:|---:|---:|---:|---:|",
+            f"| revops CRM ({crm['tables']}) | {crm['rows']:,} | "
+            f"{float(crm['seconds']):.2f} | {rate:,.0f} | {crm['cpu_s']} | "  # type: ignore[arg-type]
+            f"{crm['peak_rss_mb']} |",
+            "",
+        ]
+    text = "\n".join(parts)
     out.write_text(text, encoding="utf-8")
     print(text)
 

@@ -289,6 +289,32 @@ def test_date_forms():
     assert got[7:] == [None, None, None]
 
 
+@pytest.mark.parametrize("invalid_iso", [False, True])
+def test_date_forms_beside_iso_dates(invalid_iso):
+    # ISO-shaped dates take one strict cast unless one of them is invalid (then every date
+    # goes the careful way): the same dates either way.
+    texts = ["2024-03-31", "2024/3/1", None, "2024-03-01", "2024年3月2日", "2024-3-4", "bad"]
+    texts += ["2024-02-30"] if invalid_iso else []
+    got = parse_order_date(pa.array(texts)).to_pylist()
+    march = [date(2024, 3, d) for d in (31, 1)] + [None] + [date(2024, 3, d) for d in (1, 2, 4)]
+    assert got[:7] == [*march, None]
+    assert got[7:] == ([None] if invalid_iso else [])
+
+
+def test_revenue_beside_missing_and_long_values():
+    values, ok = parse_revenue(pa.array(["12", None, "", "1" * 20, "¥1,000", "x", "007"]))
+    assert values.to_pylist() == [
+        Decimal(12),
+        None,
+        None,
+        Decimal("1" * 20),
+        Decimal(1000),
+        None,
+        Decimal(7),
+    ]
+    assert ok.to_pylist() == [True, False, False, True, True, False, True]
+
+
 def test_fast_and_line_by_line_paths_agree(duck, tmp_path):
     import io
 
@@ -368,3 +394,118 @@ def test_raw_lines_are_cut_as_the_line_split_counts_them():
     expected = ["a,1", "b,2", "", "c\rd", '"x,y"', "last"]
     assert split_lines(data).to_pylist() == expected
     assert lines_at(data, np.array([5, 0, 3, 2])).to_pylist() == ["last", "a,1", "c\rd", ""]
+
+
+def _dirty_lines(n: int, seed: int) -> list[str]:
+    """Rows with many repeated order ids (some first seen on an invalid row), quoted fields,
+    a field spanning lines and blank lines (which send blocks down the line-by-line path)."""
+    import random
+
+    rng = random.Random(seed)
+    lines = ["order_id,customer_id,order_date,revenue,product_category"]
+    for i in range(n):
+        order = (
+            f"O-{rng.randint(0, n // 3)}" if rng.random() < 0.8 else f"U-{i:0{rng.randint(1, 9)}d}"
+        )
+        revenue = rng.choice(["12", '"1,234"', "¥77", "-5", "", "x", "1234円"])
+        category = rng.choice(["a", '"b, c"', '"multi\nline"', "サービス"])
+        lines.append(f"{order},C{i % 7},2024-04-{i % 28 + 1:02d},{revenue},{category}")
+        if rng.random() < 0.01:
+            lines.append("")
+    return lines
+
+
+def _slices(wh, month):
+    rows = {k: (v["order_id"], v["revenue"]) for k, v in _rows(wh, month).items()}
+    rejects = {k: (v["reason"], v["raw_line"]) for k, v in _rejects(wh, month).items()}
+    return rows, rejects
+
+
+def test_first_valid_row_of_each_order_id_is_kept(wh, tmp_path):
+    import csv
+
+    lines = _dirty_lines(3000, seed=11)
+    (tmp_path / "sales_2024-04.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = extract_sales(wh, _settings(tmp_path, block_bytes=4096), month="2024-04")
+    rows, rejects = _slices(wh, "2024-04")
+    # The plain way: the first row (in file order) with a readable, non-negative revenue wins.
+    records = list(csv.reader(("\n".join(lines[1:]) + "\n").splitlines(keepends=True)))
+    line, first = 2, {}
+    for fields in records:
+        if fields and fields[3] in ("12", "1,234", "¥77", "1234円") and fields[0] not in first:
+            first[fields[0]] = line
+        line += sum(f.count("\n") for f in fields) + 1
+    assert {order: ln for ln, (order, _) in rows.items()} == first
+    duplicates = {ln for ln, (reason, _) in rejects.items() if reason == "duplicate_order_id"}
+    assert len(duplicates) == report.reasons["duplicate_order_id"] > 100
+    assert all(rejects[ln][1].split(",", 1)[0] in first for ln in duplicates)
+    assert not duplicates & set(first.values())
+
+
+def test_order_id_candidates_are_checked_exactly(duck, tmp_path, monkeypatch):
+    # A one-byte filter marks every row as a possible repeat: the exact check alone decides,
+    # and the slices are the same as with the filter sized for the file.
+    import revops.sources.sales_direct as direct
+
+    lines = _dirty_lines(2000, seed=12)
+    (tmp_path / "sales_2024-04.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = _settings(tmp_path, block_bytes=4096)
+    extract_sales(duck, settings, month="2024-04")
+    expected = _slices(duck, "2024-04")
+    monkeypatch.setattr(direct, "filter_bits_for", lambda size: 3)
+    extract_sales(duck, settings, month="2024-04")
+    assert _slices(duck, "2024-04") == expected
+
+
+def test_a_repeat_on_a_lower_line_of_the_line_by_line_path_wins(duck, tmp_path):
+    # The blank line sends the block line by line, where quoted lines are read apart from
+    # plain ones: the quoted first row (line 2) must still win over the plain repeat (line 3).
+    data = (
+        "order_id,customer_id,order_date,revenue,product_category\n"
+        'O-1,C1,2024-05-01,"1,000",a\n'
+        "O-1,C2,2024-05-02,5,b\n"
+        "\n"
+        "O-2,C3,2024-05-03,7,c\n"
+    )
+    (tmp_path / "sales_2024-05.csv").write_text(data, encoding="utf-8")
+    report = extract_sales(duck, _settings(tmp_path), month="2024-05")
+    assert {k: v["order_id"] for k, v in _rows(duck, "2024-05").items()} == {2: "O-1", 5: "O-2"}
+    rejects = _rejects(duck, "2024-05")
+    assert {k: v["reason"] for k, v in rejects.items()} == {3: "duplicate_order_id"}
+    assert rejects[3]["raw_line"] == "O-1,C2,2024-05-02,5,b"
+    assert report.skipped == 1
+
+
+@given(st.lists(st.text(max_size=12), min_size=1, max_size=40), st.integers(0, 5))
+def test_key_hashes_depend_on_the_string_only(keys, cut):
+    from revops.sources.sales_dedupe import key_hashes
+
+    array = pa.array(keys, pa.string())
+    alone = [int(key_hashes(pa.array([k], pa.string()))[0]) for k in keys]
+    assert [int(h) for h in key_hashes(array)] == alone
+    sliced = array.slice(min(cut, len(keys) - 1))
+    assert [int(h) for h in key_hashes(sliced)] == alone[len(keys) - len(sliced) :]
+
+
+@given(st.lists(st.lists(st.integers(0, 300), max_size=60), max_size=12), st.integers(3, 12))
+def test_key_filter_never_misses_a_repeat(blocks, bits):
+    import numpy as np
+
+    from revops.sources.sales_dedupe import KeyFilter
+
+    seen_filter, seen = KeyFilter(bits), set()
+    for block in blocks:
+        hashes = np.array(block, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        marked = seen_filter.maybe_seen(hashes)
+        for value, mark in zip(hashes.tolist(), marked.tolist(), strict=True):
+            assert mark or value not in seen
+            seen.add(value)
+
+
+def test_key_filter_is_sized_by_the_file_within_its_bounds():
+    from revops.sources.sales_dedupe import filter_bits_for
+
+    assert filter_bits_for(0) == filter_bits_for(1000) == 23  # 1 MiB at least
+    assert filter_bits_for(64 * 2**20) == 24  # one bit per 4 bytes of the file
+    assert filter_bits_for(128 * 2**20) == 25
+    assert filter_bits_for(500 * 10**6) == filter_bits_for(10**12) == 26  # 8 MiB at most

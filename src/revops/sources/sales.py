@@ -21,7 +21,6 @@ import re
 import time
 import uuid
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -29,9 +28,9 @@ from pydantic import BaseModel, Field
 from revops.audit import audit
 from revops.errors import ConfigError, RevopsError, TerminalSourceError, UsageError
 from revops.sources.extract import ExtractReport
+from revops.sources.sales_direct import read_month_directly
 from revops.sources.sales_load import forget_load, forget_stale_loads, publish_month, stage_month
 from revops.sources.sales_read import BLOCK_BYTES, resolve_encoding
-from revops.sources.sales_scratch import read_month_to_scratch, scratch_folder
 
 if TYPE_CHECKING:
     from revops.config import Settings
@@ -50,7 +49,7 @@ class SalesSettings(BaseModel):
     block_bytes: int = Field(default=BLOCK_BYTES, ge=1024)
     scratch_memory_limit: str = "128MB"
     scratch_dir: str | None = None
-    insert_rows: int = Field(default=250_000, ge=1)
+    insert_rows: int = Field(default=25_000, ge=1)
 
 
 def months_for_day(day: date, window_days: int) -> list[str]:
@@ -74,11 +73,11 @@ def extract_sales(
 ) -> ExtractReport:
     """Load the sales CSVs of ``month`` (or of the KPI period of ``day``, default today).
 
-    Transactional: every file is read and cleaned first (on DuckDB into Parquet scratch files,
-    :mod:`revops.sources.sales_scratch`; elsewhere into ``sales_stage_*`` in small committed
-    batches), so memory stays bounded; then all months of the run replace their slices in ONE
-    transaction, together or not at all. Writes an audit row per run (``sales`` / ``extract``),
-    also on failure.
+    Transactional, in bounded memory: on DuckDB the cleaned rows are appended straight into the
+    run's one open transaction (:mod:`revops.sources.sales_direct`); elsewhere every file is
+    read into ``sales_stage_*`` in small committed batches first. Either way all months of the
+    run replace their slices in ONE transaction, together or not at all. Writes an audit row
+    per run (``sales`` / ``extract``), also on failure.
     """
     cfg = settings.model("sales", SalesSettings)
     if month is not None and not MONTH.match(month):
@@ -113,17 +112,12 @@ def _replace_directly(
     report: ExtractReport,
     started: float,
 ) -> None:
-    # DuckDB: every row is written once (Parquet scratch files, then one INSERT … SELECT per
-    # table in the run's transaction); see revops.sources.sales_scratch.
-    with scratch_folder(cfg.scratch_dir) as tmp:
-        months = [
-            read_month_to_scratch(wh, cfg, Path(tmp), m, fs, path, forced, report)
-            for m, (fs, path) in files.items()
-        ]
-        with wh.transaction(lock="extract:sales"):
-            for scratch in months:
-                scratch.publish(wh)
-            _audit_ok(wh, report, started)
+    # DuckDB: the run's one transaction is open while the files are read; every row is
+    # appended once, overlapping the reading; see revops.sources.sales_direct.
+    with wh.transaction(lock="extract:sales"):
+        for m, (fs, path) in files.items():
+            read_month_directly(wh, cfg, m, fs, path, forced, report)  # type: ignore[arg-type]
+        _audit_ok(wh, report, started)
 
 
 def _stage_then_publish(

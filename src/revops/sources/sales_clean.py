@@ -60,24 +60,49 @@ class CleanRows:
 
 def _text(arr: pa.Array) -> pa.Array:
     """Trimmed text; empty becomes null."""
-    trimmed = pc.utf8_trim_whitespace(arr)
+    trimmed = (
+        pc.ascii_trim_whitespace(arr)
+        if pc.all(pc.string_is_ascii(arr)).as_py() is not False
+        else pc.utf8_trim_whitespace(arr)
+    )
+    if trimmed.null_count == 0 and trimmed.offset == 0:
+        # Null where empty, by a new validity bitmap over the same buffers (no string copy).
+        valid = np.packbits(
+            pc.greater(pc.binary_length(trimmed), 0).to_numpy(zero_copy_only=False),
+            bitorder="little",
+        )
+        _, offsets, data = trimmed.buffers()
+        return pa.StringArray.from_buffers(len(trimmed), offsets, data, pa.py_buffer(valid))
     return pc.if_else(pc.equal(trimmed, ""), pa.nulls(len(arr), pa.string()), trimmed)
 
 
 def parse_revenue(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
     """(decimal revenue or null, readable mask) of a column of revenue text (nulls allowed)."""
-    text = pc.fill_null(arr, "")
-    plain = pc.and_(pc.string_is_ascii(text), pc.utf8_is_digit(text))
-    plain = pc.and_(plain, pc.less_equal(pc.utf8_length(text), 26))
-    if pc.all(plain).as_py():
-        return pc.cast(text, REVENUE_TYPE), plain
+    n = len(arr)
+    # Plain digits (null where the text is null); at most 18 of them go through int64.
+    plain = pc.fill_null(
+        pc.and_(pc.ascii_is_decimal(arr), pc.less_equal(pc.binary_length(arr), 26)), False
+    )
+    messy = pc.and_(pc.invert(plain), pc.is_valid(arr))
+    if not pc.any(messy).as_py():
+        return _plain_revenue(arr), pc.is_valid(arr)
     # Only the rows that are not plain digits take the slow, regex-based path.
-    messy = pc.invert(plain)
-    value, readable = _parse_messy_revenue(text.filter(messy))
-    placeholder = pc.if_else(plain, text, "0")
-    values = pc.replace_with_mask(pc.cast(placeholder, REVENUE_TYPE), messy, value)
-    ok = pc.replace_with_mask(plain, messy, readable)
-    return pc.if_else(ok, values, pa.nulls(len(arr), REVENUE_TYPE)), ok
+    value, readable = _parse_messy_revenue(arr.filter(messy))
+    values = pc.replace_with_mask(
+        pa.nulls(n, REVENUE_TYPE), plain, _plain_revenue(arr.filter(plain))
+    )
+    values = pc.replace_with_mask(
+        values, messy, pc.if_else(readable, value, pa.nulls(len(value), REVENUE_TYPE))
+    )
+    return values, pc.replace_with_mask(plain, messy, readable)
+
+
+def _plain_revenue(digits: pa.Array) -> pa.Array:
+    """Decimal of plain digit strings (nulls allowed)."""
+    longest = pc.max(pc.binary_length(digits)).as_py()
+    if longest is not None and longest <= 18:
+        return pc.cast(pc.cast(digits, pa.int64()), REVENUE_TYPE)
+    return pc.cast(digits, REVENUE_TYPE)
 
 
 def _parse_messy_revenue(text: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -98,6 +123,32 @@ def parse_order_date(arr: pa.Array) -> pa.Array:
         return pc.cast(arr, pa.date32())
     except pa.ArrowInvalid:
         pass
+    # Else the ISO-shaped dates (YYYY-MM-DD) still take one strict pass, the rest the forms of
+    # _parse_messy_dates; a block with an invalid ISO-shaped date goes the careful way.
+    iso = pc.fill_null(
+        pc.and_(
+            pc.equal(pc.binary_length(arr), 10),
+            pc.and_(
+                pc.equal(pc.find_substring(arr, "-"), 4), pc.equal(pc.count_substring(arr, "-"), 2)
+            ),
+        ),
+        False,
+    )
+    if pc.any(iso).as_py():
+        try:
+            iso_dates = pc.cast(arr.filter(iso), pa.date32())
+        except pa.ArrowInvalid:
+            return _parse_dates_carefully(arr)
+        out = pc.replace_with_mask(pa.nulls(len(arr), pa.date32()), iso, iso_dates)
+        rest = pc.invert(iso)
+        if pc.any(rest).as_py():
+            messy = _parse_messy_dates(pc.fill_null(arr.filter(rest), ""))
+            out = pc.replace_with_mask(out, rest, messy)
+        return out
+    return _parse_dates_carefully(arr)
+
+
+def _parse_dates_carefully(arr: pa.Array) -> pa.Array:
     text = pc.fill_null(arr, "")
     iso = pc.and_(pc.equal(pc.utf8_length(text), 10), pc.string_is_ascii(text))
     stamp = pc.strptime(pc.if_else(iso, text, ""), format="%Y-%m-%d", unit="s", error_is_null=True)

@@ -5,8 +5,8 @@ next block overlaps writing this one) into a :class:`MonthSink`, then rejects th
 duplicates of each ``order_id``. On PostgreSQL the sink is the stage tables
 (``sales_stage_orders`` / ``sales_stage_rejects``, under the run's ``load_id``, in committed
 batches, so the server never holds millions of uncommitted rows) and :func:`publish_month`
-replaces the month's slices in the run's one transaction. On DuckDB the sink is a set of Parquet
-scratch files (:mod:`revops.sources.sales_scratch`).
+replaces the month's slices in the run's one transaction. On DuckDB the sink appends straight
+into the run's open transaction (:mod:`revops.sources.sales_direct`).
 """
 
 from __future__ import annotations
@@ -53,9 +53,16 @@ def stage_month(
     """Read one month's file into the stage tables under ``load_id`` (committed batches)."""
     name = path.rsplit("/", 1)[-1]
     sink = _Stage(wh, load_id, month, name, datetime.now(UTC), cfg.insert_rows)
-    with OrderDeduper(cfg.scratch_memory_limit) as dedupe:
+    with OrderDeduper(cfg.scratch_memory_limit, cfg.scratch_dir) as dedupe:
         read_month(cfg, sink, dedupe, fs, path, forced, report)
     report.tables[f"raw_sales_orders[{month}]"] = sink.loaded
+
+
+class RejectSink(Protocol):
+    """Where rejected rows go."""
+
+    def rejects(self, rejected: pa.Table) -> None:
+        """Take rejected rows (line_no, raw_line, reason)."""
 
 
 class MonthSink(Protocol):
@@ -145,7 +152,7 @@ def _malformed(block: RawRows) -> pa.Table | None:
     )
 
 
-def _reject(sink: MonthSink, rejected: pa.Table | None, report: ExtractReport) -> None:
+def _reject(sink: RejectSink, rejected: pa.Table | None, report: ExtractReport) -> None:
     if rejected is None or not rejected.num_rows:
         return
     for reason, count in _reason_counts(rejected["reason"]).items():
@@ -165,7 +172,8 @@ def _cleaned(parts: Iterator[Any], dedupe: Deduper) -> Iterator[tuple[RawRows, C
 
 def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
     """Run ``items`` in a background thread, at most ``depth`` items ahead (so memory stays
-    bounded); its exceptions are raised here, in order."""
+    bounded); its exceptions are raised here, in order. When the caller stops early, a
+    generator ``items`` is closed in that thread (its cleanup runs)."""
     box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -183,6 +191,10 @@ def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
             box.put(("end", None))
         except BaseException as exc:
             box.put(("error", exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
     worker = threading.Thread(target=produce, name="revops-sales-reader", daemon=True)
     worker.start()

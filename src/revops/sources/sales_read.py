@@ -25,7 +25,7 @@ from revops.errors import SourceError, TerminalSourceError, UsageError
 
 COLUMNS = ("order_id", "customer_id", "order_date", "revenue", "product_category")
 REQUIRED = ("order_id", "customer_id", "order_date", "revenue")
-BLOCK_BYTES = 4 * 1024 * 1024
+BLOCK_BYTES = 1024 * 1024
 UTF8_BOM = codecs.BOM_UTF8
 DETECTABLE = ("utf-8", "cp932")
 
@@ -39,13 +39,24 @@ class RawRows:
     malformed: list[tuple[int, str, str]] = field(default_factory=list)
     blank: int = 0
     source: bytes | None = None  # set when row i is line i of these bytes
+    _ends: np.ndarray | None = field(default=None, repr=False)
 
     def raw_lines(self, rows: np.ndarray) -> pa.Array:
         """The raw text of the rows at positions ``rows``."""
         if "raw_line" in self.table.column_names:
             return self.table["raw_line"].take(pa.array(rows))
         assert self.source is not None
-        return lines_at(self.source, rows)
+        if self._ends is None:  # found once per block, however often rows are asked for
+            self._ends = line_ends(self.source)
+        return lines_at(self.source, rows, self._ends)
+
+    def positions(self, line_no: np.ndarray) -> np.ndarray:
+        """The positions in :attr:`table` of the rows starting at the lines ``line_no``."""
+        lines = self.table["line_no"].to_numpy()
+        if self.source is not None:  # row i is line first + i
+            return line_no - lines[0] if len(lines) else line_no
+        order = np.argsort(lines, kind="stable")
+        return order[np.searchsorted(lines, line_no, sorter=order)]
 
 
 def resolve_encoding(name: str | None, file: str) -> str | None:
@@ -399,19 +410,26 @@ def split_lines(data: bytes) -> pa.Array:
     return pa.array([ln[:-1] if ln.endswith("\r") else ln for ln in lines], pa.string())
 
 
-def lines_at(data: bytes, rows: np.ndarray) -> pa.Array:
+def line_ends(data: bytes) -> np.ndarray:
+    """The offsets of the newline bytes of ``data``."""
+    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+
+
+def lines_at(data: bytes, rows: np.ndarray, ends: np.ndarray | None = None) -> pa.Array:
     """Lines ``rows`` (0-based, as :func:`split_lines` counts them) of UTF-8 ``data``, cut by
-    newline offsets: the few rejected rows of a block need no split of the whole block."""
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    out: list[str] = []
-    for row in rows:
-        i = int(row)
-        start = int(ends[i - 1]) + 1 if i else 0
-        end = int(ends[i]) if i < len(ends) else len(data)
-        if end > start and data[end - 1] == 13:
-            end -= 1  # a CRLF line end
-        out.append(data[start:end].decode("utf-8"))
-    return pa.array(out, pa.string())
+    newline offsets (``ends``, from :func:`line_ends`): the few rejected rows of a block need
+    no split of the whole block."""
+    if ends is None:
+        ends = line_ends(data)
+    count = len(ends) + (0 if data.endswith(b"\n") or not data else 1)
+    offsets = np.empty(count + 1, dtype=np.int32)  # line i is data[offsets[i]:offsets[i + 1]]
+    offsets[0] = 0
+    offsets[1 : len(ends) + 1] = ends + 1
+    offsets[-1] = len(data)
+    lines = pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
+    picked = lines.take(pa.array(np.asarray(rows, dtype=np.int64)))
+    # Without its line end (a CRLF one included): as split_lines cuts it.
+    return pc.replace_substring_regex(picked, "\r?\n?$", "", max_replacements=1)
 
 
 def _line_options() -> dict[str, Any]:

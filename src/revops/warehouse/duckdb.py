@@ -212,6 +212,38 @@ class DuckDBWarehouse(Warehouse):
                 cur.unregister("_revops_insert")
         return int(arrow.num_rows)
 
+    def execute_with_arrow(self, sql: str, params: Params, name: str, batches: Any) -> int:
+        """Run ``sql`` (DuckDB's dialect) on this thread's cursor with the Arrow batches
+        ``batches`` (a ``pyarrow.RecordBatchReader``) readable as the relation ``name``.
+
+        A reader is consumed once, so DuckDB keeps no reference to its buffers: a registered
+        ``pyarrow.Table`` stays referenced by an open transaction until it ends, which holds
+        every appended block in memory until the commit.
+        """
+        cur = self._cur()
+        try:
+            cur.register(name, batches)
+            try:
+                return _rowcount(cur.execute(sql, list(params) if params else None))
+            finally:
+                cur.unregister(name)
+        except self._duckdb.Error as exc:
+            raise WarehouseError(f"DuckDB refused a statement: {exc}", input=sql[:300]) from exc
+
+    def execute_query_with_arrow(
+        self, sql: str, params: Params, name: str, batches: Any
+    ) -> list[tuple[Any, ...]]:
+        """As :meth:`execute_with_arrow`, returning the rows of the query."""
+        cur = self._cur()
+        try:
+            cur.register(name, batches)
+            try:
+                return list(cur.execute(sql, list(params) if params else None).fetchall())
+            finally:
+                cur.unregister(name)
+        except self._duckdb.Error as exc:
+            raise WarehouseError(f"DuckDB refused a query: {exc}", input=sql[:300]) from exc
+
     def _begin(self) -> None:
         self._cur().execute("BEGIN TRANSACTION")
 
