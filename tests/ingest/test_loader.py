@@ -246,7 +246,7 @@ def _publish_steadily(bus: SqliteBus, rate: float, seconds: float, start: int) -
 
 def test_loader_lets_a_burst_pass_then_lands_it_all(tmp_path: Path) -> None:
     bus = SqliteBus(tmp_path / "bus.sqlite3", synchronous="normal")
-    loader = Loader(None, bus, defer_above_per_s=500, max_defer_s=10)  # type: ignore[arg-type]
+    loader = Loader(None, bus, defer_above_per_s=200, max_defer_s=10)  # type: ignore[arg-type]
     try:
         # A slow flow is landed at once.
         loader._mark = (bus.backlog(), time.monotonic())
@@ -271,7 +271,7 @@ def test_loader_lets_a_burst_pass_then_lands_it_all(tmp_path: Path) -> None:
 
 def test_a_deferral_ends_after_max_defer_s(tmp_path: Path) -> None:
     bus = SqliteBus(tmp_path / "bus.sqlite3", synchronous="normal")
-    loader = Loader(None, bus, defer_above_per_s=500, max_defer_s=0.5)  # type: ignore[arg-type]
+    loader = Loader(None, bus, defer_above_per_s=200, max_defer_s=0.5)  # type: ignore[arg-type]
     try:
         loader._mark = (bus.backlog(), time.monotonic())
         bus.publish([stripe_msg(k) for k in range(200)]).result()
@@ -287,8 +287,10 @@ def test_a_deferral_ends_after_max_defer_s(tmp_path: Path) -> None:
 def test_loader_lands_a_burst_once_it_has_passed(tmp_path: Path, duck) -> None:  # type: ignore[no-untyped-def]
     bus = SqliteBus(tmp_path / "bus.sqlite3", synchronous="normal")
     stop = threading.Event()
+    # The loader sees a burst when more than defer_above_per_s x 0.1 s events arrive while it
+    # lands a batch: large batches and a low threshold keep that true on a loaded machine.
     loader = Loader(
-        duck, bus, batch_size=100, max_wait_ms=50, stop_event=stop, defer_above_per_s=500
+        duck, bus, batch_size=500, max_wait_ms=200, stop_event=stop, defer_above_per_s=100
     )
     thread = threading.Thread(target=loader.run)
     thread.start()
