@@ -136,7 +136,7 @@ def main() -> None:
     lines = [
         f"## dashboard ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
-        "Machine shared with other sessions (2 cores); the clients ran in the same process "
+        "Machine shared with other jobs (2 cores); the clients ran in the same process "
         "as the servers: figures are lower bounds.",
         f"Command: `python benchmarks/dashboard_live.py --opportunities "
         f"{args.opportunities} --streams {args.streams} --messages {args.messages}`",

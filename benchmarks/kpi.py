@@ -457,7 +457,7 @@ def report(
         f"DuckDB {duckdb.__version__}, pandas {pd.__version__}, PostgreSQL 15 with "
         "shared_buffers 128 MB and work_mem "
         + (os.environ.get("REVOPS_BENCH_PG_WORK_MEM") or "4MB (server defaults)")
-        + ", 2 cores **shared with other sessions "
+        + ", 2 cores **shared with other jobs "
         "running at the same time**: figures are lower bounds.  ",
         "Data generation (not timed below): "
         + ", ".join(f"{k} {v:.1f} s" for k, v in gen.items())
