@@ -53,6 +53,8 @@ class DuckDBWarehouse(Warehouse):
             ) from exc
         super().__init__()
         self._duckdb = duckdb
+        # Arrow types of each table's columns, by table (see _arrow_types)
+        self._arrow_type_cache: dict[str, dict[str, Any]] = {}
         self.url = url
         self.path = duckdb_path(url)
         if self.path != ":memory:":
@@ -163,7 +165,7 @@ class DuckDBWarehouse(Warehouse):
         """Arrow types of ``table``'s columns (``schema.table`` of the warehouse), cached: a
         column built with its type skips pyarrow's inference from the Python values. Columns
         added later or of other types are inferred as before."""
-        cache: dict[str, dict[str, Any]] = self.__dict__.setdefault("_types", {})
+        cache = self._arrow_type_cache
         if table not in cache:
             import pyarrow as pa
 
@@ -229,20 +231,6 @@ class DuckDBWarehouse(Warehouse):
                 cur.unregister(name)
         except self._duckdb.Error as exc:
             raise WarehouseError(f"DuckDB refused a statement: {exc}", input=sql[:300]) from exc
-
-    def execute_query_with_arrow(
-        self, sql: str, params: Params, name: str, batches: Any
-    ) -> list[tuple[Any, ...]]:
-        """As :meth:`execute_with_arrow`, returning the rows of the query."""
-        cur = self._cur()
-        try:
-            cur.register(name, batches)
-            try:
-                return list(cur.execute(sql, list(params) if params else None).fetchall())
-            finally:
-                cur.unregister(name)
-        except self._duckdb.Error as exc:
-            raise WarehouseError(f"DuckDB refused a query: {exc}", input=sql[:300]) from exc
 
     def _begin(self) -> None:
         self._cur().execute("BEGIN TRANSACTION")
