@@ -21,7 +21,13 @@ import msgspec
 
 from revops.envelope import Envelope, parse_timestamp
 from revops.errors import EventError
-from revops.sources.salesforce import CHANGE_ACTIONS, WILDCARD_RECORD
+from revops.sources.salesforce import (
+    CHANGE_ACTIONS,
+    WILDCARD_RECORD,
+    cdc_event_id,
+    cdc_type,
+    commit_replay_key,
+)
 
 _UNSET = msgspec.UNSET
 _Unset = msgspec.UnsetType
@@ -203,7 +209,7 @@ def _cdc(head: _Line) -> Native | None:
     if replay_key is None:
         if commit is None:
             return None
-        replay_key = str(commit) + (f".{sequence}" if sequence and sequence > 1 else "")
+        replay_key = commit_replay_key(commit, sequence)
     if not record_ids:
         if change != "GAP_OVERFLOW":
             return None
@@ -213,10 +219,10 @@ def _cdc(head: _Line) -> Native | None:
     correlation = header.transactionKey
     return (
         "salesforce",
-        f"salesforce.{entity.lower().removesuffix('changeevent')}.{CHANGE_ACTIONS[change]}",
+        cdc_type(entity, change),
         event_ts,
         correlation if isinstance(correlation, str) else None,
-        tuple(f"salesforce:{r}:{replay_key}" for r in dict.fromkeys(record_ids)),
+        tuple(cdc_event_id(r, replay_key) for r in dict.fromkeys(record_ids)),
     )
 
 

@@ -110,7 +110,7 @@ def normalize_cdc_event(obj: dict[str, Any]) -> list[Envelope]:
             input="ChangeEventHeader.commitNumber",
         )
     if replay_key is None:
-        replay_key = str(commit) + (f".{sequence}" if sequence and sequence > 1 else "")
+        replay_key = commit_replay_key(commit, sequence)
     record_ids = header.get("recordIds") or []
     if not isinstance(record_ids, list):
         raise EventError(
@@ -124,19 +124,35 @@ def normalize_cdc_event(obj: dict[str, Any]) -> list[Envelope]:
                 input="ChangeEventHeader.recordIds",
             )
         record_ids = [WILDCARD_RECORD]
-    type_ = f"salesforce.{entity.lower().removesuffix('changeevent')}.{CHANGE_ACTIONS[change]}"
+    type_ = cdc_type(entity, change)
     correlation = header.get("transactionKey")
     return [
         Envelope.model_construct(
             source="salesforce",
             type=type_,
             event_ts=event_ts,
-            event_id=f"salesforce:{record_id}:{replay_key}",
+            event_id=cdc_event_id(record_id, replay_key),
             correlation_id=correlation if isinstance(correlation, str) else None,
             payload=obj,
         )
         for record_id in dict.fromkeys(str(r) for r in record_ids)
     ]
+
+
+def commit_replay_key(commit: int, sequence: int | None) -> str:
+    """The replay key of an event without a replay id: its commit number, with the sequence
+    number of the records after the first one of a transaction."""
+    return str(commit) + (f".{sequence}" if sequence and sequence > 1 else "")
+
+
+def cdc_type(entity: str, change: str) -> str:
+    """The envelope type of a change event: ``salesforce.<object>.<action>``."""
+    return f"salesforce.{entity.lower().removesuffix('changeevent')}.{CHANGE_ACTIONS[change]}"
+
+
+def cdc_event_id(record_id: str, replay_key: str) -> str:
+    """The event id of one record of a change event (one envelope per record id)."""
+    return f"salesforce:{record_id}:{replay_key}"
 
 
 def record_id_of(event_id: str) -> str:
