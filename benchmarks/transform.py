@@ -421,6 +421,7 @@ def open_engine(engine: str, workdir: Path, n: int) -> tuple[Any, str]:
 VERIFY_TABLES = {
     "fact_opportunity": (),
     "fact_billing": (),
+    "fact_invoice_line": (),
     "fact_customer": (),
     "fact_price": (),
     "id_mappings": (),

@@ -17,6 +17,7 @@ GOLDEN_DIRS = ("stripe", "salesforce", "seed")
 SNAPSHOT_TABLES = {
     "fact_opportunity": "opportunity_id",
     "fact_billing": "invoice_id",
+    "fact_invoice_line": "invoice_id, line_no",
     "fact_customer": "customer_id",
     "fact_price": "price_id",
     "id_mappings": "billing_customer_id",

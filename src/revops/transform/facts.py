@@ -21,6 +21,7 @@ import orjson
 from revops.transform.keys import KeySet, in_keys
 from revops.transform.stage_salesforce import FACT_FIELDS as OPP_FIELDS
 from revops.transform.stage_stripe import INVOICE_FIELDS, STATUS_LEVEL, business_date
+from revops.transform.staging import STG_LINE
 
 if TYPE_CHECKING:
     from revops.warehouse.base import Warehouse
@@ -426,6 +427,65 @@ def _refold_invoices(
     return _replace(
         wh, "revops.fact_billing", "invoice_id", FACT_BILLING, keys, facts, compare, changes
     )
+
+
+def refresh_invoice_lines(
+    wh: Warehouse,
+    keys: KeySet,
+    *,
+    changes: Changes | None = None,
+    new_lines: dict[str, list[tuple[Any, ...]]] | None = None,
+) -> None:
+    """Make ``fact_invoice_line`` (each invoice's current lines: the staging lines of its
+    fact's ``lines_event_id``) current for the invoices in ``keys`` (None: all).
+
+    With ``changes`` (the invoice facts the run changed) and ``new_lines`` (the run's own
+    lines by event: every staging row of the run is new, so no other event's lines changed)
+    only invoices whose ``lines_event_id`` changed are rewritten, from memory where the event
+    is the run's. Otherwise (a backfill re-staged events) every key re-reads its lines."""
+    columns = ", ".join(STG_LINE)
+    select = (
+        f"INSERT INTO revops.fact_invoice_line ({columns}) "
+        f"SELECT {', '.join('l.' + c for c in STG_LINE)} FROM revops.stg_invoice_line AS l "
+    )
+    if keys is None:
+        wh.execute("DELETE FROM revops.fact_invoice_line")
+        wh.execute(select + "JOIN revops.fact_billing AS b ON b.lines_event_id = l.event_id")
+        return
+    if changes is None or new_lines is None:
+        todo = sorted(keys)
+        if todo:
+            cond, params = in_keys("invoice_id", todo)
+            wh.execute(f"DELETE FROM revops.fact_invoice_line WHERE {cond}", params)
+            cond, params = in_keys("b.invoice_id", todo)
+            wh.execute(
+                select + "JOIN revops.fact_billing AS b ON b.lines_event_id = l.event_id "
+                f"WHERE {cond}",
+                params,
+            )
+        return
+    stale, rows, elsewhere = [], [], []
+    for key, (before, after) in changes.items():
+        old_event = before["lines_event_id"] if before is not None else None
+        event = after["lines_event_id"] if after is not None else None
+        if old_event == event:
+            continue
+        if old_event is not None:
+            stale.append(key)
+        if event is None:
+            continue
+        if event in new_lines:
+            rows += new_lines[event]
+        else:
+            elsewhere.append(event)  # an older event's lines (a re-folded invoice)
+    if stale:
+        cond, params = in_keys("invoice_id", stale)
+        wh.execute(f"DELETE FROM revops.fact_invoice_line WHERE {cond}", params)
+    if rows:
+        wh.insert_rows("revops.fact_invoice_line", STG_LINE, rows)
+    if elsewhere:
+        cond, params = in_keys("l.event_id", elsewhere)
+        wh.execute(select + f"WHERE {cond}", params)
 
 
 # A full rebuild folds invoices this many keys at a time, so its memory stays bounded

@@ -23,7 +23,14 @@ from revops.audit import audit
 from revops.transform import facts, links, marts
 from revops.transform.settings import RevenueSettings, revenue_settings
 from revops.transform.staging import STAGING_TABLES, Affected, Stager, raw_batches, write_batch
-from revops.transform.state import COLLECTIONS_AS_OF, NRR_MAX_MONTH, WATERMARK, get_state, set_state
+from revops.transform.state import (
+    COLLECTIONS_AS_OF,
+    INVOICE_LINES,
+    NRR_MAX_MONTH,
+    WATERMARK,
+    get_state,
+    set_state,
+)
 from revops.warehouse.schema import ensure_schema
 
 if TYPE_CHECKING:
@@ -35,6 +42,7 @@ DERIVED_TABLES = (
     *STAGING_TABLES,
     "fact_opportunity",
     "fact_billing",
+    "fact_invoice_line",
     "fact_customer",
     "fact_price",
     "cdc_refetch",
@@ -209,15 +217,18 @@ def _derive(
     ctx: _Context,
     affected: Affected | None,
     new_rows: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
+    new_lines: dict[str, list[tuple[Any, ...]]] | None = None,
 ) -> None:
     """Re-derive facts and marts: for ``affected`` keys, or everything when None.
 
     ``new_rows`` (the run's staging rows by kind and key, when kept) lets each key's fold
-    continue from its current fact instead of re-reading its history."""
+    continue from its current fact instead of re-reading its history; ``new_lines`` (the
+    run's invoice lines by event, kept with them) gives the new current lines of invoices."""
     wh, tz, report = ctx.wh, ctx.tz, ctx.report
     if affected is None:
         report.facts_changed += facts.refresh_opportunities(wh, None, compare=False)
         report.facts_changed += facts.refresh_invoices(wh, None, tz, compare=False)
+        _all_invoice_lines(wh)
         report.facts_changed += facts.refresh_customers(wh, None, compare=False)
         report.facts_changed += facts.refresh_prices(wh, None, compare=False)
         links.refresh_links(wh, None)
@@ -228,6 +239,8 @@ def _derive(
         return
     if not affected:
         return
+    if get_state(wh, INVOICE_LINES, None) is None:
+        _all_invoice_lines(wh)  # from the facts as they were before this run
     kept = new_rows or {}
     changed: dict[str, facts.Changes] = {"invoice": {}, "opportunity": {}, "customer": {}}
     report.facts_changed += facts.refresh_opportunities(
@@ -235,6 +248,9 @@ def _derive(
     )
     report.facts_changed += facts.refresh_invoices(
         wh, affected.invoices, tz, new_rows=kept.get("invoice"), changes=changed["invoice"]
+    )
+    facts.refresh_invoice_lines(
+        wh, affected.invoices, changes=changed["invoice"], new_lines=new_lines
     )
     report.facts_changed += facts.refresh_customers(
         wh, affected.customers, new_rows=kept.get("customer"), changes=changed["customer"]
@@ -247,7 +263,7 @@ def _derive(
         customers |= _values(
             wh,
             "SELECT DISTINCT b.customer_id FROM revops.fact_billing AS b "
-            "JOIN revops.stg_invoice_line AS l ON l.event_id = b.lines_event_id "
+            "JOIN revops.fact_invoice_line AS l ON l.invoice_id = b.invoice_id "
             "WHERE l.price_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
             affected.prices,
         )
@@ -273,6 +289,11 @@ def _derive(
     marts.refresh_nrr(wh, customers)
     _collections(ctx, affected.invoices)
     report.marts_refreshed = list(MARTS)
+
+
+def _all_invoice_lines(wh: Warehouse) -> None:
+    facts.refresh_invoice_lines(wh, None)
+    set_state(wh, INVOICE_LINES, 1)
 
 
 def _collections(ctx: _Context, invoices: set[str] | None) -> None:
@@ -344,7 +365,7 @@ def run_transform(
                 _clear_derived(wh)
             stager = Stager(ctx.cfg, ctx.tz, keep=not rebuild)
             _stage(ctx, stager, where, params, low, high, replace=False)
-            _derive(ctx, None if rebuild else stager.affected, stager.new_rows)
+            _derive(ctx, None if rebuild else stager.affected, stager.new_rows, stager.new_lines)
             if not rebuild and not stager.affected and low == high:
                 _collections_if_new_day(ctx)
             set_state(wh, WATERMARK, high)

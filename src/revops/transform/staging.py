@@ -155,6 +155,8 @@ class Stager:
         self.new_rows: dict[str, dict[str, list[dict[str, Any]]]] | None = (
             {"opportunity": {}, "invoice": {}, "customer": {}, "price": {}} if keep else None
         )
+        # Kept with them: the stg_invoice_line rows of each invoice event of the run, by event.
+        self.new_lines: dict[str, list[tuple[Any, ...]]] | None = {} if keep else None
         self._kept = 0
 
     def stage_rows(self, raw: list[dict[str, Any]]) -> StagingBatch:
@@ -227,7 +229,7 @@ class Stager:
         if self.new_rows is not None:
             self._kept += 1
             if self._kept > KEEP_ROWS:
-                self.new_rows = None  # too many to hold: facts re-read staging instead
+                self.new_rows = self.new_lines = None  # too many: facts re-read staging
             else:
                 self.new_rows[kind].setdefault(key, []).append(dict(zip(columns, row, strict=True)))
 
@@ -324,8 +326,10 @@ class Stager:
                 line_count,
             ),
         )
-        for line in lines:
-            batch.line.append((head[0], line["line_no"], r["invoice_id"], *_LINE_VALUES(line)))
+        rows = [(head[0], line["line_no"], r["invoice_id"], *_LINE_VALUES(line)) for line in lines]
+        batch.line += rows
+        if self.new_lines is not None:
+            self.new_lines[head[0]] = rows
         self.affected.invoices.add(r["invoice_id"])
         if r["customer_id"]:
             self.affected.customers.add(r["customer_id"])

@@ -11,6 +11,9 @@ if TYPE_CHECKING:
 WATERMARK = "revenue.raw_seq"
 NRR_MAX_MONTH = "revenue.nrr_max_month"
 COLLECTIONS_AS_OF = "revenue.collections_as_of"
+# Set once ``fact_invoice_line`` holds every invoice's lines (a warehouse made before the
+# table existed fills it on its next run).
+INVOICE_LINES = "revenue.invoice_lines"
 
 
 def get_state(wh: Warehouse, name: str, default: int | None = 0) -> int | None:

@@ -20,7 +20,7 @@ lines AS (
         coalesce(l.interval_count, p.interval_count) AS known_count,
         (epoch(l.period_end) - epoch(l.period_start)) / 86400.0 AS days
     FROM invoices AS i
-    JOIN revops.stg_invoice_line AS l ON l.event_id = i.lines_event_id
+    JOIN revops.fact_invoice_line AS l ON l.invoice_id = i.invoice_id
     LEFT JOIN revops.fact_price AS p ON p.price_id = l.price_id
     WHERE l.period_start IS NOT NULL AND l.period_end IS NOT NULL AND l.amount IS NOT NULL
 ),

@@ -150,6 +150,26 @@ CREATE TABLE IF NOT EXISTS revops.stg_invoice_line (
     PRIMARY KEY (event_id, line_no)
 );
 
+-- Each invoice's current lines: the lines of its fact's lines_event_id (what NRR reads, so an
+-- incremental run reads the lines of the invoices in its scope, not every event's lines).
+CREATE TABLE IF NOT EXISTS revops.fact_invoice_line (
+    event_id VARCHAR NOT NULL,
+    line_no INTEGER NOT NULL,
+    invoice_id VARCHAR NOT NULL,
+    line_id VARCHAR,
+    amount DECIMAL(38, 6),
+    currency VARCHAR,
+    price_id VARCHAR,
+    is_recurring BOOLEAN,
+    recurring_interval VARCHAR,
+    interval_count INTEGER,
+    period_start TIMESTAMPTZ,
+    period_end TIMESTAMPTZ,
+    subscription_id VARCHAR,
+    proration BOOLEAN,
+    PRIMARY KEY (invoice_id, line_no)
+);
+
 CREATE TABLE IF NOT EXISTS revops.stg_customer (
     event_id VARCHAR PRIMARY KEY,
     raw_seq BIGINT NOT NULL,
