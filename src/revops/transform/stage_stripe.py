@@ -47,10 +47,10 @@ INVOICE_FIELDS = (
 
 
 def _ts(value: Any) -> datetime | None:
-    if value in (None, "", 0):
-        return None
     if type(value) is int and 0 < value < 10**11:  # Stripe: epoch seconds (the common case)
         return datetime.fromtimestamp(value, UTC)
+    if value in (None, "", 0):
+        return None
     try:
         return parse_timestamp(value)
     except EventError:
@@ -147,6 +147,8 @@ def decode_invoice_event(payload: bytes | str) -> tuple[InvoiceEvent, _Invoice] 
 
 def _id(value: Any) -> str | None:
     """An id that may come expanded (``{"id": …}``) or as a plain string."""
+    if type(value) is str:  # the common case first
+        return value or None
     if isinstance(value, _MAPPINGS):
         value = value.get("id")
     return str(value) if isinstance(value, str | int) and value != "" else None
@@ -154,7 +156,7 @@ def _id(value: Any) -> str | None:
 
 def _dict(value: Any) -> Any:
     """``value`` when it is a JSON object (a dict or a decoded struct), else an empty dict."""
-    return value if isinstance(value, _MAPPINGS) else {}
+    return value if type(value) is dict or isinstance(value, _MAPPINGS) else {}
 
 
 def business_date(value: datetime | None, tz: ZoneInfo) -> date | None:

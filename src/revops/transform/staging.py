@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -356,8 +356,6 @@ def _require(value: Any, what: str) -> None:
 
 
 def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
