@@ -228,3 +228,31 @@ def test_a_warehouse_without_current_invoice_lines_fills_them_on_its_next_run(wh
     incremental = snapshot(wh)
     run_transform(wh, full=True)
     assert snapshot(wh) == incremental
+
+
+def test_per_customer_months_that_vanish_are_deleted_as_a_full_rebuild_does(wh):
+    land(wh, golden_lines())
+    run_transform(wh)
+    months = "SELECT count(*) FROM revops.mrr_customer_monthly WHERE customer_id = 'cus_C1'"
+    before = wh.query_value(months)
+    # A later snapshot voids a paid monthly invoice: its month's MRR (and movements) go.
+    event = _fixture("invoice_paid_basil_c1_m3")
+    event.update(id="evt_chg_c1m3_void", created=1767225600, type="invoice.voided")
+    event["request"] = {"id": "req_evt_chg_c1m3_void", "idempotency_key": "k_void"}
+    event["data"]["object"].update(status="void", amount_paid=0)
+    land(wh, [orjson.dumps(event)])
+    run_transform(wh)
+    assert wh.query_value(months) < before
+    tables = {
+        "mrr_customer_monthly": "customer_id, currency, month",
+        "nrr_customer_movement": "customer_id, currency, month",
+        "mart_nrr_monthly": "month, currency",
+    }
+
+    def rows() -> dict:
+        return {t: wh.query(f"SELECT * FROM revops.{t} ORDER BY {k}") for t, k in tables.items()}
+
+    incremental, incremental_snapshot = rows(), snapshot(wh)
+    run_transform(wh, full=True)
+    assert rows() == incremental
+    assert snapshot(wh) == incremental_snapshot
