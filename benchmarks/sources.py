@@ -139,6 +139,33 @@ def child_revops_csv(folder: str, month: str, memory_limit: str) -> dict[str, ob
     }
 
 
+def child_duckdb_csv(path: str, memory_limit: str) -> dict[str, object]:
+    """DuckDB's own CSV reader casting the same rows straight into ``raw_sales_orders``, with
+    none of the work revops does besides (no cleaning, rejects, dedupe or line numbers): what
+    a load done wholly inside DuckDB would cost at the least. UTF-8 only (DuckDB reads CP932
+    only with an extension that would need a download)."""
+    from revops.warehouse import connect, ensure_schema
+
+    with tempfile.TemporaryDirectory() as tmp:
+        wh = connect(f"duckdb:///{tmp}/bench.duckdb")
+        ensure_schema(wh)
+        if memory_limit != "default":
+            wh.execute(f"SET memory_limit = '{memory_limit}'", native=True)
+        started = time.perf_counter()
+        with wh.transaction():
+            loaded = wh.execute(
+                "INSERT INTO revops.raw_sales_orders SELECT order_id, customer_id, "
+                "try_cast(order_date AS DATE), coalesce(try_cast(revenue AS DECIMAL(38, 6)), 0), "
+                "product_category, ?, ?, 0, now() "
+                "FROM read_csv(?, all_varchar = true, header = true)",
+                ("2024-01", "sales_2024-01.csv", path),
+                native=True,
+            )
+        seconds = time.perf_counter() - started
+        wh.close()
+    return {"seconds": seconds, "rows": loaded, "loaded": loaded}
+
+
 def child_seed_csv(path: str, write: bool) -> dict[str, object]:
     import pandas as pd
 
@@ -231,6 +258,12 @@ def main() -> None:
     )
     parser.add_argument("--skip-sales", action="store_true")
     parser.add_argument(
+        "--duckdb-csv",
+        action="store_true",
+        help="also measure DuckDB's own CSV reader casting the UTF-8 plain file straight into "
+        "raw_sales_orders (no cleaning, rejects, dedupe or line numbers)",
+    )
+    parser.add_argument(
         "--keep-files", action="store_true", help="keep the generated CSVs for the next run"
     )
     parser.add_argument("--child", nargs="+")
@@ -240,6 +273,7 @@ def main() -> None:
         fn = {
             "revops": lambda: child_revops_csv(rest[0], rest[1], rest[2]),
             "seed": lambda: child_seed_csv(rest[0], rest[1] == "write"),
+            "duckdb-csv": lambda: child_duckdb_csv(rest[0], rest[1]),
             "crm": lambda: child_crm(rest[0]),
         }[kind]
         print(json.dumps(fn(), default=str))
@@ -262,6 +296,12 @@ def main() -> None:
                 for limit in args.duckdb_memory_limit:
                     r = run_child("revops", str(folder), "2024-01", limit)
                     results.append({**key, "path": "revops", "limit": limit, **r})
+                    print(results[-1], flush=True)
+                if not messy and encoding == "utf-8" and args.duckdb_csv:
+                    r = run_child("duckdb-csv", str(path), args.duckdb_memory_limit[0])
+                    results.append(
+                        {**key, "path": "duckdb-csv", "limit": args.duckdb_memory_limit[0], **r}
+                    )
                     print(results[-1], flush=True)
                 if not messy:  # the seed path cannot read ¥1,234 or 1,234円
                     for write in (True, False):
@@ -329,11 +369,15 @@ def detail(results: list[dict[str, object]]) -> list[str]:
         "|---:|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        what = (
-            f"revops extract_sales → DuckDB (memory_limit {r['limit']})"
-            if r["path"] == "revops"
-            else f"seed path (pandas {r['pandas']}) {str(r['path'])[5:]}"
-        )
+        if r["path"] == "revops":
+            what = f"revops extract_sales → DuckDB (memory_limit {r['limit']})"
+        elif r["path"] == "duckdb-csv":
+            what = (
+                "DuckDB read_csv cast into raw_sales_orders, nothing else "
+                f"(memory_limit {r['limit']})"
+            )
+        else:
+            what = f"seed path (pandas {r['pandas']}) {str(r['path'])[5:]}"
         lines.append(
             f"| {r['rows']:,} | {r['encoding']} | {r['file']} | {what} | "
             f"{float(r['seconds']):.2f} | {_rate(r):,.0f} | {r['cpu_s']} | "  # type: ignore[arg-type]

@@ -509,3 +509,32 @@ def test_key_filter_is_sized_by_the_file_within_its_bounds():
     assert filter_bits_for(64 * 2**20) == 24  # one bit per 4 bytes of the file
     assert filter_bits_for(128 * 2**20) == 25
     assert filter_bits_for(500 * 10**6) == filter_bits_for(10**12) == 26  # 8 MiB at most
+
+
+def test_duckdb_appends_unordered_and_puts_the_setting_back(duck, monkeypatch):
+    # The slices are appended without DuckDB keeping insertion order (a database-wide setting,
+    # so it is put back afterwards, also when the extraction fails).
+    import revops.sources.sales as sales
+
+    setting = "SELECT current_setting('preserve_insertion_order') AS v"
+    seen: list[object] = []
+    real = sales.read_month_directly
+
+    def spy(wh, *args):
+        seen.append(wh.query(setting, native=True)[0]["v"])
+        return real(wh, *args)
+
+    monkeypatch.setattr(sales, "read_month_directly", spy)
+    report = extract_sales(duck, _settings(FIXTURES / "utf8"), month="2024-01")
+    assert seen == [False] and report.loaded == len(EXPECTED_ROWS)
+    assert duck.query(setting, native=True)[0]["v"] is True
+    assert sorted(_rows(duck)) == sorted(EXPECTED_ROWS)
+
+    def broken(wh, *args):
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(sales, "read_month_directly", broken)
+    with pytest.raises(RuntimeError, match="disk gone"):
+        extract_sales(duck, _settings(FIXTURES / "utf8"), month="2024-01")
+    assert duck.query(setting, native=True)[0]["v"] is True
+    assert sorted(_rows(duck)) == sorted(EXPECTED_ROWS)  # the failed run kept the slice

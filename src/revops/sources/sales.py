@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from revops.audit import audit
 from revops.errors import ConfigError, RevopsError, TerminalSourceError, UsageError
 from revops.sources.extract import ExtractReport
-from revops.sources.sales_direct import read_month_directly
+from revops.sources.sales_direct import read_month_directly, unordered_inserts
 from revops.sources.sales_load import forget_load, forget_stale_loads, publish_month, stage_month
 from revops.sources.sales_read import BLOCK_BYTES, resolve_encoding
 
@@ -49,7 +49,7 @@ class SalesSettings(BaseModel):
     block_bytes: int = Field(default=BLOCK_BYTES, ge=1024)
     scratch_memory_limit: str = "128MB"
     scratch_dir: str | None = None
-    insert_rows: int = Field(default=25_000, ge=1)
+    insert_rows: int = Field(default=122_880, ge=1)
 
 
 def months_for_day(day: date, window_days: int) -> list[str]:
@@ -114,7 +114,7 @@ def _replace_directly(
 ) -> None:
     # DuckDB: the run's one transaction is open while the files are read; every row is
     # appended once, overlapping the reading; see revops.sources.sales_direct.
-    with wh.transaction(lock="extract:sales"):
+    with wh.transaction(lock="extract:sales"), unordered_inserts(wh):  # type: ignore[arg-type]
         for m, (fs, path) in files.items():
             read_month_directly(wh, cfg, m, fs, path, forced, report)  # type: ignore[arg-type]
         _audit_ok(wh, report, started)
