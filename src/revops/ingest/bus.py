@@ -325,8 +325,12 @@ class SqliteBus:
             self._checkpointer.execute("PRAGMA wal_autocheckpoint=0")
             self._reader = self._connect(SYNC_PRAGMAS[synchronous])
             self._depth = int(self._reader.execute("SELECT count(*) FROM messages").fetchone()[0])
+            # The WAL exists now (the read above opened it) and stays the same file while this
+            # process has the bus open (SQLite removes it only when its last connection
+            # closes): the syncers flush it through one descriptor, opened once.
+            self._wal_fd = os.open(self.wal_path, os.O_RDONLY) if self._pipelined else None
             if self._pipelined and self.owner:
-                self._fsync(self.wal_path)
+                self._flush_wal()
                 self._fsync(self.path.parent)  # the WAL's directory entry
         except (sqlite3.Error, OSError) as exc:
             raise BusError(
@@ -374,10 +378,13 @@ class SqliteBus:
     def _fsync(path: Path) -> None:
         fd = os.open(path, os.O_RDONLY)
         try:
-            # fdatasync: the WAL's data and size, without the timestamps fsync also flushes.
             getattr(os, "fdatasync", os.fsync)(fd)
         finally:
             os.close(fd)
+
+    def _flush_wal(self) -> None:
+        # fdatasync: the WAL's data and size, without the timestamps fsync also flushes.
+        getattr(os, "fdatasync", os.fsync)(self._wal_fd)
 
     def _sync_loop(self) -> None:
         """Flush the WAL once for every commit waiting, then release their publishers."""
@@ -398,7 +405,7 @@ class SqliteBus:
                 waiting.extend(more)
             try:
                 if waiting and self._pipelined:
-                    self._fsync(self.wal_path)
+                    self._flush_wal()
                     self.fsyncs += 1
             except OSError as exc:
                 error = BusError(
@@ -759,3 +766,5 @@ class SqliteBus:
             os.close(self._lock_fd)
         if self._shared_fd is not None:
             os.close(self._shared_fd)
+        if self._wal_fd is not None:
+            os.close(self._wal_fd)
