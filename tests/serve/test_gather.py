@@ -27,10 +27,12 @@ class RecordingBus:
 
     def __init__(self, error: Exception | None = None) -> None:
         self.calls: list[list[str | None]] = []
+        self.idle: list[bool] = []
         self.error = error
 
-    def publish_async(self, messages: Sequence[BusMessage]) -> Any:
+    def publish_async(self, messages: Sequence[BusMessage], idle: bool = False) -> Any:
         self.calls.append([m.event_id for m in messages])
+        self.idle.append(idle)
         future = asyncio.get_running_loop().create_future()
         if self.error is not None:
             future.set_exception(self.error)
@@ -48,6 +50,7 @@ def test_without_known_connections_every_request_publishes_at_once() -> None:
 
     assert asyncio.run(main()) == [[True], [True, True]]
     assert bus.calls == [["stripe:evt_1"], ["stripe:evt_2", "stripe:evt_3"]]
+    assert bus.idle == [False, False]  # nothing known of the connections
 
 
 def test_requests_of_every_open_connection_share_one_publish(tmp_path: Path) -> None:
@@ -82,6 +85,18 @@ def test_a_connection_that_sends_nothing_holds_a_publish_for_the_window_only() -
     assert asyncio.run(main()) == [[True], [True]]
     assert time.monotonic() - started >= 0.05
     assert bus.calls == [["stripe:evt_1", "stripe:evt_2"]]
+    assert bus.idle == [False]  # another connection may still send: flushed by a syncer
+
+
+def test_a_group_of_every_connection_asks_for_the_flush_on_the_loop() -> None:
+    bus = RecordingBus()
+    gather = Gatherer(bus, window_s=30, open_connections=lambda: 2)
+
+    async def main() -> list[list[bool]]:
+        return await asyncio.gather(gather.publish([msg(1)]), gather.publish([msg(2)]))
+
+    assert asyncio.run(main()) == [[True], [True]]
+    assert bus.idle == [True]
 
 
 def test_a_bus_error_fails_every_request_of_the_group() -> None:

@@ -11,6 +11,8 @@ until no other request can still join them, then publishes them all at once:
 * ``window_s`` has passed since the first of them (a connection may stay idle).
 
 Each request is answered with its own share of the bus's answer, once the group is durable.
+A group that every connection waits for is published ``idle``: the loop has nothing else to
+do meanwhile, so the bus flushes it right there instead of handing the flush to a thread.
 """
 
 from __future__ import annotations
@@ -61,20 +63,23 @@ class Gatherer:
             self._loop, self._waiting, self._timer = loop, [], None
         future: asyncio.Future[list[bool]] = loop.create_future()
         self._waiting.append((messages, future))
-        if len(self._waiting) >= self.open_connections():
-            self._flush()
+        connections = self.open_connections()
+        if len(self._waiting) >= connections:
+            # With every connection waiting here the loop has nothing to do until the group
+            # is durable: the bus may as well flush it right on the loop.
+            self._flush(idle=connections > 0)
         elif self._timer is None:
             self._timer = loop.call_later(self.window_s, self._flush)
         return future
 
-    def _flush(self) -> None:
+    def _flush(self, idle: bool = False) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         batch, self._waiting = self._waiting, []
         try:
             done = asyncio.ensure_future(  # noqa: RUF006 - kept in self._publishing
-                self.bus.publish_async([m for messages, _ in batch for m in messages])
+                self.bus.publish_async([m for messages, _ in batch for m in messages], idle)
             )
         except Exception as exc:  # every request gets the bus's error
             _fail(batch, exc)
