@@ -98,6 +98,27 @@ def test_publishes_on_one_event_loop_share_one_commit(tmp_path: Path) -> None:
         bus.close()
 
 
+def test_an_idle_publish_is_flushed_on_the_loop_and_durable(tmp_path: Path) -> None:
+    import asyncio
+
+    bus = SqliteBus(tmp_path / "bus.sqlite3")
+    try:
+
+        async def publish() -> list[bool]:
+            return await bus.publish_async([msg(1), msg(1), msg(2)], idle=True)
+
+        before = bus.fsyncs
+        assert asyncio.run(publish()) == [True, False, True]
+        assert bus.fsyncs - before == 1
+        other = SqliteBus(tmp_path / "bus.sqlite3", role="publisher")
+        try:
+            assert other.publish([msg(2)]).result() == [False]  # stored, seen from elsewhere
+        finally:
+            other.close()
+    finally:
+        bus.close()
+
+
 def test_consume_waits_for_a_batch_to_fill(tmp_path: Path) -> None:
     bus = SqliteBus(tmp_path / "bus.sqlite3")
     try:

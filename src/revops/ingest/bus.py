@@ -147,8 +147,12 @@ class Bus(Protocol):
         message: True when new, False when a duplicate event id (not stored again)."""
         ...
 
-    def publish_async(self, messages: Sequence[BusMessage]) -> Awaitable[list[bool]]:
-        """:meth:`publish` for a caller on an asyncio event loop."""
+    def publish_async(
+        self, messages: Sequence[BusMessage], idle: bool = False
+    ) -> Awaitable[list[bool]]:
+        """:meth:`publish` for a caller on an asyncio event loop. ``idle``: the loop has
+        nothing else to do until these are durable (an implementation may then wait for them
+        on the loop instead of handing the wait to another thread)."""
         ...
 
     def consume(self, max_messages: int, timeout: float, max_wait: float = 0.0) -> list[Delivery]:
@@ -258,14 +262,19 @@ def open_bus(
 
 
 class _Op:
-    __slots__ = ("future", "kind", "loop", "value")
+    __slots__ = ("future", "idle", "kind", "loop", "value")
 
     def __init__(
-        self, kind: str, value: Any, loop: asyncio.AbstractEventLoop | None = None
+        self,
+        kind: str,
+        value: Any,
+        loop: asyncio.AbstractEventLoop | None = None,
+        idle: bool = False,
     ) -> None:
         self.kind = kind
         self.value = value
         self.loop = loop
+        self.idle = idle
         # An asyncio caller gets an asyncio future resolved on its loop; others a thread one.
         self.future: Any = loop.create_future() if loop is not None else Future()
 
@@ -276,7 +285,8 @@ class SqliteBus:
     Publishes from an event loop are gathered per loop iteration and committed together on
     the loop (a short write, no thread hop); publishes from threads commit in the calling
     thread. A syncer thread then flushes the WAL once for every commit waiting and releases
-    their publishers, while new groups are already being written.
+    their publishers, while new groups are already being written; an ``idle`` publish (the
+    loop has nothing else to do) is flushed on the loop instead.
 
     One process, the *owner*, holds the file (``<bus>.lock``), consumes, acks and checkpoints.
     Other processes may open it as *publishers* (``role="publisher"``): SQLite's write lock
@@ -325,8 +335,12 @@ class SqliteBus:
             self._checkpointer.execute("PRAGMA wal_autocheckpoint=0")
             self._reader = self._connect(SYNC_PRAGMAS[synchronous])
             self._depth = int(self._reader.execute("SELECT count(*) FROM messages").fetchone()[0])
+            # The WAL exists now (the read above opened it) and stays the same file while this
+            # process has the bus open (SQLite removes it only when its last connection
+            # closes): the syncers flush it through one descriptor, opened once.
+            self._wal_fd = os.open(self.wal_path, os.O_RDONLY) if self._pipelined else None
             if self._pipelined and self.owner:
-                self._fsync(self.wal_path)
+                self._flush_wal()
                 self._fsync(self.path.parent)  # the WAL's directory entry
         except (sqlite3.Error, OSError) as exc:
             raise BusError(
@@ -374,10 +388,14 @@ class SqliteBus:
     def _fsync(path: Path) -> None:
         fd = os.open(path, os.O_RDONLY)
         try:
-            # fdatasync: the WAL's data and size, without the timestamps fsync also flushes.
             getattr(os, "fdatasync", os.fsync)(fd)
         finally:
             os.close(fd)
+
+    def _flush_wal(self) -> None:
+        assert self._wal_fd is not None  # opened whenever the syncers flush (pipelined)
+        # fdatasync: the WAL's data and size, without the timestamps fsync also flushes.
+        getattr(os, "fdatasync", os.fsync)(self._wal_fd)
 
     def _sync_loop(self) -> None:
         """Flush the WAL once for every commit waiting, then release their publishers."""
@@ -398,7 +416,7 @@ class SqliteBus:
                 waiting.extend(more)
             try:
                 if waiting and self._pipelined:
-                    self._fsync(self.wal_path)
+                    self._flush_wal()
                     self.fsyncs += 1
             except OSError as exc:
                 error = BusError(
@@ -440,10 +458,14 @@ class SqliteBus:
     def publish(self, messages: Sequence[BusMessage]) -> Future[list[bool]]:
         return self._submit(_Op("publish", list(messages)))
 
-    def publish_async(self, messages: Sequence[BusMessage]) -> Awaitable[list[bool]]:
+    def publish_async(
+        self, messages: Sequence[BusMessage], idle: bool = False
+    ) -> Awaitable[list[bool]]:
         """Like :meth:`publish`, awaitable on the calling event loop (one wake-up per loop
-        and commit, however many requests the commit served)."""
-        return self._submit(_Op("publish", list(messages), asyncio.get_running_loop()))
+        and commit, however many requests the commit served). With ``idle`` the WAL is
+        flushed on the loop itself, right after the commit: no hand-off to a syncer thread
+        and back, which costs more CPU than the flush when nothing else waits for the loop."""
+        return self._submit(_Op("publish", list(messages), asyncio.get_running_loop(), idle))
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:
         if deliveries:
@@ -472,22 +494,38 @@ class SqliteBus:
         group = self._pending.pop(loop, [])
         for start in range(0, len(group), self.max_group):
             with self._write_lock:
-                self._commit_group(group[start : start + self.max_group])
+                here = self._commit_group(group[start : start + self.max_group])
+            if here:  # outside the locks: other writers commit meanwhile
+                self._flush_here(here)
 
-    def _commit_group(self, group: list[_Op]) -> None:
-        """Write every op of ``group`` in one transaction, then resolve their futures."""
+    def _commit_group(self, group: list[_Op]) -> list[tuple[_Op, Any, None]]:
+        """Write every op of ``group`` in one transaction, then resolve their futures, or hand
+        them to a syncer to resolve once the WAL is flushed; returns instead those the caller
+        flushes itself (``idle`` publishes)."""
         if self._shared_fd is None:
-            self._commit_group_locked(group)
-            return
+            return self._commit_group_locked(group)
         import fcntl
 
         fcntl.flock(self._shared_fd, fcntl.LOCK_EX)
         try:
-            self._commit_group_locked(group)
+            return self._commit_group_locked(group)
         finally:
             fcntl.flock(self._shared_fd, fcntl.LOCK_UN)
 
-    def _commit_group_locked(self, group: list[_Op]) -> None:
+    def _flush_here(self, published: list[tuple[_Op, Any, None]]) -> None:
+        """Flush the WAL on this thread and resolve ``published``."""
+        try:
+            self._flush_wal()
+            self.fsyncs += 1
+        except OSError as exc:
+            error = BusError(f"the bus could not flush its log: {exc}", input=str(self.wal_path))
+            self._resolve([(op, None, error) for op, _, _ in published])
+        else:
+            self._resolve(published)
+        if self.owner:
+            self._syncs.put([])  # lets a syncer checkpoint now and then
+
+    def _commit_group_locked(self, group: list[_Op]) -> list[tuple[_Op, Any, None]]:
         con = self._writer
         publishes = [op for op in group if op.kind == "publish"]
         acks = [seq for op in group if op.kind == "ack" for seq in op.value]
@@ -508,7 +546,7 @@ class SqliteBus:
                 con.execute("ROLLBACK")
             error = BusError(f"the bus could not commit: {exc}", input=str(self.path))
             self._resolve([(op, None, error) for op in group])
-            return
+            return []
         self.commits += 1
         with self._arrived:
             new_messages = sum(flags)
@@ -516,7 +554,7 @@ class SqliteBus:
             self._inflight = max(0, self._inflight - len(acks))
             if new_messages and self._depth_undelivered() >= self._want:
                 self._arrived.notify_all()
-        published: list[tuple[_Op, Any, BaseException | None]] = []
+        published: list[tuple[_Op, Any, None]] = []
         acked: list[tuple[_Op, Any, BaseException | None]] = []
         at = 0
         for op in group:
@@ -527,13 +565,16 @@ class SqliteBus:
                 acked.append((op, None, None))
         self._resolve(acked)  # an ack lost to a power cut only means a redelivery
         if self._pipelined and published:
+            if any(op.idle for op, _, _ in published):
+                return published
             self._syncs.put(published)
         else:
             self._resolve(published)
             self._syncs.put([])  # lets the syncer checkpoint now and then
+        return []
 
     @staticmethod
-    def _resolve(results: list[tuple[_Op, Any, BaseException | None]]) -> None:
+    def _resolve(results: Sequence[tuple[_Op, Any, BaseException | None]]) -> None:
         by_loop: dict[Any, list[tuple[Any, Any, BaseException | None]]] = {}
         for op, value, error in results:
             if op.loop is None:
@@ -759,3 +800,5 @@ class SqliteBus:
             os.close(self._lock_fd)
         if self._shared_fd is not None:
             os.close(self._shared_fd)
+        if self._wal_fd is not None:
+            os.close(self._wal_fd)

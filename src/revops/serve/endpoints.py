@@ -133,7 +133,7 @@ def receiver(runtime: ServeRuntime, source: str) -> Handler:
         if parsed.messages:
             # Notification rules run in the loader once the events are stored, off this path.
             try:
-                flags = await runtime.bus.publish_async(parsed.messages)
+                flags = await runtime.gather.publish(parsed.messages)
             except Exception:  # nothing was acknowledged; the sender retries
                 runtime.reject(source, "bus_unavailable", rid, 503)
                 return json_response(

@@ -56,6 +56,7 @@ class ReceiverRuntime:
         from revops.ingest.bus import open_bus
         from revops.ingest.receiver import TypeFilter
         from revops.serve.config import bus_config, default_bus_url, serve_config
+        from revops.serve.gather import Gatherer
         from revops.serve.runtime import endpoint_credentials
 
         self.settings = settings
@@ -68,6 +69,7 @@ class ReceiverRuntime:
             max_group=bus_cfg.max_group,
             role="publisher",
         )
+        self.gather = Gatherer(self.bus)  # main() tells it the server's connections
         self.credentials = endpoint_credentials(settings)
         self.accept = TypeFilter(self.config.accepted_types)
         self.rejection_audits: deque[AuditEvent] = deque(maxlen=10_000)
@@ -187,7 +189,9 @@ def receiver_app(settings: Settings, main_socket: str) -> Starlette:
     routes.append(Route(WORKER_METRICS_PATH, own_metrics, methods=["GET"]))
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     routes.append(Route("/{path:path}", relay, methods=methods))
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.runtime = rt
+    return app
 
 
 async def _relay_body(answer: Any) -> AsyncIterator[bytes]:
@@ -242,8 +246,11 @@ def main(argv: list[str] | None = None) -> None:
         os.unlink(args.own_socket)
     own.bind(args.own_socket)
     own.listen(64)
+    from revops.serve.gather import tcp_connections
+
+    app = receiver_app(settings, args.main_socket)
     config = uvicorn.Config(
-        receiver_app(settings, args.main_socket),
+        app,
         log_level=args.log_level,
         access_log=False,
         lifespan="on",
@@ -251,7 +258,9 @@ def main(argv: list[str] | None = None) -> None:
         server_header=False,
         date_header=False,
     )
-    uvicorn.Server(config).run(sockets=[public, own])
+    server = uvicorn.Server(config)
+    app.state.runtime.gather.open_connections = tcp_connections(server)
+    server.run(sockets=[public, own])
 
 
 if __name__ == "__main__":

@@ -75,6 +75,10 @@ def serve(
         backlog=2048,
     )
     server = make_server(config, runtime.stop_event, pool)
+    if pool is None:  # this process receives the webhooks itself
+        from revops.serve.gather import tcp_connections
+
+        runtime.gather.open_connections = tcp_connections(server)
     # uvicorn re-raises a captured signal once it has shut down; with these no-op handlers in
     # place that becomes a no-op and the process exits 0 after its orderly shutdown.
     for sig in (signal.SIGTERM, signal.SIGINT):

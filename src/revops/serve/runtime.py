@@ -24,6 +24,7 @@ from revops.ingest.loader import BatchResult, Loader
 from revops.ingest.receiver import Credentials, TypeFilter, split_secrets
 from revops.notify.rules import notify_config
 from revops.serve.config import bus_config, default_bus_url, loader_config, serve_config
+from revops.serve.gather import Gatherer
 from revops.warehouse.base import Warehouse
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,9 @@ class ServeRuntime:
                 self.bus.close()
                 raise
         self.warehouse = warehouse
+        # The webhooks' publishes, gathered across concurrent requests (see serve.gather);
+        # run.serve tells it the server's connections.
+        self.gather = Gatherer(self.bus)
         self.stop_event = threading.Event()
         self.credentials = endpoint_credentials(settings)
         self.accept = TypeFilter(self.config.accepted_types)
