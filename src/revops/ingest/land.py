@@ -92,6 +92,18 @@ class RawRows:
     def __len__(self) -> int:
         return len(self.event_id)
 
+    def tuples(self) -> Iterator[tuple[str, str, str, int, bytes, str | None]]:
+        """(event_id, source, type, event_ts, payload, correlation_id) row by row."""
+        return zip(
+            self.event_id,
+            self.source,
+            self.type,
+            self.event_ts,
+            self.payload,
+            self.correlation_id,
+            strict=True,
+        )
+
     def append(
         self,
         event_id: str,
@@ -306,17 +318,7 @@ def _insert_raw(wh: Warehouse, rows: RawRows, first: int, now: datetime) -> None
             RAW_COLUMNS,
             [
                 (e, s, t, from_micros(ts), p.decode("utf-8"), c, now, first + n)
-                for n, (e, s, t, ts, p, c) in enumerate(
-                    zip(
-                        rows.event_id,
-                        rows.source,
-                        rows.type,
-                        rows.event_ts,
-                        rows.payload,
-                        rows.correlation_id,
-                        strict=True,
-                    )
-                )
+                for n, (e, s, t, ts, p, c) in enumerate(rows.tuples())
             ],
         )
 
@@ -374,15 +376,7 @@ def _pg_binary_copy(rows: RawRows, first: int, now: datetime) -> Iterator[bytes]
     inserted = _INT8(8, micros(now) - _PG_EPOCH_US)
     encoded: dict[str, bytes] = {}
     seq = first
-    for eid, src, typ, ts, body, corr in zip(
-        rows.event_id,
-        rows.source,
-        rows.type,
-        rows.event_ts,
-        rows.payload,
-        rows.correlation_id,
-        strict=True,
-    ):
+    for eid, src, typ, ts, body, corr in rows.tuples():
         e = eid.encode()
         s = encoded.get(src) or encoded.setdefault(src, _LEN(len(src.encode())) + src.encode())
         t = encoded.get(typ) or encoded.setdefault(typ, _LEN(len(typ.encode())) + typ.encode())
