@@ -114,8 +114,10 @@ FROM {src}"""
     buyer = (
         f"({mixed} * {mixed}) % 2147483647 % {{p}}" if buyers == "random" else "(i * 7919) % {p}"
     )
+    # DuckDB's raw_sales_orders is a view over this table and the Parquet slices
+    rows_table = "raw_sales_orders_rows" if engine == "duckdb" else "raw_sales_orders"
     sales = f"""
-INSERT INTO revops.raw_sales_orders
+INSERT INTO revops.{rows_table}
 SELECT order_id, customer_id, d, revenue, category, {month}, 'sales_' || {month} || '.csv',
        i + 2, current_timestamp
 FROM (SELECT i, 'S' || i AS order_id,

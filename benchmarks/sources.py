@@ -140,7 +140,8 @@ def child_revops_csv(folder: str, month: str, memory_limit: str) -> dict[str, ob
 
 
 def child_duckdb_csv(path: str, memory_limit: str) -> dict[str, object]:
-    """DuckDB's own CSV reader casting the same rows straight into ``raw_sales_orders``, with
+    """DuckDB's own CSV reader casting the same rows straight into a table of
+    ``raw_sales_orders``'s columns (the warehouse's ``raw_sales_orders_rows``), with
     none of the work revops does besides (no cleaning, rejects, dedupe or line numbers): what
     a load done wholly inside DuckDB would cost at the least. UTF-8 only (DuckDB reads CP932
     only with an extension that would need a download)."""
@@ -154,7 +155,7 @@ def child_duckdb_csv(path: str, memory_limit: str) -> dict[str, object]:
         started = time.perf_counter()
         with wh.transaction():
             loaded = wh.execute(
-                "INSERT INTO revops.raw_sales_orders SELECT order_id, customer_id, "
+                "INSERT INTO revops.raw_sales_orders_rows SELECT order_id, customer_id, "
                 "try_cast(order_date AS DATE), coalesce(try_cast(revenue AS DECIMAL(38, 6)), 0), "
                 "product_category, ?, ?, 0, now() "
                 "FROM read_csv(?, all_varchar = true, header = true)",

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from revops.warehouse import Warehouse
+from revops.warehouse.slices import sales_rows_table
 
 RUN_DATE = date(2026, 2, 11)
 END = date(2026, 2, 10)
@@ -177,7 +178,7 @@ def load_crm_orders(wh: Warehouse, rows: list[tuple]) -> None:
 def load_sales(wh: Warehouse, rows: list[tuple]) -> None:
     """Insert raw_sales_orders rows (order_id, customer_id, order_date, revenue, month)."""
     wh.insert_rows(
-        "revops.raw_sales_orders",
+        sales_rows_table(wh),
         (
             "order_id",
             "customer_id",

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from revops.warehouse.base import Warehouse
+from revops.warehouse.slices import sales_rows_table
 
 NOW = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
 DAY = date(2026, 11, 30)
@@ -53,7 +54,8 @@ NULLABLE_FOR_BAD = (
 def _insert(
     wh: Warehouse, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
 ) -> None:
-    wh.insert_rows(f"revops.{table}", columns, rows)
+    name = sales_rows_table(wh) if table == "raw_sales_orders" else f"revops.{table}"
+    wh.insert_rows(name, columns, rows)
 
 
 def _sales(
@@ -128,7 +130,8 @@ def load_clean(wh: Warehouse) -> None:
 def load_bad(wh: Warehouse) -> None:
     """Rows in which every shipped expectation but the column-exists ones fails."""
     for table, column in NULLABLE_FOR_BAD:
-        wh.execute(f"ALTER TABLE revops.{table} ALTER COLUMN {column} DROP NOT NULL")
+        name = sales_rows_table(wh) if table == "raw_sales_orders" else f"revops.{table}"
+        wh.execute(f"ALTER TABLE {name} ALTER COLUMN {column} DROP NOT NULL")
     # One good row, one row breaking impressions/clicks/cost >= 0, not-null and impressions
     # >= clicks (-5 < -1).
     _insert(

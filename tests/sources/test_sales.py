@@ -506,35 +506,116 @@ def test_key_filter_is_sized_by_the_file_within_its_bounds():
     from revops.sources.sales_dedupe import filter_bits_for
 
     assert filter_bits_for(0) == filter_bits_for(1000) == 23  # 1 MiB at least
-    assert filter_bits_for(64 * 2**20) == 24  # one bit per 4 bytes of the file
-    assert filter_bits_for(128 * 2**20) == 25
-    assert filter_bits_for(500 * 10**6) == filter_bits_for(10**12) == 26  # 8 MiB at most
+    assert filter_bits_for(32 * 2**20) == 24  # one bit per 2 bytes of the file
+    assert filter_bits_for(64 * 2**20) == 25
+    assert filter_bits_for(500 * 10**6) == filter_bits_for(10**12) == 28  # 32 MiB at most
 
 
-def test_duckdb_appends_unordered_and_puts_the_setting_back(duck, monkeypatch):
-    # The slices are appended without DuckDB keeping insertion order (a database-wide setting,
-    # so it is put back afterwards, also when the extraction fails).
+def _slice_files(wh) -> list[str]:
+    from revops.warehouse.slices import slice_folder
+
+    return sorted(p.name for p in slice_folder(wh).glob("*.parquet"))
+
+
+def test_duckdb_keeps_slices_as_parquet_files_swapped_in_by_the_commit(duck, monkeypatch):
     import revops.sources.sales as sales
 
-    setting = "SELECT current_setting('preserve_insertion_order') AS v"
-    seen: list[object] = []
+    report = extract_sales(duck, _settings(FIXTURES / "utf8"), month="2024-01")
+    assert report.loaded == len(EXPECTED_ROWS)
+    first = _slice_files(duck)
+    listed = duck.query("SELECT month, file, row_count FROM revops.sales_slices ORDER BY file")
+    assert [r["file"] for r in listed] == first and {r["month"] for r in listed} == {"2024-01"}
+    assert sum(r["row_count"] for r in listed) == len(EXPECTED_ROWS)
+    kinds = duck.query(
+        "SELECT table_name, table_type FROM information_schema.tables "
+        "WHERE table_schema = 'revops' AND table_name LIKE 'raw_sales_orders%'"
+    )
+    assert {r["table_name"]: r["table_type"] for r in kinds} == {
+        "raw_sales_orders": "VIEW",
+        "raw_sales_orders_rows": "BASE TABLE",
+    }
+
+    # A run that fails after writing its files removes them and keeps the slice.
     real = sales.read_month_directly
 
-    def spy(wh, *args):
-        seen.append(wh.query(setting, native=True)[0]["v"])
-        return real(wh, *args)
-
-    monkeypatch.setattr(sales, "read_month_directly", spy)
-    report = extract_sales(duck, _settings(FIXTURES / "utf8"), month="2024-01")
-    assert seen == [False] and report.loaded == len(EXPECTED_ROWS)
-    assert duck.query(setting, native=True)[0]["v"] is True
-    assert sorted(_rows(duck)) == sorted(EXPECTED_ROWS)
-
-    def broken(wh, *args):
+    def broken(*args):
+        real(*args)
         raise RuntimeError("disk gone")
 
     monkeypatch.setattr(sales, "read_month_directly", broken)
     with pytest.raises(RuntimeError, match="disk gone"):
         extract_sales(duck, _settings(FIXTURES / "utf8"), month="2024-01")
-    assert duck.query(setting, native=True)[0]["v"] is True
-    assert sorted(_rows(duck)) == sorted(EXPECTED_ROWS)  # the failed run kept the slice
+    assert _slice_files(duck) == first
+    assert sorted(_rows(duck)) == sorted(EXPECTED_ROWS)
+
+    # A run that succeeds swaps its files in and removes the superseded ones.
+    monkeypatch.setattr(sales, "read_month_directly", real)
+    extract_sales(duck, _settings(FIXTURES / "utf8"), month="2024-01")
+    second = _slice_files(duck)
+    assert second and not set(second) & set(first)
+    assert sorted(_rows(duck)) == sorted(EXPECTED_ROWS)
+
+
+def test_a_table_of_an_older_warehouse_becomes_the_rows_under_the_view(tmp_path):
+    from revops.warehouse import connect, ensure_schema
+    from revops.warehouse.slices import sales_rows_table
+
+    url = f"duckdb:///{tmp_path}/old.duckdb"
+    old = connect(url)
+    old.execute("CREATE SCHEMA revops")
+    old.execute(
+        "CREATE TABLE revops.raw_sales_orders (order_id VARCHAR NOT NULL, customer_id VARCHAR "
+        "NOT NULL, order_date DATE, revenue DECIMAL(38, 6) NOT NULL, product_category VARCHAR, "
+        "month VARCHAR NOT NULL, source_file VARCHAR NOT NULL, line_no BIGINT NOT NULL, "
+        "loaded_at TIMESTAMPTZ NOT NULL)"
+    )
+    old.execute(
+        "INSERT INTO revops.raw_sales_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
+        ("OLD-1", "C1", date(2023, 12, 5), Decimal("5"), "x", "2023-12", "f.csv", 2),
+    )
+    old.execute(
+        "INSERT INTO revops.raw_sales_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
+        ("OLD-2", "C1", date(2024, 1, 5), Decimal("7"), "x", "2024-01", "f.csv", 2),
+    )
+    old.close()
+
+    wh = connect(url)
+    ensure_schema(wh)
+    assert sales_rows_table(wh) == "revops.raw_sales_orders_rows"
+    ids = "SELECT order_id FROM revops.raw_sales_orders ORDER BY order_id"
+    assert [r["order_id"] for r in wh.query(ids)] == ["OLD-1", "OLD-2"]
+    # A new extraction of January replaces the old table's January rows, not December's.
+    extract_sales(wh, _settings(FIXTURES / "utf8"), month="2024-01")
+    got = [r["order_id"] for r in wh.query(ids)]
+    assert "OLD-1" in got and "OLD-2" not in got and len(got) == 1 + len(EXPECTED_ROWS)
+    wh.close()
+
+
+def test_a_moved_warehouse_reads_its_slices_from_its_new_folder(tmp_path):
+    from revops.warehouse import connect, ensure_schema
+
+    before = tmp_path / "a"
+    wh = connect(f"duckdb:///{before}/w.duckdb")
+    ensure_schema(wh)
+    extract_sales(wh, _settings(FIXTURES / "utf8"), month="2024-01")
+    wh.close()
+    after = tmp_path / "b"
+    shutil.move(before, after)
+    moved = connect(f"duckdb:///{after}/w.duckdb")
+    ensure_schema(moved)
+    assert sorted(_rows(moved)) == sorted(EXPECTED_ROWS)
+    moved.close()
+
+
+def test_an_in_memory_warehouse_keeps_its_slices_until_it_closes():
+    from revops.warehouse import connect, ensure_schema
+    from revops.warehouse.slices import slice_folder
+
+    wh = connect("duckdb:///:memory:")
+    ensure_schema(wh)
+    extract_sales(wh, _settings(FIXTURES / "utf8"), month="2024-01")
+    assert sorted(_rows(wh)) == sorted(EXPECTED_ROWS)
+    folder = slice_folder(wh)
+    assert list(folder.glob("*.parquet"))
+    wh.close()
+    assert not folder.exists()

@@ -28,9 +28,10 @@ from pydantic import BaseModel, Field
 from revops.audit import audit
 from revops.errors import ConfigError, RevopsError, TerminalSourceError, UsageError
 from revops.sources.extract import ExtractReport
-from revops.sources.sales_direct import read_month_directly, unordered_inserts
+from revops.sources.sales_direct import read_month_directly
 from revops.sources.sales_load import forget_load, forget_stale_loads, publish_month, stage_month
 from revops.sources.sales_read import BLOCK_BYTES, resolve_encoding
+from revops.warehouse.slices import SliceFiles
 
 if TYPE_CHECKING:
     from revops.config import Settings
@@ -112,11 +113,12 @@ def _replace_directly(
     report: ExtractReport,
     started: float,
 ) -> None:
-    # DuckDB: the run's one transaction is open while the files are read; every row is
-    # appended once, overlapping the reading; see revops.sources.sales_direct.
-    with wh.transaction(lock="extract:sales"), unordered_inserts(wh):  # type: ignore[arg-type]
+    # DuckDB: the good rows go to Parquet slice files while the files are read, every row
+    # written once; the run's one transaction swaps them in (revops.sources.sales_direct).
+    with SliceFiles(wh) as slices, wh.transaction(lock="extract:sales"):
         for m, (fs, path) in files.items():
-            read_month_directly(wh, cfg, m, fs, path, forced, report)  # type: ignore[arg-type]
+            read_month_directly(wh, slices, cfg, m, fs, path, forced, report)  # type: ignore[arg-type]
+        slices.publish()
         _audit_ok(wh, report, started)
 
 

@@ -120,12 +120,12 @@ def key_hashes(keys: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return h
 
 
-def filter_bits_for(file_bytes: int, lowest: int = 23, highest: int = 26) -> int:
+def filter_bits_for(file_bytes: int, lowest: int = 23, highest: int = 28) -> int:
     """The size (log2 of bits) of the :class:`KeyFilter` for a file of ``file_bytes``: about
-    one bit per 4 bytes of the file (some 12 bits a row), between 1 MiB and 8 MiB. At 10M rows
-    about 7 % of the rows are held for the exact check; a larger filter holds fewer but its
-    every page is resident for the whole file."""
-    return max(lowest, min(highest, max(1, (file_bytes - 1) >> 2).bit_length()))
+    one bit per 2 bytes of the file (some 24 bits a row), between 1 MiB and 32 MiB. At 10M rows
+    about 1.8 % of the rows are held for the exact check (7 % with an 8 MiB filter, whose held
+    rows took more memory than the 24 MiB it saves)."""
+    return max(lowest, min(highest, max(1, (file_bytes - 1) >> 1).bit_length()))
 
 
 class KeyFilter:

@@ -1,22 +1,19 @@
-"""Loading sales files into a DuckDB warehouse: cleaned rows streamed into the run's transaction.
+"""Loading sales files into a DuckDB warehouse: cleaned rows streamed into Parquet slice files.
 
-On DuckDB the run opens its one transaction first, deletes each month's slices and then appends
-the cleaned blocks straight into ``raw_sales_orders`` / ``sales_rejects`` while a reader thread
-parses and cleans the next blocks: every row is written once and the writes overlap the
-reading. DuckDB writes a large uncommitted append to its file as it goes, so memory stays
-bounded (the blocks are handed over as a ``RecordBatchReader``: see
-:meth:`~revops.warehouse.duckdb.DuckDBWarehouse.execute_with_arrow`). Nothing is committed before
-every month is in, so a failure anywhere keeps every previous slice.
+On DuckDB a month's good rows are written to Parquet files (:mod:`revops.warehouse.slices`) while
+a reader thread parses and worker threads clean the next blocks: every row is written once and
+the writes overlap the reading. Rejects go to ``sales_rejects`` in the run's one transaction,
+which also swaps the months' slice files in; nothing is committed before every month is in, so
+a failure anywhere keeps every previous slice.
 
-Rows are never deleted from the open append (DuckDB would then rewrite it at the commit), so the
-later duplicates of an ``order_id`` are held back before they are written: the reader thread
-sets one bit per good row's ``order_id`` hash (:class:`~revops.sources.sales_dedupe.KeyFilter`,
-sized by the file: 8 MiB at most) and sets aside, with its raw text, each row whose bit was set
-already: every repeat, and about 7 % of the others at 10M rows. They wait in a temporary table
-of the run's connection (DuckDB spills it beyond its memory limit). At the end of the file the
-first held row of each ``order_id`` that no appended row has is appended, and every other held
-row is rejected as ``duplicate_order_id``: the first valid row of each ``order_id`` is kept,
-exactly.
+Rows are never taken out of a file once written, so the later duplicates of an ``order_id`` are
+held back before they are written: the reader thread sets one bit per good row's ``order_id``
+hash (:class:`~revops.sources.sales_dedupe.KeyFilter`, sized by the file: 32 MiB at most) and
+sets aside, with its raw text, each row whose bit was set already: every repeat, and about 2 %
+of the others at 10M rows. They wait in a temporary table of the run's connection (DuckDB spills
+it beyond its memory limit). At the end of the file the first held row of each ``order_id`` that
+no written row has goes to a second file of the month, and every other held row is rejected as
+``duplicate_order_id``: the first valid row of each ``order_id`` is kept, exactly.
 """
 
 from __future__ import annotations
@@ -24,35 +21,32 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from revops.sources.extract import ExtractReport
 from revops.sources.sales_clean import CleanRows, clean_rows
 from revops.sources.sales_dedupe import KeyFilter, filter_bits_for, key_hashes
 from revops.sources.sales_load import (
-    RAW_COLUMNS,
     REJECT_COLUMNS,
     _malformed,
     _reject,
+    constant,
     prefetch,
 )
 from revops.sources.sales_read import BlockDecoder, RawRows, read_sales_rows
+from revops.warehouse.slices import SliceFiles, arrow_schema
 
 if TYPE_CHECKING:
     from revops.warehouse.duckdb import DuckDBWarehouse
 
 _BATCH = "_revops_sales_batch"
-_INSERT_ORDERS = (
-    f"INSERT INTO revops.raw_sales_orders ({RAW_COLUMNS}) "
-    "SELECT o.order_id, o.customer_id, o.order_date, o.revenue, o.product_category, "
-    f"?, ?, o.line_no, ? FROM {_BATCH} AS o"
-)
 _INSERT_REJECTS = (
     f"INSERT INTO revops.sales_rejects ({REJECT_COLUMNS}) "
     f"SELECT ?, ?, r.line_no, r.raw_line, r.reason, ? FROM {_BATCH} AS r"
@@ -74,13 +68,15 @@ _FIRSTS = "temp.revops_sales_held_first"
 _FIND_FIRSTS = f"""
 CREATE OR REPLACE TEMP TABLE {_FIRSTS[5:]} AS
 SELECT f.line_no FROM (SELECT order_id, min(line_no) AS line_no FROM {_HELD} GROUP BY order_id) f
-WHERE NOT EXISTS (
-    SELECT 1 FROM revops.raw_sales_orders AS o WHERE o.month = ? AND o.order_id = f.order_id)
+WHERE NOT EXISTS (SELECT 1 FROM read_parquet(?) AS o WHERE o.order_id = f.order_id)
 """
-_APPEND_FIRSTS = (
-    f"INSERT INTO revops.raw_sales_orders ({RAW_COLUMNS}) "
-    "SELECT h.order_id, h.customer_id, h.order_date, h.revenue, h.product_category, ?, ?, "
-    f"h.line_no, ? FROM {_HELD} AS h WHERE h.line_no IN (SELECT line_no FROM {_FIRSTS})"
+_FIND_ALL_FIRSTS = f"""
+CREATE OR REPLACE TEMP TABLE {_FIRSTS[5:]} AS
+SELECT min(line_no) AS line_no FROM {_HELD} GROUP BY order_id
+"""
+_SELECT_FIRSTS = (
+    "SELECT h.order_id, h.customer_id, h.order_date, h.revenue, h.product_category, h.line_no "
+    f"FROM {_HELD} AS h WHERE h.line_no IN (SELECT line_no FROM {_FIRSTS})"
 )
 _REJECT_REPEATS = (
     f"INSERT INTO revops.sales_rejects ({REJECT_COLUMNS}) "
@@ -123,12 +119,74 @@ class _Appender:
         self._pending, self._count = [], 0
 
 
+class _SliceWriter:
+    """Writes a month's good rows into Parquet slice files, one row group per ``rows`` rows
+    (the gathered tables' batches are handed over as they are)."""
+
+    def __init__(self, files: SliceFiles, month: str, name: str, at: datetime, rows: int) -> None:
+        self.files, self.month, self.rows = files, month, rows
+        self.schema = arrow_schema()
+        self._types = pa.schema([self.schema.field(name) for name in ORDER_NAMES])
+        self._constants = {"month": month, "source_file": name, "loaded_at": at}
+        self._pending: list[pa.Table] = []
+        self._count = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._path: Path | None = None
+        self._in_file = 0
+        self.done: list[tuple[Path, int]] = []
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._pending.append(table.select(list(ORDER_NAMES)).cast(self._types))
+            self._count += table.num_rows
+            if self._count >= self.rows:
+                self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        n = self._count
+        columns = {}
+        for f in self.schema:
+            if f.name in self._constants:
+                columns[f.name] = constant(self._constants[f.name], n, f.type)
+            else:
+                chunks = [c for t in self._pending for c in t[f.name].chunks]
+                columns[f.name] = pa.chunked_array(chunks, f.type)
+        table = pa.table(columns, schema=self.schema)
+        if self._writer is None:
+            self._path = self.files.new_path(self.month)
+            self._writer = pq.ParquetWriter(
+                self._path,
+                self.schema,
+                compression="snappy",
+                # order_id is nearly unique: a dictionary would only be dropped again; min/max
+                # statistics only where a query filters (they cost a fifth of the writing)
+                use_dictionary=["customer_id", "product_category", "month", "source_file"],
+                write_statistics=["order_date", "month", "line_no"],
+            )
+        self._writer.write_table(table, row_group_size=max(n, 1))
+        self._in_file += n
+        self._pending, self._count = [], 0
+
+    def close(self) -> Path | None:
+        """Finish the current file; its path (``None`` when no row was written to it)."""
+        self.flush()
+        path = self._path
+        if self._writer is not None and path is not None:
+            self._writer.close()
+            self.done.append((path, self._in_file))
+        self._writer, self._path, self._in_file = None, None, 0
+        return path
+
+
 @dataclass
 class DirectMonth:
-    """One month's rows appended into the open transaction (a
-    :class:`~revops.sources.sales_load.MonthSink`)."""
+    """One month's rows: good rows into slice files, rejects appended into the open
+    transaction (a :class:`~revops.sources.sales_load.MonthSink`)."""
 
     wh: DuckDBWarehouse
+    files: SliceFiles
     month: str
     name: str
     rows: int
@@ -137,18 +195,17 @@ class DirectMonth:
 
     def __post_init__(self) -> None:
         keys = (self.month, self.name, self.at)
-        self._orders = _Appender(self.wh, _INSERT_ORDERS, keys, ORDER_NAMES)
+        self._orders = _SliceWriter(self.files, self.month, self.name, self.at, self.rows)
         self._rejects = _Appender(self.wh, _INSERT_REJECTS, keys, REJECT_NAMES)
         self._held = _Appender(self.wh, _HOLD, (), HELD_NAMES)
 
     def replace(self) -> None:
-        """Delete the month's previous slices (inside the run's transaction)."""
-        self.wh.execute("DELETE FROM revops.raw_sales_orders WHERE month = ?", (self.month,))
+        """Delete the month's previous rejects (inside the run's transaction)."""
         self.wh.execute("DELETE FROM revops.sales_rejects WHERE month = ?", (self.month,))
         self.wh.execute(_CREATE_HELD, native=True)
 
     def orders(self, good: pa.Table) -> None:
-        self._orders.add(good, self.rows)
+        self._orders.add(good)
         self.loaded += good.num_rows
 
     def rejects(self, rejected: pa.Table) -> None:
@@ -163,19 +220,26 @@ class DirectMonth:
         self._rejects.flush()
 
     def settle(self) -> int:
-        """Append the held rows that are the first of their order_id; reject the others as
-        ``duplicate_order_id`` (their count is returned)."""
+        """Write the held rows that are the first of their order_id; reject the others as
+        ``duplicate_order_id`` (their count is returned); make the files the month's slice."""
         self.flush()
         self._held.flush()
-        keys = (self.month, self.name, self.at)
+        written = self._orders.close()
+        repeats = 0
         if self._held.written:
-            self.wh.execute(_FIND_FIRSTS, (self.month,), native=True)
-            self.loaded += self.wh.execute(_APPEND_FIRSTS, keys, native=True)
+            if written is None:
+                self.wh.execute(_FIND_ALL_FIRSTS, native=True)
+            else:
+                self.wh.execute(_FIND_FIRSTS, (str(written),), native=True)
+            firsts = self.wh.query_arrow(_SELECT_FIRSTS, native=True)
+            self._orders.add(firsts)
+            self._orders.close()
+            self.loaded += firsts.num_rows
+            keys = (self.month, self.name, self.at)
             repeats = self.wh.execute(_REJECT_REPEATS, keys, native=True)
             self.wh.execute(f"DROP TABLE {_FIRSTS}", native=True)
-        else:
-            repeats = 0
         self.wh.execute(f"DROP TABLE {_HELD}", native=True)
+        self.files.replace(self.month, self._orders.done)
         return repeats
 
 
@@ -242,26 +306,9 @@ def _ascending(values: pa.ChunkedArray) -> bool:
     return bool((array[1:] > array[:-1]).all())
 
 
-@contextmanager
-def unordered_inserts(wh: DuckDBWarehouse) -> Iterator[None]:
-    """Let DuckDB append on all its threads while the block lasts.
-
-    An ``INSERT`` that must keep its source's order runs on one thread; a slice needs no order
-    (each row carries its ``line_no``), and without it DuckDB appends a large statement on
-    every thread for about a third less CPU per row. ``preserve_insertion_order`` belongs to
-    the whole database, so the previous value is put back afterwards.
-    """
-    rows = wh.query("SELECT current_setting('preserve_insertion_order') AS v", native=True)
-    before = "true" if rows[0]["v"] else "false"
-    wh.execute("SET preserve_insertion_order = false", native=True)
-    try:
-        yield
-    finally:
-        wh.execute(f"SET preserve_insertion_order = {before}", native=True)
-
-
 def read_month_directly(
     wh: DuckDBWarehouse,
+    files: SliceFiles,
     cfg: Any,
     month: str,
     fs: Any,
@@ -271,7 +318,7 @@ def read_month_directly(
 ) -> None:
     """Replace one month's slices with its file's rows (inside the run's transaction)."""
     name = path.rsplit("/", 1)[-1]
-    sink = DirectMonth(wh, month, name, cfg.insert_rows)
+    sink = DirectMonth(wh, files, month, name, cfg.insert_rows)
     sink.replace()
     pool = pa.default_memory_pool()
     with fs.open(path, "rb") as fh:

@@ -131,7 +131,7 @@ def read_month(
             {
                 "line_no": pa.array(lines, pa.int64()),
                 "raw_line": raw,
-                "reason": _repeat("duplicate_order_id", len(lines)),
+                "reason": constant("duplicate_order_id", len(lines), pa.string()),
             }
         )
         _reject(sink, rejected, report)
@@ -239,11 +239,11 @@ class InsertBatch:
         return insert_arrow(self.wh, self.table, table)
 
 
-def _repeat(value: str, n: int) -> pa.Array:
-    """``value`` n times, without building a Python list."""
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array([value])).cast(
-        pa.string()
-    )
+def constant(value: Any, n: int, type_: pa.DataType) -> pa.Array:
+    """``value`` n times as an array of ``type_``, without building a Python list."""
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(n, np.int8)), pa.array([value], type_)
+    ).cast(type_)
 
 
 class _Stage:
@@ -253,26 +253,26 @@ class _Stage:
         self, wh: Warehouse, load_id: str, month: str, name: str, now: datetime, rows: int
     ) -> None:
         self.wh, self.load_id, self.month, self.name = wh, load_id, month, name
-        self.stamp = int(now.timestamp() * 1_000_000)
+        self.now = now
         self.batch = InsertBatch(wh, STAGE_ORDERS, rows)
         self.loaded = 0
 
     def _time(self, n: int) -> pa.Array:
-        return pa.array(np.full(n, self.stamp, dtype=np.int64)).cast(pa.timestamp("us", tz="UTC"))
+        return constant(self.now, n, pa.timestamp("us", tz="UTC"))
 
     def orders(self, good: pa.Table) -> None:
         n = good.num_rows
         self.loaded += self.batch.add(
             pa.table(
                 {
-                    "load_id": _repeat(self.load_id, n),
+                    "load_id": constant(self.load_id, n, pa.string()),
                     "order_id": good["order_id"],
                     "customer_id": good["customer_id"],
                     "order_date": good["order_date"],
                     "revenue": good["revenue"],
                     "product_category": good["product_category"],
-                    "month": _repeat(self.month, n),
-                    "source_file": _repeat(self.name, n),
+                    "month": constant(self.month, n, pa.string()),
+                    "source_file": constant(self.name, n, pa.string()),
                     "line_no": good["line_no"],
                     "loaded_at": self._time(n),
                 }
@@ -289,9 +289,9 @@ class _Stage:
             STAGE_REJECTS,
             pa.table(
                 {
-                    "load_id": _repeat(self.load_id, n),
-                    "month": _repeat(self.month, n),
-                    "file": _repeat(self.name, n),
+                    "load_id": constant(self.load_id, n, pa.string()),
+                    "month": constant(self.month, n, pa.string()),
+                    "file": constant(self.name, n, pa.string()),
                     "line_no": rejected["line_no"],
                     "raw_line": rejected["raw_line"],
                     "reason": rejected["reason"],

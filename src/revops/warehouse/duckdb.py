@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -85,6 +87,16 @@ class DuckDBWarehouse(Warehouse):
         except duckdb.Error as exc:
             raise WarehouseError(f"cannot open the DuckDB file: {exc}", input=self.path) from exc
         self._cursors: list[Any] = []
+        self._files_tmp: str | None = None
+
+    def files_folder(self) -> Path:
+        """The folder of the files this warehouse keeps beside its database file (for an
+        in-memory warehouse a temporary folder, removed when it closes)."""
+        if self.path != ":memory:":
+            return Path(self.path).resolve().with_name(Path(self.path).name + ".files")
+        if self._files_tmp is None:
+            self._files_tmp = tempfile.mkdtemp(prefix="revops-warehouse-")
+        return Path(self._files_tmp)
 
     def _cur(self) -> Any:
         cur = getattr(self._local, "cur", None)
@@ -123,13 +135,12 @@ class DuckDBWarehouse(Warehouse):
         except self._duckdb.Error as exc:
             raise WarehouseError(f"DuckDB refused a query: {exc}", input=stmt[:300]) from exc
 
-    def query_arrow(self, sql: str, params: Params = ()) -> Any:
+    def query_arrow(self, sql: str, params: Params = (), *, native: bool = False) -> Any:
         """The result as a pyarrow Table."""
         cur = self._cur()
+        stmt = sql if native else self.compile(sql)[-1]
         try:
-            return cur.execute(
-                self.compile(sql)[-1], list(params) if params else None
-            ).to_arrow_table()
+            return cur.sql(stmt, params=list(params) if params else None).to_arrow_table()
         except self._duckdb.Error as exc:
             raise WarehouseError(f"DuckDB refused a query: {exc}", input=sql[:300]) from exc
 
@@ -252,6 +263,9 @@ class DuckDBWarehouse(Warehouse):
         self._cursors.clear()
         self._local = threading.local()
         self._root.close()
+        if self._files_tmp is not None:
+            shutil.rmtree(self._files_tmp, ignore_errors=True)
+            self._files_tmp = None
 
 
 def _arrow_array(values: Sequence[Any], type_: Any) -> Any:

@@ -42,6 +42,15 @@ CREATE TABLE IF NOT EXISTS revops.raw_sales_orders (
     loaded_at TIMESTAMPTZ NOT NULL
 );
 
+-- On DuckDB raw_sales_orders is a view over raw_sales_orders_rows and the Parquet files of the
+-- month slices listed here (revops.warehouse.slices); on PostgreSQL this table stays empty.
+CREATE TABLE IF NOT EXISTS revops.sales_slices (
+    month VARCHAR NOT NULL,
+    file VARCHAR NOT NULL,
+    row_count BIGINT NOT NULL,
+    PRIMARY KEY (month, file)
+);
+
 CREATE TABLE IF NOT EXISTS revops.sales_rejects (
     month VARCHAR NOT NULL,
     file VARCHAR NOT NULL,

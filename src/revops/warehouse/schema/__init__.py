@@ -8,6 +8,8 @@ from __future__ import annotations
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from revops.warehouse.slices import ensure_sales_view
+
 if TYPE_CHECKING:
     from revops.warehouse.base import Warehouse
 
@@ -36,4 +38,6 @@ def ensure_schema(wh: Warehouse) -> None:
         for name in schema_files():
             text = resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
             wh.execute(text)
+        if wh.dialect == "duckdb":
+            ensure_sales_view(wh)
     wh._schema_ensured = True  # type: ignore[attr-defined]
