@@ -174,8 +174,33 @@ def generate(
         if engine == "postgres":
             wh.execute("ANALYZE", native=True)
         else:
+            to_slice_files(wh)
             wh.execute("CHECKPOINT", native=True)
     return time.perf_counter() - t0
+
+
+def to_slice_files(wh: Any) -> None:
+    """Move the generated sales rows of a DuckDB warehouse into month slice files, as
+    ``revops extract sales`` stores them (one Parquet file per month, ``raw_sales_orders`` a
+    view over them)."""
+    import pyarrow.parquet as pq
+
+    from revops.warehouse.slices import ROWS, SliceFiles, arrow_schema
+
+    schema = arrow_schema()
+    months = [r["month"] for r in wh.query(f"SELECT DISTINCT month FROM {ROWS} ORDER BY month")]
+    with SliceFiles(wh) as files, wh.transaction():
+        for month in months:
+            path, rows = files.new_path(month), 0
+            with pq.ParquetWriter(path, schema, compression="snappy") as writer:
+                reader = wh._cur().sql(  # the warehouse's own cursor: a streamed Arrow reader
+                    f"SELECT * FROM {ROWS} WHERE month = $month", params={"month": month}
+                ).to_arrow_reader(122_880)
+                for batch in reader:
+                    writer.write_batch(batch.cast(schema), row_group_size=len(batch))
+                    rows += len(batch)
+            files.replace(month, [(path, rows)])
+        files.publish()
 
 
 class RssSampler:
