@@ -193,9 +193,13 @@ def to_slice_files(wh: Any) -> None:
         for month in months:
             path, rows = files.new_path(month), 0
             with pq.ParquetWriter(path, schema, compression="snappy") as writer:
-                reader = wh._cur().sql(  # the warehouse's own cursor: a streamed Arrow reader
-                    f"SELECT * FROM {ROWS} WHERE month = $month", params={"month": month}
-                ).to_arrow_reader(122_880)
+                reader = (
+                    wh._cur()
+                    .sql(  # the warehouse's own cursor: a streamed Arrow reader
+                        f"SELECT * FROM {ROWS} WHERE month = $month", params={"month": month}
+                    )
+                    .to_arrow_reader(122_880)
+                )
                 for batch in reader:
                     writer.write_batch(batch.cast(schema), row_group_size=len(batch))
                     rows += len(batch)
