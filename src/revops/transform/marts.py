@@ -6,8 +6,8 @@ the opportunities, customers, months and invoices its events touched.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
