@@ -429,6 +429,7 @@ VERIFY_TABLES = {
     "won_invoice_link": (),
     "mrr_customer_monthly": (),
     "nrr_customer_movement": (),
+    "nrr_monthly_total": (),
     "mart_won_to_paid": (),
     "mart_nrr_monthly": (),
     "mart_collections": ("as_of", "days_past_due"),  # today's date: a run may cross midnight

@@ -25,6 +25,7 @@ SNAPSHOT_TABLES = {
     "won_invoice_link": "opportunity_id, invoice_id",
     "mart_won_to_paid": "opportunity_id",
     "mart_nrr_monthly": "month, currency",
+    "nrr_monthly_total": "currency, month",
     "mart_collections": "invoice_id, as_of",
 }
 

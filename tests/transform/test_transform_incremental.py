@@ -256,3 +256,36 @@ def test_per_customer_months_that_vanish_are_deleted_as_a_full_rebuild_does(wh):
     run_transform(wh, full=True)
     assert rows() == incremental
     assert snapshot(wh) == incremental_snapshot
+
+
+def test_a_warehouse_without_nrr_totals_fills_them_on_its_next_run(wh):
+    lines = golden_lines()
+    land(wh, lines[:10])
+    run_transform(wh)
+    assert wh.query_value("SELECT count(*) FROM revops.nrr_monthly_total")
+    # As a warehouse made before the table existed: no sums, no state saying so.
+    wh.execute("DELETE FROM revops.nrr_monthly_total")
+    wh.execute("DELETE FROM revops.transform_state WHERE name = 'revenue.nrr_totals'")
+    land(wh, lines[10:] + _changes())
+    run_transform(wh)
+    incremental = snapshot(wh)
+    run_transform(wh, full=True)
+    assert snapshot(wh) == incremental
+
+
+def test_nrr_totals_are_the_sums_of_the_movements_after_incremental_runs(wh):
+    lines = golden_lines() + _changes()
+    for start in range(0, len(lines), 7):
+        land(wh, lines[start : start + 7])
+        run_transform(wh)
+    totals = wh.query(
+        "SELECT currency, month, movements, prev_mrr, mrr, retained, cohort_mrr "
+        "FROM revops.nrr_monthly_total ORDER BY 1, 2"
+    )
+    expected = wh.query(
+        "SELECT currency, month, count(*) AS movements, sum(prev_mrr) AS prev_mrr, "
+        "sum(mrr) AS mrr, sum(retained) AS retained, "
+        "sum(CASE WHEN prev_mrr > 0 THEN mrr ELSE 0 END) AS cohort_mrr "
+        "FROM revops.nrr_customer_movement GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    assert totals == expected and totals

@@ -6,13 +6,14 @@ the opportunities, customers, months and invoices its events touched.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from revops.transform.keys import KeySet, in_keys
-from revops.transform.state import NRR_MAX_MONTH, get_state, set_state
+from revops.transform.state import NRR_TOTALS, get_state, set_state
 from revops.warehouse.sql import load_sql
 
 if TYPE_CHECKING:
@@ -117,6 +118,7 @@ def write_changed(
     params: tuple,
     *,
     sql_params: tuple | None = None,
+    on_new: Callable[[str], None] | None = None,
     **fmt: str,
 ) -> None:
     """Make the rows of ``revops.<table>`` that match ``cond`` equal to what ``sql_name``
@@ -126,7 +128,9 @@ def write_changed(
     An incremental run recomputes every row in its scope, but most of them come out
     unchanged; deleting and re-inserting them all made the commit the largest cost of the
     run (on DuckDB each deleted row's index entries are removed at commit). On a full
-    rebuild (``cond`` TRUE) the table is simply rewritten.
+    rebuild (``cond`` TRUE) the table is simply rewritten. ``on_new`` (incremental runs
+    only) is called with the temporary table of the new rows while the table still holds the
+    old ones.
     """
     sql = _sql(sql_name)
     values = params if sql_params is None else sql_params
@@ -146,6 +150,8 @@ def write_changed(
             .format(scope=cond, **fmt),
             values,
         )
+        if on_new is not None:
+            on_new(temp)
         # Keys (never NULL) by equality, so both engines hash-join on them; other columns
         # NULL-safely. A row whose key stays is updated in place (cheaper than a delete and an
         # insert: no index entry changes), a row whose key went is deleted, a new key inserted.
@@ -171,45 +177,158 @@ def write_changed(
         wh.execute(f"DROP TABLE IF EXISTS {temp}")
 
 
-def _month_keys(wh: Warehouse, customers: KeySet) -> set[str]:
-    cond, params = in_keys("customer_id", customers)
-    rows = wh.query(
-        f"SELECT DISTINCT currency, month FROM revops.nrr_customer_movement WHERE {cond}", params
+# Sums of ``nrr_customer_movement`` per (currency, month), kept by adding each run's
+# differences: ``movements`` rows, the mart's sums, and the two numerators of its ratios.
+NRR_TOTAL_SUMS = (
+    "prev_mrr",
+    "mrr",
+    "new",
+    "expansion",
+    "contraction",
+    "churn",
+    "reactivation",
+    "retained",
+    "cohort_mrr",
+)
+_MOVEMENT_SUMS = (
+    "1",
+    "prev_mrr",
+    "mrr",
+    "new",
+    "expansion",
+    "contraction",
+    "churn",
+    "reactivation",
+    "retained",
+    "CASE WHEN prev_mrr > 0 THEN mrr ELSE 0 END",
+)
+_TOTAL_COLUMNS = ("currency", "month", "movements", *NRR_TOTAL_SUMS)
+
+
+def _movement_sums(source: str, sign: str = "") -> str:
+    """Per-(currency, month) sums of movement rows in ``source`` (negated with ``sign`` '-')."""
+    sums = ", ".join(
+        f"sum({sign}{expr}) AS {name}"
+        for expr, name in zip(_MOVEMENT_SUMS, _TOTAL_COLUMNS[2:], strict=True)
     )
-    return {f"{r['currency']}|{r['month'].isoformat()}" for r in rows}
+    return f"SELECT currency, month, {sums} FROM {source} GROUP BY currency, month"
+
+
+def _rebuild_nrr_totals(wh: Warehouse) -> None:
+    wh.execute("DELETE FROM revops.nrr_monthly_total")
+    wh.execute(
+        f"INSERT INTO revops.nrr_monthly_total ({', '.join(_TOTAL_COLUMNS)}) "
+        + _movement_sums("revops.nrr_customer_movement")
+    )
+    set_state(wh, NRR_TOTALS, 1)
+
+
+def _add_to_nrr_totals(wh: Warehouse, new: str, cond: str, params: tuple) -> None:
+    """Add the sums of the scope's new movement rows (``new``) to ``nrr_monthly_total`` and
+    subtract those of its current rows (``cond``), before the current rows are rewritten."""
+    delta, merged = "revops_nrr_delta", "revops_nrr_merged"
+    for temp in (delta, merged):
+        wh.execute(f"DROP TABLE IF EXISTS {temp}")
+    names = ", ".join(_TOTAL_COLUMNS)
+    try:
+        current = f"(SELECT * FROM revops.nrr_customer_movement WHERE {cond}) AS c"
+        wh.execute(
+            f"CREATE TEMPORARY TABLE {delta} AS "
+            f"SELECT currency, month, {', '.join(f'sum({c}) AS {c}' for c in _TOTAL_COLUMNS[2:])} "
+            f"FROM ({_movement_sums(new)} UNION ALL {_movement_sums(current, '-')}) AS d "
+            "GROUP BY currency, month",
+            params,
+        )
+        sums = ", ".join(f"coalesce(t.{c}, 0) + d.{c} AS {c}" for c in _TOTAL_COLUMNS[2:])
+        wh.execute(
+            f"CREATE TEMPORARY TABLE {merged} AS SELECT d.currency, d.month, {sums} "
+            f"FROM {delta} AS d LEFT JOIN revops.nrr_monthly_total AS t "
+            "ON t.currency = d.currency AND t.month = d.month"
+        )
+        wh.execute(
+            f"DELETE FROM revops.nrr_monthly_total AS t USING {merged} AS d "
+            "WHERE t.currency = d.currency AND t.month = d.month"
+        )
+        wh.execute(
+            f"INSERT INTO revops.nrr_monthly_total ({names}) "
+            f"SELECT {names} FROM {merged} WHERE movements <> 0"
+        )
+    finally:
+        for temp in (delta, merged):
+            wh.execute(f"DROP TABLE IF EXISTS {temp}")
 
 
 def refresh_nrr(wh: Warehouse, customers: KeySet) -> None:
-    """Re-derive MRR and movements of ``customers`` and the months of the NRR mart they touch."""
-    before = _month_keys(wh, customers) if customers is not None else set()
+    """Re-derive MRR and movements of ``customers``, and the NRR mart.
+
+    The mart's sums per (currency, month) are kept in ``nrr_monthly_total``: an incremental
+    run adds the differences of the movement rows it rewrote, so its cost follows the
+    customers it touched, not every customer of the months they reach."""
     cond, params = in_keys("customer_id", customers)
     write_changed(wh, "mrr_customer_monthly", "mrr_customer.sql", cond, params)
-    write_changed(wh, "nrr_customer_movement", "nrr_movement.sql", cond, params)
-    last = wh.query_value("SELECT max(month_no) FROM revops.mrr_customer_monthly")
-    last_no = int(last) if last is not None else -1
-    last_month = date(last_no // 12, last_no % 12 + 1, 1) if last_no >= 0 else date(1, 1, 1)
-    previous = get_state(wh, NRR_MAX_MONTH, -1)
-    set_state(wh, NRR_MAX_MONTH, last_no)
     if customers is None:
-        scope: KeySet = None
+        write_changed(wh, "nrr_customer_movement", "nrr_movement.sql", cond, params)
+        _rebuild_nrr_totals(wh)
     else:
-        scope = before | _month_keys(wh, customers)
-        if previous != last_no:
-            low, high = sorted((previous or -1, last_no))
-            rows = wh.query(
-                "SELECT DISTINCT m.currency, m.month FROM revops.nrr_customer_movement AS m "
-                "JOIN revops.calendar_month AS c ON c.month = m.month "
-                "WHERE c.month_no > ? AND c.month_no <= ?",
-                (low, high),
-            )
-            scope |= {f"{r['currency']}|{r['month'].isoformat()}" for r in rows}
-    key = "currency || '|' || CAST(month AS VARCHAR)"
-    cond, params = in_keys(key, scope)
-    wh.execute(
-        f"DELETE FROM revops.mart_nrr_monthly WHERE {cond} OR month > CAST(? AS DATE)",
-        (*params, last_month),
-    )
-    wh.execute(_sql("nrr_monthly.sql").format(scope=cond), (*params, last_month))
+        if get_state(wh, NRR_TOTALS, None) is None:
+            _rebuild_nrr_totals(wh)  # from the movements as they were before this run
+        write_changed(
+            wh,
+            "nrr_customer_movement",
+            "nrr_movement.sql",
+            cond,
+            params,
+            on_new=lambda new: _add_to_nrr_totals(wh, new, cond, params),
+        )
+    _write_nrr_mart(wh, full=customers is None)
+
+
+def _write_nrr_mart(wh: Warehouse, *, full: bool) -> None:
+    """Make ``mart_nrr_monthly`` equal its derivation from ``nrr_monthly_total`` (months up
+    to the last one with MRR), writing only the rows that differ (the mart has one row per
+    currency and month, whatever the number of customers)."""
+    mart = "revops.mart_nrr_monthly"
+    columns = ", ".join(NRR_MART_COLUMNS)
+    derived = _sql("nrr_monthly.sql")
+    if full:
+        wh.execute(f"DELETE FROM {mart}")
+        wh.execute(f"INSERT INTO {mart} ({columns}) {derived}")
+        return
+    new, stale = "revops_new_mart_nrr_monthly", "revops_stale_mart_nrr_monthly"
+    for temp in (new, stale):
+        wh.execute(f"DROP TABLE IF EXISTS {temp}")
+    try:
+        wh.execute(f"CREATE TEMPORARY TABLE {new} AS {derived}")
+        wh.execute(
+            f"CREATE TEMPORARY TABLE {stale} AS "
+            f"SELECT {columns} FROM {mart} EXCEPT SELECT {columns} FROM {new}"
+        )
+        wh.execute(
+            f"DELETE FROM {mart} AS t USING {stale} AS s "
+            "WHERE t.month = s.month AND t.currency = s.currency"
+        )
+        wh.execute(
+            f"INSERT INTO {mart} ({columns}) "
+            f"SELECT {columns} FROM {new} EXCEPT SELECT {columns} FROM {mart}"
+        )
+    finally:
+        for temp in (new, stale):
+            wh.execute(f"DROP TABLE IF EXISTS {temp}")
+
+
+NRR_MART_COLUMNS = (
+    "month",
+    "currency",
+    "start_mrr",
+    "new",
+    "expansion",
+    "contraction",
+    "churn",
+    "reactivation",
+    "end_mrr",
+    "nrr",
+    "grr",
+)
 
 
 def refresh_collections_rows(wh: Warehouse, as_of: date, invoices: KeySet) -> None:

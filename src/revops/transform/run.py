@@ -27,6 +27,7 @@ from revops.transform.state import (
     COLLECTIONS_AS_OF,
     INVOICE_LINES,
     NRR_MAX_MONTH,
+    NRR_TOTALS,
     WATERMARK,
     get_state,
     set_state,
@@ -49,6 +50,7 @@ DERIVED_TABLES = (
     "won_invoice_link",
     "mrr_customer_monthly",
     "nrr_customer_movement",
+    "nrr_monthly_total",
     *MARTS,
 )
 
@@ -128,8 +130,8 @@ def _clear_derived(wh: Warehouse) -> None:
         wh.execute(f"DELETE FROM revops.{table}")
     wh.execute("DELETE FROM revops.id_mappings WHERE source = 'stripe'")
     wh.execute(
-        "DELETE FROM revops.transform_state WHERE name IN (?, ?)",
-        (NRR_MAX_MONTH, COLLECTIONS_AS_OF),
+        "DELETE FROM revops.transform_state WHERE name IN (?, ?, ?)",
+        (NRR_MAX_MONTH, NRR_TOTALS, COLLECTIONS_AS_OF),
     )
 
 
@@ -267,28 +269,50 @@ def _derive(
             "WHERE l.price_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
             affected.prices,
         )
-    # Won opportunities of touched accounts may take or lose a fallback invoice link. One
-    # linked by invoice metadata never takes a fallback link and claims none; its links can
-    # change only through its own invoices or itself, which put it in scope above.
-    won = _values(
-        wh,
-        "SELECT opportunity_id FROM revops.fact_opportunity "
-        "WHERE account_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) "
-        "AND stage_name = 'Closed Won' AND NOT is_deleted",
-        accounts,
-    )
-    by_metadata = _values(
-        wh,
-        "SELECT DISTINCT opportunity_id FROM revops.won_invoice_link WHERE link_type = "
-        "'metadata' AND opportunity_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
-        won - scope_opps,
-    )
-    opps = scope_opps | (won - by_metadata)
+    opps = scope_opps | _fallback_candidates(wh, accounts, scope_opps)
     links.refresh_links(wh, opps)
     marts.refresh_won_to_paid(wh, opps)
     marts.refresh_nrr(wh, customers)
     _collections(ctx, affected.invoices)
     report.marts_refreshed = list(MARTS)
+
+
+_WON_OF_ACCOUNTS = (
+    "SELECT o.opportunity_id FROM revops.fact_opportunity AS o "
+    "WHERE o.account_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) "
+    "AND o.stage_name = 'Closed Won' AND NOT o.is_deleted"
+)
+
+
+def _fallback_candidates(wh: Warehouse, accounts: set[str], scope_opps: set[str]) -> set[str]:
+    """Won opportunities of ``accounts`` outside ``scope_opps`` without a metadata link.
+
+    Won opportunities of touched accounts may take or lose a fallback invoice link. One
+    linked by invoice metadata never takes a fallback link and claims none; its links can
+    change only through its own invoices or itself, which put it in scope already. Most won
+    opportunities are linked by metadata, so on DuckDB one query returns only the others
+    (an anti-join against the links); PostgreSQL plans that as a nested loop on tables it
+    has no statistics for yet, so there the won ones are read first and their links next."""
+    if not accounts:
+        return set()
+    if wh.dialect == "duckdb":
+        return (
+            _values(
+                wh,
+                _WON_OF_ACCOUNTS + " AND NOT EXISTS (SELECT 1 FROM revops.won_invoice_link AS l "
+                "WHERE l.opportunity_id = o.opportunity_id AND l.link_type = 'metadata')",
+                accounts,
+            )
+            - scope_opps
+        )
+    won = _values(wh, _WON_OF_ACCOUNTS, accounts) - scope_opps
+    by_metadata = _values(
+        wh,
+        "SELECT DISTINCT opportunity_id FROM revops.won_invoice_link WHERE link_type = "
+        "'metadata' AND opportunity_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+        won,
+    )
+    return won - by_metadata
 
 
 def _all_invoice_lines(wh: Warehouse) -> None:
@@ -371,6 +395,8 @@ def run_transform(
             set_state(wh, WATERMARK, high)
             ctx.report.watermark = high
             report = _finish(ctx, started)
+            if not rebuild:
+                wh.checkpoint_by_log_size()  # a few MB of changes spread over many tables
     except Exception as exc:
         _failed(wh, mode, exc)
         raise

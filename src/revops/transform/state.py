@@ -14,6 +14,9 @@ COLLECTIONS_AS_OF = "revenue.collections_as_of"
 # Set once ``fact_invoice_line`` holds every invoice's lines (a warehouse made before the
 # table existed fills it on its next run).
 INVOICE_LINES = "revenue.invoice_lines"
+# Set once ``nrr_monthly_total`` holds the sums of every movement (a warehouse made before the
+# table existed fills it on its next run).
+NRR_TOTALS = "revenue.nrr_totals"
 
 
 def get_state(wh: Warehouse, name: str, default: int | None = 0) -> int | None:

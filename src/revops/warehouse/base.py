@@ -82,6 +82,12 @@ class Warehouse(ABC):
         """Serialise writers on ``name`` until the current transaction ends (no-op when the
         engine has a single writer anyway)."""
 
+    def checkpoint_by_log_size(self) -> None:  # noqa: B027 - a no-op is the right default
+        """Ask that the current transaction's commit checkpoint only when the write-ahead log
+        has really grown past the engine's threshold, not on the engine's own estimate of the
+        transaction (DuckDB; no-op elsewhere). For transactions that write little to many
+        indexed tables: DuckDB counts each index's allocated memory in its estimate."""
+
     def query_value(self, sql: str, params: Params = ()) -> Any:
         """The first column of the first row, or None."""
         rows = self.query(sql, params)

@@ -246,13 +246,52 @@ class DuckDBWarehouse(Warehouse):
     def _begin(self) -> None:
         self._cur().execute("BEGIN TRANSACTION")
 
+    def checkpoint_by_log_size(self) -> None:
+        if self.in_transaction and self.path != ":memory:":
+            self._local.by_log_size = True
+
     def _commit(self) -> None:
+        by_log_size = getattr(self._local, "by_log_size", False)
+        self._local.by_log_size = False
         try:
-            self._cur().execute("COMMIT")
+            if by_log_size:
+                self._commit_by_log_size()
+            else:
+                self._cur().execute("COMMIT")
         except self._duckdb.Error as exc:
             raise WarehouseError(f"DuckDB could not commit: {exc}") from exc
 
+    def _commit_by_log_size(self) -> None:
+        """Commit without DuckDB's checkpoint on its estimate of the transaction, then
+        checkpoint if the write-ahead log is now past the threshold.
+
+        DuckDB checkpoints at a commit when the log plus its estimate of the transaction pass
+        ``checkpoint_threshold``, and the estimate counts the memory allocated for every index
+        the transaction appended to (about 1-4 MB each, however few rows): a transform that
+        writes ~6 MB of log into twenty indexed tables is taken for more than 16 MB and
+        checkpoints, rewriting what it touched in every table. Its log is kept instead; the
+        commit that takes the log past the threshold (usually the next landing) checkpoints."""
+        cur = self._cur()
+        with _SETTINGS_GUARD:
+            threshold = cur.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0]
+            limit = _size_bytes(threshold)
+            if limit is None:  # not a size this adapter reads: DuckDB decides as usual
+                cur.execute("COMMIT")
+                return
+            cur.execute("SET checkpoint_threshold = '1TB'")
+            try:
+                cur.execute("COMMIT")
+            finally:
+                # The value DuckDB itself reported, checked to be a size before it is written.
+                cur.execute(f"SET checkpoint_threshold = '{threshold}'")
+        wal = Path(self.path + ".wal")
+        if wal.exists() and wal.stat().st_size > limit:
+            # Another thread's open transaction may refuse it: a later commit checkpoints.
+            with contextlib.suppress(self._duckdb.Error):
+                cur.execute("CHECKPOINT")
+
     def _rollback(self) -> None:
+        self._local.by_log_size = False
         with contextlib.suppress(self._duckdb.Error):
             self._cur().execute("ROLLBACK")
 
@@ -266,6 +305,19 @@ class DuckDBWarehouse(Warehouse):
         if self._files_tmp is not None:
             shutil.rmtree(self._files_tmp, ignore_errors=True)
             self._files_tmp = None
+
+
+_SETTINGS_GUARD = threading.Lock()
+_SIZE_UNITS = {"": 1, "B": 1, "BYTES": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4}
+_SIZE_UNITS |= {"KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
+
+
+def _size_bytes(text: str) -> int | None:
+    """Bytes of a DuckDB size setting such as ``16.0 MiB`` (None when it is not one)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([A-Za-z]*)", text.strip())
+    if match is None or match.group(2).upper() not in _SIZE_UNITS:
+        return None
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).upper()])
 
 
 def _arrow_array(values: Sequence[Any], type_: Any) -> Any:

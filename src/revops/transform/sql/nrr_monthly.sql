@@ -1,24 +1,18 @@
--- mart_nrr_monthly for the (currency, month) keys in scope, up to the last month with
--- MRR (?). Ratios are NULL when start_mrr is 0.
-INSERT INTO revops.mart_nrr_monthly (
-    month, currency, start_mrr, new, expansion, contraction, churn, reactivation, end_mrr,
-    nrr, grr
-)
+-- mart_nrr_monthly from the sums of the customers' movements per currency and month
+-- (nrr_monthly_total), up to the last month with MRR. Ratios are NULL when start_mrr is 0.
 SELECT
     month,
     currency,
-    sum(prev_mrr),
-    sum(new),
-    sum(expansion),
-    sum(contraction),
-    sum(churn),
-    sum(reactivation),
-    sum(mrr),
-    CASE WHEN sum(prev_mrr) = 0 THEN NULL
-         ELSE CAST(sum(CASE WHEN prev_mrr > 0 THEN mrr ELSE 0 END) AS DOUBLE)
-              / CAST(sum(prev_mrr) AS DOUBLE) END,
-    CASE WHEN sum(prev_mrr) = 0 THEN NULL
-         ELSE CAST(sum(retained) AS DOUBLE) / CAST(sum(prev_mrr) AS DOUBLE) END
-FROM revops.nrr_customer_movement
-WHERE {scope} AND month <= CAST(? AS DATE)
-GROUP BY month, currency
+    prev_mrr AS start_mrr,
+    new,
+    expansion,
+    contraction,
+    churn,
+    reactivation,
+    mrr AS end_mrr,
+    CASE WHEN prev_mrr = 0 THEN NULL
+         ELSE CAST(cohort_mrr AS DOUBLE) / CAST(prev_mrr AS DOUBLE) END AS nrr,
+    CASE WHEN prev_mrr = 0 THEN NULL
+         ELSE CAST(retained AS DOUBLE) / CAST(prev_mrr AS DOUBLE) END AS grr
+FROM revops.nrr_monthly_total
+WHERE month <= (SELECT max(month) FROM revops.nrr_monthly_total WHERE mrr > 0)

@@ -289,6 +289,25 @@ CREATE TABLE IF NOT EXISTS revops.nrr_customer_movement (
     PRIMARY KEY (customer_id, currency, month)
 );
 
+-- Sums of nrr_customer_movement per currency and month (what mart_nrr_monthly derives from):
+-- movement rows, the mart's sums, and cohort_mrr = the MRR of customers with prev_mrr > 0 (NRR's
+-- numerator). An incremental run adds the differences of the movements it rewrote.
+CREATE TABLE IF NOT EXISTS revops.nrr_monthly_total (
+    currency VARCHAR NOT NULL,
+    month DATE NOT NULL,
+    movements BIGINT NOT NULL,
+    prev_mrr DECIMAL(38, 6) NOT NULL,
+    mrr DECIMAL(38, 6) NOT NULL,
+    new DECIMAL(38, 6) NOT NULL,
+    expansion DECIMAL(38, 6) NOT NULL,
+    contraction DECIMAL(38, 6) NOT NULL,
+    churn DECIMAL(38, 6) NOT NULL,
+    reactivation DECIMAL(38, 6) NOT NULL,
+    retained DECIMAL(38, 6) NOT NULL,
+    cohort_mrr DECIMAL(38, 6) NOT NULL,
+    PRIMARY KEY (currency, month)
+);
+
 -- Lookups by key of the incremental transform (a full scan per run would grow with history).
 -- The transform reads events_raw by raw_seq windows past its watermark.
 CREATE INDEX IF NOT EXISTS events_raw_raw_seq ON revops.events_raw (raw_seq);
