@@ -191,19 +191,10 @@ def to_slice_files(wh: Any) -> None:
     months = [r["month"] for r in wh.query(f"SELECT DISTINCT month FROM {ROWS} ORDER BY month")]
     with SliceFiles(wh) as files, wh.transaction():
         for month in months:
-            path, rows = files.new_path(month), 0
-            with pq.ParquetWriter(path, schema, compression="snappy") as writer:
-                reader = (
-                    wh._cur()
-                    .sql(  # the warehouse's own cursor: a streamed Arrow reader
-                        f"SELECT * FROM {ROWS} WHERE month = $month", params={"month": month}
-                    )
-                    .to_arrow_reader(122_880)
-                )
-                for batch in reader:
-                    writer.write_batch(batch.cast(schema), row_group_size=len(batch))
-                    rows += len(batch)
-            files.replace(month, [(path, rows)])
+            rows = wh.query_arrow(f"SELECT * FROM {ROWS} WHERE month = ?", (month,), native=True)
+            path = files.new_path(month)
+            pq.write_table(rows.cast(schema), path, row_group_size=122_880, compression="snappy")
+            files.replace(month, [(path, rows.num_rows)])
         files.publish()
 
 

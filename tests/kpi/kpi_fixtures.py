@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from revops.warehouse import Warehouse
+from revops.warehouse.slices import COLUMNS as SALES_COLUMNS
 from revops.warehouse.slices import sales_rows_table
 
 RUN_DATE = date(2026, 2, 11)
@@ -179,17 +180,7 @@ def load_sales(wh: Warehouse, rows: list[tuple]) -> None:
     """Insert raw_sales_orders rows (order_id, customer_id, order_date, revenue, month)."""
     wh.insert_rows(
         sales_rows_table(wh),
-        (
-            "order_id",
-            "customer_id",
-            "order_date",
-            "revenue",
-            "product_category",
-            "month",
-            "source_file",
-            "line_no",
-            "loaded_at",
-        ),
+        SALES_COLUMNS,
         [
             (oid, cid, day, Decimal(rev), "software", month, f"sales_{month}.csv", i + 2, LOADED)
             for i, (oid, cid, day, rev, month) in enumerate(rows)

@@ -619,3 +619,20 @@ def test_an_in_memory_warehouse_keeps_its_slices_until_it_closes():
     assert list(folder.glob("*.parquet"))
     wh.close()
     assert not folder.exists()
+
+
+def test_an_unwritable_slice_folder_is_a_clear_error(duck, monkeypatch):
+    from pathlib import Path as _Path
+
+    from revops.errors import WarehouseError
+    from revops.warehouse.slices import slice_folder
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(_Path, "mkdir", refuse)
+    with pytest.raises(WarehouseError, match="sales slice files") as info:
+        extract_sales(duck, _settings(FIXTURES / "utf8"), month="2024-01")
+    assert str(slice_folder(duck)) in str(info.value)
+    monkeypatch.undo()
+    assert _rows(duck) == {}  # nothing loaded, nothing half-written

@@ -26,6 +26,7 @@ from revops.sources.extract import ExtractReport, insert_arrow
 from revops.sources.sales_clean import CleanRows, clean_rows
 from revops.sources.sales_dedupe import OrderDeduper
 from revops.sources.sales_read import BlockDecoder, RawRows, raw_lines_at, read_sales_rows
+from revops.warehouse.slices import COLUMNS as SALES_COLUMNS
 
 if TYPE_CHECKING:
     from revops.warehouse.base import Warehouse
@@ -33,10 +34,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 STAGE_ORDERS = "revops.sales_stage_orders"
 STAGE_REJECTS = "revops.sales_stage_rejects"
-RAW_COLUMNS = (
-    "order_id, customer_id, order_date, revenue, product_category, month, source_file, "
-    "line_no, loaded_at"
-)
+RAW_COLUMNS = ", ".join(SALES_COLUMNS)
 REJECT_COLUMNS = "month, file, line_no, raw_line, reason, rejected_at"
 
 

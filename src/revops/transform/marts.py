@@ -179,17 +179,7 @@ def write_changed(
 
 # Sums of ``nrr_customer_movement`` per (currency, month), kept by adding each run's
 # differences: ``movements`` rows, the mart's sums, and the two numerators of its ratios.
-NRR_TOTAL_SUMS = (
-    "prev_mrr",
-    "mrr",
-    "new",
-    "expansion",
-    "contraction",
-    "churn",
-    "reactivation",
-    "retained",
-    "cohort_mrr",
-)
+NRR_TOTAL_SUMS = (*CUSTOMER_MONTH_COLUMNS["nrr_customer_movement"][3:], "cohort_mrr")
 _MOVEMENT_SUMS = (
     "1",
     "prev_mrr",

@@ -24,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from revops.errors import WarehouseError
+
 if TYPE_CHECKING:
     from revops.warehouse.base import Warehouse
 
@@ -147,7 +149,14 @@ class SliceFiles:
         self._count = 0
 
     def __enter__(self) -> SliceFiles:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WarehouseError(
+                f"cannot create the folder of the sales slice files: {exc.strerror}",
+                input=str(self.folder),
+                hint="let revops write beside the DuckDB file, or point [warehouse] url elsewhere",
+            ) from exc
         self._remove_orphans()
         return self
 
